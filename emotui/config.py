@@ -1,0 +1,265 @@
+"""Configuration: TOML found nearest-first, validated into dataclasses.
+
+Every problem is reported with its dotted key, the file and line where the key stands,
+and what is allowed, so `emotui config check` can list them all at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+import platformdirs
+
+from emotui.vision import EMOTIONS
+
+CONFIG_ENV = "EMOTUI_CONFIG"
+CONFIG_FILENAME = "emotui.toml"
+
+
+def _choice(*allowed: str):
+    def check(value: Any) -> str | None:
+        return None if value in allowed else f"must be one of: {', '.join(allowed)}"
+
+    return check
+
+
+def _range(low: float, high: float | None = None):
+    def check(value: Any) -> str | None:
+        if value < low or (high is not None and value > high):
+            return f"must be from {low} to {high}" if high is not None else f"must be at least {low}"
+        return None
+
+    return check
+
+
+def _detector_name(value: str) -> str | None:
+    if value in ("blazeface", "blazeface-full", "haar"):
+        return None
+    if value.startswith("deepface:") and value.removeprefix("deepface:"):
+        return None
+    return "must be blazeface, blazeface-full, haar or deepface:<backend> (e.g. deepface:yunet)"
+
+
+def _emotion_labels(value: list[str]) -> str | None:
+    unknown = [label for label in value if label not in EMOTIONS]
+    if unknown or not value:
+        return f"must be a non-empty list drawn from {', '.join(EMOTIONS)} (got {unknown or 'none'})"
+    if len(set(value)) != len(value):
+        return "must not repeat a label"
+    return None
+
+
+def _pair_of_positive_ints(value: list[int]) -> str | None:
+    return None if len(value) == 2 and min(value) > 0 else "must be [width, height], both positive"
+
+
+def setting(default: Any, help: str, check=None):
+    """A config field with its documentation and validation."""
+    factory = (lambda: list(default)) if isinstance(default, list) else None
+    metadata = {"help": help, "check": check}
+    if factory:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class SourceConfig:
+    uri: str = setting("0", "camera index, video file, rtsp:// or http(s):// URL, image file or folder")
+
+
+@dataclass
+class DetectorConfig:
+    name: str = setting("blazeface", "blazeface, blazeface-full, haar or deepface:<backend>", _detector_name)
+    min_score: float = setting(0.6, "minimum detector confidence, 0-1 (ignored by haar)", _range(0.0, 1.0))
+    min_face_px: int = setting(20, "faces smaller than this many pixels on their short side are ignored", _range(1))
+    nms_iou: float = setting(0.3, "boxes overlapping more than this IoU are merged", _range(0.0, 1.0))
+    tiles: int = setting(
+        1, "also detect on an N x N grid of overlapping tiles (finds small, distant faces; N*N+1 passes)", _range(1, 4)
+    )
+
+
+@dataclass
+class CustomEmotionConfig:
+    path: str = setting("", "an .onnx or .tflite classifier")
+    input_size: list[int] = setting([64, 64], "[width, height] the model takes", _pair_of_positive_ints)
+    color: str = setting("grey", "grey, rgb or bgr", _choice("grey", "rgb", "bgr"))
+    scale: str = setting(
+        "symmetric", "unit ([0,1]), symmetric ([-1,1]) or raw ([0,255])", _choice("unit", "symmetric", "raw")
+    )
+    layout: str = setting("nhwc", "nhwc or nchw", _choice("nhwc", "nchw"))
+    labels: list[str] = setting(list(EMOTIONS), "the model's output classes in order", _emotion_labels)
+    softmax: bool = setting(False, "apply softmax to the outputs (set true for models that output logits)")
+
+
+@dataclass
+class EmotionConfig:
+    model: str = setting("mini-xception", "mini-xception, deepface or custom", _choice("mini-xception", "deepface", "custom"))
+    padding: float = setting(0.05, "face box grown by this fraction on each side before cropping", _range(0.0, 1.0))
+    custom: CustomEmotionConfig = field(default_factory=CustomEmotionConfig)
+
+
+@dataclass
+class TrackerConfig:
+    smoothing: str = setting("ema", "ema or window", _choice("ema", "window"))
+    ema_alpha: float = setting(0.3, "weight of the newest frame in the EMA, 0-1", _range(0.01, 1.0))
+    window: int = setting(8, "frames averaged by window smoothing", _range(1, 1000))
+    iou_threshold: float = setting(0.3, "minimum IoU to continue a track", _range(0.0, 1.0))
+    max_absence_s: float = setting(1.0, "a track ends after this many seconds unseen", _range(0.0))
+
+
+@dataclass
+class ModelsConfig:
+    dir: str = setting("", "model store folder (default: the user cache dir; $EMOTUI_MODELS_DIR overrides)")
+    auto_pull: bool = setting(True, "pull a missing model automatically")
+    threads: int = setting(1, "CPU threads per model", _range(1, 64))
+
+
+@dataclass
+class Config:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    emotion: EmotionConfig = field(default_factory=EmotionConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    path: Path | None = None  # the file it was read from, if any
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    key: str
+    message: str
+    file: Path | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file and self.line else f"{self.file}: " if self.file else ""
+        return f"{where}{self.key}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(issue) for issue in issues))
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path | None:
+    """The config to use: --config, then $EMOTUI_CONFIG, then emotui.toml in the working
+    directory or its nearest parent, then the user config dir; None means built-in defaults."""
+    for origin, given in (("--config", explicit), (CONFIG_ENV, os.environ.get(CONFIG_ENV))):
+        if given:
+            path = Path(given).expanduser()
+            if not path.is_file():
+                raise ConfigError([ConfigIssue(origin, f"no config file at {path}")])
+            return path
+    start = (cwd or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (candidate := folder / CONFIG_FILENAME).is_file():
+            return candidate
+    user = Path(platformdirs.user_config_dir("emotui")) / "config.toml"
+    return user if user.is_file() else None
+
+
+def load_config(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError([ConfigIssue("(file)", f"cannot read: {error.strerror}", path)]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"line (\d+)", str(error))
+        raise ConfigError(
+            [ConfigIssue("(syntax)", f"not valid TOML: {error}", path, int(match.group(1)) if match else None)]
+        ) from None
+    issues: list[ConfigIssue] = []
+    config = _build(Config, data, "", issues, _Locator(path, text))
+    if issues:
+        raise ConfigError(issues)
+    config.path = path
+    return config
+
+
+class _Locator:
+    """Finds the line where a dotted key is set (tomllib keeps no positions)."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def line_of(self, dotted: str) -> int | None:
+        """The line of the table header `[dotted]`, or of the key whose full dotted name
+        (table + dotted key) is `dotted` or, for an inline table, a prefix of it."""
+        table = ""
+        for number, raw in enumerate(self.lines, start=1):
+            line = raw.strip()
+            if header := re.match(r"^\[+\s*([^\]]+?)\s*\]+", line):
+                table = _dotted(header.group(1))
+                if table == dotted:
+                    return number
+                continue
+            if assignment := re.match(r"^([\w\-.\"' ]+?)\s*=", line):
+                key = _dotted(assignment.group(1))
+                full = f"{table}.{key}" if table else key
+                if dotted == full or dotted.startswith(f"{full}."):
+                    return number
+        return None
+
+    def issue(self, dotted: str, message: str) -> ConfigIssue:
+        return ConfigIssue(dotted, message, self.path, self.line_of(dotted))
+
+
+def _dotted(key: str) -> str:
+    """`a . "b"` -> `a.b`: a TOML key or table name without quotes and spaces."""
+    return ".".join(part.strip().strip("\"'") for part in key.split("."))
+
+
+def _build(cls: type, data: Any, prefix: str, issues: list[ConfigIssue], locator: _Locator):
+    hints = get_type_hints(cls)
+    known = {f.name: f for f in fields(cls) if not (cls is Config and f.name == "path")}  # Config.path is not a key
+    if not isinstance(data, dict):
+        issues.append(locator.issue(prefix.rstrip("."), "must be a table"))
+        return cls()
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f"; allowed: {', '.join(known)}"
+            issues.append(locator.issue(dotted, f"unknown key{hint}"))
+            continue
+        spec = known[key]
+        expected = hints[key]
+        if is_dataclass(expected):
+            values[key] = _build(expected, value, f"{dotted}.", issues, locator)
+            continue
+        problem = _type_problem(value, expected)
+        if problem is None and spec.metadata.get("check"):
+            problem = spec.metadata["check"](value)
+        if problem:
+            issues.append(locator.issue(dotted, f"{problem} (got {value!r}); {spec.metadata['help']}"))
+            continue
+        values[key] = float(value) if expected is float else value
+    return cls(**values)
+
+
+def _type_problem(value: Any, expected: Any) -> str | None:
+    if get_origin(expected) is list:
+        (item,) = get_args(expected)
+        if isinstance(value, list) and all(_type_problem(v, item) is None for v in value):
+            return None
+        return f"must be a list of {item.__name__}"
+    if expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif expected is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, expected)
+    return None if ok else f"must be {'a number' if expected is float else 'an integer' if expected is int else expected.__name__}"

@@ -1,0 +1,3 @@
+"""Face detection, emotion classification and tracking (no UI imports)."""
+
+EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")

@@ -1,0 +1,61 @@
+"""Shared fixtures: the research media folder and the pulled models.
+
+In CI (CI=true) a missing media folder or model fails the run; elsewhere such tests are skipped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emotui.models import ModelError, ModelStore, default_models_dir
+
+REPO = Path(__file__).resolve().parents[1]
+MEDIA_ENV = "EMOTUI_MEDIA_DIR"
+OFFLINE_MODELS = ("mini-xception", "blazeface", "blazeface-full")
+
+
+def _unavailable(message: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI must have it)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def media_dir() -> Path:
+    """../shared/media beside the repo, or $EMOTUI_MEDIA_DIR."""
+    path = Path(os.environ.get(MEDIA_ENV) or REPO.parent / "shared" / "media")
+    if not (path / "expressions").is_dir():
+        _unavailable(f"test media not found at {path} (set {MEDIA_ENV})")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_store() -> ModelStore:
+    """The store holding the offline models (`make test` pulls them first)."""
+    store = ModelStore(default_models_dir())
+    try:
+        for name in OFFLINE_MODELS:
+            store.verified_path(name)
+    except ModelError as error:
+        _unavailable(str(error))
+    return store
+
+
+@pytest.fixture(autouse=True)
+def isolated_config(monkeypatch, tmp_path):
+    """No user or project config leaks into a test: run from an empty folder."""
+    monkeypatch.delenv("EMOTUI_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.chdir(tmp_path)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python -m emotui ARGS` as a user runs it, in the current folder."""
+    return subprocess.run(
+        [sys.executable, "-m", "emotui", *args],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+    )

@@ -1,0 +1,136 @@
+"""The `emotui` command as a user runs it: outputs, summaries and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.usefixtures("model_store")
+
+
+@pytest.fixture(scope="module")
+def face_video(media_dir):
+    return str(media_dir / "videos" / "faces" / "liveportrait_d0.mp4")
+
+
+def test_headless_json_prints_one_line_per_frame_then_a_summary(face_video):
+    result = run_cli("run", "--headless", "--json", "--source", face_video)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    frames, summary = lines[:-1], lines[-1]["summary"]
+    assert [f["frame"] for f in frames] == list(range(78))
+    face = frames[10]["faces"][0]
+    assert set(face["probabilities"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    assert face["dominant"] == max(face["probabilities"], key=face["probabilities"].get)
+    assert len(face["box"]) == 4 and face["track_id"] == 1
+    assert set(frames[10]["ms"]) == {"decode", "detect", "classify", "track"}
+    assert summary["frames_processed"] == 78 and summary["tracks"] == 1 and summary["dropped_frames"] == 0
+    assert summary["detector"] == "blazeface" and summary["emotion_model"] == "mini-xception"
+
+
+def test_changes_flag_prints_only_frames_where_something_changed(face_video):
+    every = run_cli("run", "--headless", "--json", "--source", face_video)
+    changes = run_cli("run", "--headless", "--json", "--changes", "--source", face_video)
+    frames = [json.loads(line) for line in every.stdout.splitlines()[:-1]]
+    changed = [json.loads(line) for line in changes.stdout.splitlines()[:-1]]
+    expected = [
+        f["frame"] for i, f in enumerate(frames)
+        if i == 0 or [x["dominant"] for x in f["faces"]] != [x["dominant"] for x in frames[i - 1]["faces"]]
+    ]
+    assert [f["frame"] for f in changed] == expected
+    assert 1 < len(changed) < len(frames)
+
+
+def test_headless_plain_output_is_readable(face_video):
+    result = run_cli("run", "--headless", "--frames", "3", "--source", face_video)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("frame 0 t=0.00s: #1 ")
+    assert lines[3] == "summary:" and json.loads("\n".join(lines[4:]))["frames_processed"] == 3
+
+
+def test_missing_source_exits_3_with_a_specific_message(tmp_path):
+    result = run_cli("run", "--headless", "--source", str(tmp_path / "nope.mp4"))
+    assert result.returncode == 3
+    assert "source error" in result.stderr and "nope.mp4" in result.stderr
+
+
+def test_config_error_exits_2_naming_file_line_and_key(face_video, tmp_path):
+    (tmp_path / "emotui.toml").write_text("[detector]\nname = \"blazeface\"\nmin_score = 2\n")
+    result = run_cli("run", "--headless", "--source", face_video)
+    assert result.returncode == 2
+    assert "emotui.toml:3: detector.min_score: must be from 0.0 to 1.0" in result.stderr
+
+
+def test_missing_model_without_auto_pull_exits_4_naming_the_pull_command(face_video, tmp_path):
+    (tmp_path / "emotui.toml").write_text("[models]\nauto_pull = false\n")
+    result = run_cli("run", "--headless", "--source", face_video, env={"EMOTUI_MODELS_DIR": str(tmp_path / "empty")})
+    assert result.returncode == 4
+    assert "emotui models pull blazeface" in result.stderr
+
+
+def test_run_without_headless_is_a_usage_error(face_video):
+    result = run_cli("run", "--source", face_video)
+    assert result.returncode == 2 and "--headless" in result.stderr
+
+
+def test_eval_expressions_reports_overall_per_class_per_source_and_confusion(media_dir):
+    result = run_cli("eval", "expressions", str(media_dir / "expressions"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    images = len(list((media_dir / "expressions").glob("*/*.*")))
+    assert report["images"] == images
+    assert set(report["per_source"]) == {"fer2013", "jaffe", "ckplus48", "yale"}
+    assert sum(s["images"] for s in report["per_source"].values()) == images
+    confusion = report["confusion"]
+    assert len(confusion) == 7 and all(len(row) == 7 for row in confusion)
+    assert sum(map(sum, confusion)) == images - report["faces_not_found"]
+    correct = sum(confusion[i][i] for i in range(7))
+    assert report["accuracy"] == pytest.approx(correct / images, abs=1e-4)
+    assert report["accuracy"] > 0.55  # far above chance (1/7); the README gives the measured figure
+
+
+def test_eval_faces_with_tiled_full_range_finds_the_annotated_faces(media_dir):
+    result = run_cli("eval", "faces", str(media_dir / "photos" / "group_annotated"), "--json",
+                     "--detector", "blazeface-full", "--tiles", "3", "--min-score", "0.64")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["faces"] == 18 and report["recall"] >= 0.95 and report["false_positives"] == 0
+
+
+def test_eval_nofaces_counts_frames_with_a_detection(media_dir):
+    result = run_cli("eval", "nofaces", str(media_dir / "videos" / "nofaces"), "--json", "--every", "10")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sampled_frames"] == sum(v["sampled_frames"] for v in report["per_video"].values())
+    assert report["sampled_frames"] == 36 + 38 + 135
+    assert report["rate"] <= 0.02
+
+
+def test_eval_on_a_folder_without_classes_is_a_usage_error(tmp_path):
+    result = run_cli("eval", "expressions", str(tmp_path), "--json")
+    assert result.returncode == 2 and "no images in folders named after the classes" in result.stderr
+
+
+def test_bench_prints_throughput_stage_times_latency_and_memory(face_video):
+    result = run_cli("bench", "--source", face_video, "--frames", "40", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["frames"] == 40 and report["faces"] >= 38
+    assert report["processed_fps"] > 0 and report["peak_rss_mb"] > 0
+    assert set(report["stage_ms"]) == {"decode", "detect", "classify", "track"}
+    assert report["frame_latency_ms"]["p95"] >= report["frame_latency_ms"]["median"] > 0
+
+
+def test_bench_resize_transcodes_first(face_video):
+    result = run_cli("bench", "--source", face_video, "--frames", "5", "--resize", "320x240", "--json")
+    assert json.loads(result.stdout)["resolution"] == [320, 240]
+
+
+def test_models_dir_env_is_honoured():
+    result = run_cli("models", "list", "--json")
+    assert json.loads(result.stdout)["models_dir"] == os.environ["EMOTUI_MODELS_DIR"]
