@@ -136,7 +136,7 @@ class CustomClassifier:
             outputs = self._runner.run(np.stack([self._tensor(crop) for crop in crops]))[0]
         except Exception as error:  # runtime shape/type errors from LiteRT or onnxruntime
             raise ModelError(
-                f"custom model {self._settings.path} rejected its input: {error}; check "
+                f"custom model {self._settings.path} rejected its input: {' '.join(str(error).split())}; check "
                 "[emotion.custom] input_size, color and layout"
             ) from None
         outputs = np.asarray(outputs, np.float32).reshape(len(crops), -1)
