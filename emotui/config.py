@@ -76,7 +76,7 @@ class SourceConfig:
 @dataclass
 class DetectorConfig:
     name: str = setting("blazeface", "blazeface, blazeface-full, haar or deepface:<backend>", _detector_name)
-    min_score: float = setting(0.6, "minimum detector confidence, 0-1 (ignored by haar)", _range(0.0, 1.0))
+    min_score: float = setting(0.6, "minimum detector confidence, 0-1 (ignored by haar; DeepFace backends use their own scale)", _range(0.0, 1.0))
     min_face_px: int = setting(20, "faces smaller than this many pixels on their short side are ignored", _range(1))
     nms_iou: float = setting(0.3, "boxes overlapping more than this IoU are merged", _range(0.0, 1.0))
     tiles: int = setting(

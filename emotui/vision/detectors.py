@@ -157,7 +157,7 @@ class DeepFaceDetector:
             self._model = modeling.build_model(task="face_detector", model_name=backend)
         except Exception as error:  # DeepFace raises ValueError, ImportError, its own errors
             raise ModelError(
-                f"DeepFace detector '{backend}' could not be loaded: {error}. DeepFace downloads its "
+                f"DeepFace detector '{backend}' could not be loaded: {str(error).rstrip('.')}. DeepFace downloads its "
                 "weights from GitHub at first use, so this backend needs internet access once; offline, "
                 "use detector blazeface, blazeface-full or haar"
             ) from None

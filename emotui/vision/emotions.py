@@ -82,6 +82,7 @@ class DeepFaceEmotion:
     """DeepFace's Emotion model called directly on the crops (no re-detection as in DeepFace.analyze)."""
 
     name = "deepface"
+    INPUT = (48, 48)
 
     def __init__(self) -> None:
         from deepface.modules import modeling
@@ -90,7 +91,7 @@ class DeepFaceEmotion:
             self._model = modeling.build_model(task="facial_attribute", model_name="Emotion")
         except Exception as error:  # DeepFace wraps download and load failures in ValueError
             raise ModelError(
-                f"DeepFace's Emotion model could not be loaded: {error}. DeepFace downloads "
+                f"DeepFace's Emotion model could not be loaded: {str(error).rstrip('.')}. DeepFace downloads "
                 "facial_expression_model_weights.onnx from GitHub/Hugging Face at first use, so this "
                 "model needs internet access once; offline, use [emotion] model = \"mini-xception\""
             ) from None
@@ -98,8 +99,9 @@ class DeepFaceEmotion:
     def classify(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        # DeepFace's predict takes BGR float images in [0, 1] and does its own grey + resize.
-        images = [_to_colour(crop, "bgr").astype(np.float32) / 255.0 for crop in crops]
+        # DeepFace's predict takes BGR float images in [0, 1] and does its own grey + resize, but it
+        # stacks the list with np.array first, so crops of different sizes must be resized here.
+        images = [_resize(_to_colour(crop, "bgr"), self.INPUT).astype(np.float32) / 255.0 for crop in crops]
         predictions = np.asarray(self._model.predict(images), np.float32).reshape(len(crops), -1)
         if predictions.shape[1] != len(EMOTIONS):
             raise ModelError(f"DeepFace's Emotion model returned {predictions.shape[1]} classes, expected 7")

@@ -1,0 +1,383 @@
+"""Configuration: defaults, a full valid file, every kind of error (key, file:line, what is
+allowed), the discovery order and `emotui config check`."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import platformdirs
+import pytest
+import tomlkit
+
+from tests.conftest import run_cli
+from emotui.config import (
+    CONFIG_ENV,
+    Config,
+    ConfigError,
+    CustomEmotionConfig,
+    DetectorConfig,
+    EmotionConfig,
+    ModelsConfig,
+    SourceConfig,
+    TrackerConfig,
+    find_config_file,
+    load_config,
+)
+from emotui.vision import EMOTIONS
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def line_with(text: str, snippet: str) -> int:
+    """1-based number of the only line of `text` containing `snippet`."""
+    numbers = [n for n, line in enumerate(text.splitlines(), start=1) if snippet in line]
+    assert len(numbers) == 1, f"{snippet!r} must occur on exactly one line"
+    return numbers[0]
+
+
+def issues_of(path: Path) -> list:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return caught.value.issues
+
+
+# --- defaults and a valid file ----------------------------------------------------------------
+
+
+def test_no_file_means_built_in_defaults():
+    assert find_config_file() is None
+    config = load_config(None)
+    assert config == Config()
+    assert config.path is None
+    assert config.detector.name == "blazeface"
+    assert config.detector.min_score == 0.6
+    assert config.emotion.model == "mini-xception"
+    assert config.emotion.custom.labels == list(EMOTIONS)
+    assert config.models.auto_pull is True
+
+
+def test_list_defaults_are_not_shared_between_instances():
+    first, second = Config(), Config()
+    first.emotion.custom.labels.append("extra")
+    assert second.emotion.custom.labels == list(EMOTIONS)
+
+
+# Every field of every section set to a valid, non-default value.
+FULL = {
+    "source": {"uri": "rtsp://camera.local/stream"},
+    "detector": {"name": "deepface:yunet", "min_score": 0.45, "min_face_px": 32, "nms_iou": 0.5, "tiles": 3},
+    "emotion": {
+        "model": "custom",
+        "padding": 0.1,
+        "custom": {
+            "path": "/models/mine.onnx",
+            "input_size": [48, 48],
+            "color": "rgb",
+            "scale": "unit",
+            "layout": "nchw",
+            "labels": ["happy", "sad", "neutral"],
+            "softmax": True,
+        },
+    },
+    "tracker": {"smoothing": "window", "ema_alpha": 0.5, "window": 12, "iou_threshold": 0.4, "max_absence_s": 2.5},
+    "models": {"dir": "/srv/emotui-models", "auto_pull": False, "threads": 4},
+}
+SECTIONS = {
+    "source": SourceConfig, "detector": DetectorConfig, "emotion": EmotionConfig,
+    "tracker": TrackerConfig, "models": ModelsConfig,
+}
+
+
+def test_full_example_covers_every_key():
+    assert set(FULL) == {f.name for f in dataclasses.fields(Config)} - {"path"}
+    for section, cls in SECTIONS.items():
+        assert set(FULL[section]) == {f.name for f in dataclasses.fields(cls)}, section
+    assert set(FULL["emotion"]["custom"]) == {f.name for f in dataclasses.fields(CustomEmotionConfig)}
+
+
+def test_full_valid_file_loads_every_value(tmp_path):
+    path = write(tmp_path / "full.toml", tomlkit.dumps(FULL))
+    config = load_config(path)
+    assert config.path == path
+    for section, values in FULL.items():
+        loaded = getattr(config, section)
+        for key, value in values.items():
+            if isinstance(value, dict):
+                for inner, inner_value in value.items():
+                    assert getattr(getattr(loaded, key), inner) == inner_value, f"{section}.{key}.{inner}"
+            else:
+                assert getattr(loaded, key) == value, f"{section}.{key}"
+    for value in FULL.values():  # every value differs from its default, so none was silently ignored
+        assert value
+    assert config.detector != DetectorConfig() and config.emotion.custom != CustomEmotionConfig()
+
+
+def test_partial_file_keeps_other_defaults_and_integers_become_floats(tmp_path):
+    path = write(tmp_path / "partial.toml", "[detector]\nmin_score = 1\n")
+    config = load_config(path)
+    assert config.detector.min_score == 1.0 and isinstance(config.detector.min_score, float)
+    assert config.detector.name == "blazeface"
+    assert config.tracker == TrackerConfig()
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+ERRORS = {
+    "string for a number": ('[detector]\nname = "haar"\nmin_score = "high"\n', "detector.min_score",
+                            "min_score =", ["must be a number", "'high'", "0-1"]),
+    "bool for an integer": ("[models]\nauto_pull = false\nthreads = true\n", "models.threads",
+                            "threads =", ["must be an integer", "True"]),
+    "float for an integer": ("[detector]\ntiles = 2.5\n", "detector.tiles", "tiles =", ["must be an integer"]),
+    "number for a string": ("[source]\nuri = 0\n", "source.uri", "uri =", ["must be str"]),
+    "above the range": ("# tiles\n\n[detector]\ntiles = 9\n", "detector.tiles", "tiles = 9",
+                        ["must be from 1 to 4", "got 9"]),
+    "below the range": ("[tracker]\nema_alpha = 0.0\n", "tracker.ema_alpha", "ema_alpha",
+                        ["must be from 0.01 to 1.0"]),
+    "below a minimum": ("[detector]\nmin_face_px = 0\n", "detector.min_face_px", "min_face_px",
+                        ["must be at least 1"]),
+    "bad detector name": ('[source]\nuri = "x"\n\n[detector]\nname = "yolo"\n', "detector.name", 'name = "yolo"',
+                          ["blazeface, blazeface-full, haar or deepface:<backend>", "'yolo'"]),
+    "deepface without backend": ('[detector]\nname = "deepface:"\n', "detector.name", "name =", ["deepface:<backend>"]),
+    "bad detector name as a dotted key": ('detector.name = "yolo"\n', "detector.name", "detector.name",
+                                          ["blazeface, blazeface-full, haar"]),
+    "bad choice": ('[emotion]\nmodel = "resnet"\n', "emotion.model", "model =",
+                   ["must be one of: mini-xception, deepface, custom"]),
+    "bad choice in an inline table": ('[emotion]\npadding = 0.1\ncustom = { color = "cmyk" }\n',
+                                      "emotion.custom.color", "custom =", ["must be one of: grey, rgb, bgr"]),
+    "unknown key": ("[tracker]\nwindow = 4\nema_alfa = 0.5\n", "tracker.ema_alfa", "ema_alfa",
+                    ["unknown key", "did you mean 'ema_alpha'?"]),
+    "unknown key in a nested table": ("[emotion.custom]\nlables = []\n", "emotion.custom.lables", "lables",
+                                      ["did you mean 'labels'?"]),
+    "unknown key without a close match": ("[models]\nzzz = 1\n", "models.zzz", "zzz",
+                                          ["unknown key", "allowed: dir, auto_pull, threads"]),
+    "unknown section": ('[source]\nuri = "0"\n\n[detectr]\nname = "haar"\n', "detectr", "[detectr]",
+                        ["unknown key", "did you mean 'detector'?"]),
+    "unknown section without a close match": ("[cameras]\nfront = 1\n", "cameras", "[cameras]",
+                                              ["allowed: source, detector, emotion, tracker, models"]),
+    "the loaded file's path is not a key": ('path = "x.toml"\n', "path", "path", ["unknown key"]),
+    "section that is not a table": ("detector = 5\n", "detector", "detector", ["must be a table"]),
+    "label outside the 7 emotions": ('[emotion.custom]\nlabels = ["happy", "bored"]\n', "emotion.custom.labels",
+                                     "labels", ["bored", ", ".join(EMOTIONS)]),
+    "repeated label": ('[emotion.custom]\nlabels = ["happy", "happy"]\n', "emotion.custom.labels", "labels",
+                       ["must not repeat a label"]),
+    "empty labels": ("[emotion.custom]\nlabels = []\n", "emotion.custom.labels", "labels", ["non-empty list"]),
+    "labels that are not strings": ("[emotion.custom]\nlabels = [1, 2]\n", "emotion.custom.labels", "labels",
+                                    ["must be a list of str"]),
+    "input size not a pair": ("[emotion.custom]\ninput_size = [64]\n", "emotion.custom.input_size", "input_size",
+                              ["[width, height], both positive"]),
+}
+
+
+@pytest.mark.parametrize("text, key, snippet, allowed", ERRORS.values(), ids=ERRORS.keys())
+def test_error_names_key_file_line_and_what_is_allowed(tmp_path, text, key, snippet, allowed):
+    path = write(tmp_path / "emotui.toml", text)
+    (issue,) = issues_of(path)
+    line = line_with(text, snippet)
+    assert issue.key == key
+    assert issue.file == path
+    assert issue.line == line
+    for fragment in allowed:
+        assert fragment in issue.message
+    assert str(issue).startswith(f"{path}:{line}: {key}: ")
+
+
+def test_toml_syntax_error_names_the_line(tmp_path):
+    text = '[detector]\nname = "haar"\nmin_score = \ntiles = 2\n'
+    path = write(tmp_path / "broken.toml", text)
+    (issue,) = issues_of(path)
+    assert issue.key == "(syntax)"
+    assert issue.file == path
+    assert issue.line == 3
+    assert "not valid TOML" in issue.message
+    assert str(issue).startswith(f"{path}:3: (syntax): ")
+
+
+def test_unreadable_file_is_an_error_naming_it(tmp_path):
+    path = tmp_path / "folder.toml"
+    path.mkdir()
+    (issue,) = issues_of(path)
+    assert issue.file == path and "cannot read" in issue.message
+
+
+def test_all_errors_in_one_file_are_reported_at_once(tmp_path):
+    text = "\n".join([
+        "# several mistakes",
+        "[detector]",
+        'name = "yolo"',
+        "min_score = 1.5",
+        "",
+        "[tracker]",
+        "windw = 5",
+        "",
+        "[emotion.custom]",
+        'labels = ["happy", "bored"]',
+        "",
+        "[modles]",
+        "threads = 2",
+        "",
+    ])
+    path = write(tmp_path / "emotui.toml", text)
+    issues = issues_of(path)
+    found = [(issue.key, issue.line) for issue in issues]
+    assert found == [
+        ("detector.name", 3),
+        ("detector.min_score", 4),
+        ("tracker.windw", 7),
+        ("emotion.custom.labels", 10),
+        ("modles", 12),
+    ]
+    assert all(issue.file == path for issue in issues)
+    assert "did you mean 'models'?" in issues[-1].message
+    assert "did you mean 'window'?" in issues[2].message
+
+
+# --- discovery ---------------------------------------------------------------------------------
+
+
+def uri_file(path: Path, uri: str) -> Path:
+    return write(path, f'[source]\nuri = "{uri}"\n')
+
+
+def loaded_uri(explicit: Path | None = None) -> str:
+    return load_config(find_config_file(explicit)).source.uri
+
+
+def test_discovery_order(tmp_path, monkeypatch):
+    user_file = Path(platformdirs.user_config_dir("emotui")) / "config.toml"
+    assert user_file.is_relative_to(tmp_path / "xdg-config"), "the user config dir must follow $XDG_CONFIG_HOME"
+    project = tmp_path / "project"
+    work = project / "sub" / "work"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    assert find_config_file() is None
+
+    uri_file(user_file, "user")
+    assert find_config_file() == user_file
+    assert loaded_uri() == "user"
+
+    parent_file = uri_file(project / "emotui.toml", "parent")
+    assert find_config_file().resolve() == parent_file.resolve()
+    assert loaded_uri() == "parent"
+
+    uri_file(project / "sub" / "emotui.toml", "nearer parent")
+    assert loaded_uri() == "nearer parent"
+
+    uri_file(work / "emotui.toml", "cwd")
+    assert loaded_uri() == "cwd"
+
+    env_file = uri_file(tmp_path / "elsewhere" / "env.toml", "env")
+    monkeypatch.setenv(CONFIG_ENV, str(env_file))
+    assert find_config_file() == env_file
+    assert loaded_uri() == "env"
+
+    explicit = uri_file(tmp_path / "elsewhere" / "explicit.toml", "explicit")
+    assert find_config_file(explicit) == explicit
+    assert loaded_uri(explicit) == "explicit"
+    assert find_config_file(str(explicit)) == explicit
+
+    # and back down the chain as each is taken away
+    monkeypatch.delenv(CONFIG_ENV)
+    assert loaded_uri() == "cwd"
+    (work / "emotui.toml").unlink()
+    (project / "sub" / "emotui.toml").unlink()
+    assert loaded_uri() == "parent"
+    parent_file.unlink()
+    assert loaded_uri() == "user"
+    user_file.unlink()
+    assert find_config_file() is None
+
+
+def test_cwd_argument_is_searched_instead_of_the_working_directory(tmp_path):
+    other = tmp_path / "other" / "deeper"
+    other.mkdir(parents=True)
+    found = uri_file(tmp_path / "other" / "emotui.toml", "other")
+    assert find_config_file(cwd=other).resolve() == found.resolve()
+    assert find_config_file() is None  # nothing in the working directory (tmp_path) itself
+
+
+def test_missing_explicit_path_is_an_error_naming_it(tmp_path):
+    uri_file(tmp_path / "emotui.toml", "cwd")  # present, but must not be used instead
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError) as caught:
+        find_config_file(missing)
+    (issue,) = caught.value.issues
+    assert issue.key == "--config"
+    assert str(missing) in issue.message
+
+
+def test_missing_env_path_is_an_error_naming_it(tmp_path, monkeypatch):
+    uri_file(tmp_path / "emotui.toml", "cwd")
+    missing = tmp_path / "gone.toml"
+    monkeypatch.setenv(CONFIG_ENV, str(missing))
+    with pytest.raises(ConfigError) as caught:
+        find_config_file()
+    (issue,) = caught.value.issues
+    assert issue.key == CONFIG_ENV
+    assert str(missing) in issue.message
+
+
+def test_folder_given_as_config_is_an_error(tmp_path):
+    with pytest.raises(ConfigError):
+        find_config_file(tmp_path)
+
+
+# --- the CLI -----------------------------------------------------------------------------------
+
+
+def test_cli_config_check_good_file(tmp_path):
+    path = write(tmp_path / "good.toml", tomlkit.dumps(FULL))
+    result = run_cli("config", "check", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{path}: OK"
+
+
+def test_cli_config_check_bad_file_lists_every_error(tmp_path):
+    text = '[detector]\nname = "yolo"\n\n[tracker]\nwindow = "8"\n'
+    path = write(tmp_path / "bad.toml", text)
+    result = run_cli("config", "check", str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"{path}:2: detector.name: " in result.stderr
+    assert f"{path}:5: tracker.window: must be an integer" in result.stderr
+    assert "deepface:<backend>" in result.stderr
+
+
+def test_cli_config_check_syntax_error(tmp_path):
+    path = write(tmp_path / "broken.toml", "[detector\nname = 1\n")
+    result = run_cli("config", "check", str(path))
+    assert result.returncode == 2
+    assert f"{path}:1: (syntax)" in result.stderr
+
+
+def test_cli_config_check_without_a_file_says_defaults_apply():
+    result = run_cli("config", "check")
+    assert result.returncode == 0, result.stderr
+    assert "defaults apply" in result.stdout
+
+
+def test_cli_config_check_without_a_file_checks_the_one_found(tmp_path):
+    write(tmp_path / "emotui.toml", "[detector]\ntiles = 0\n")
+    result = run_cli("config", "check")
+    assert result.returncode == 2
+    assert "emotui.toml:2: detector.tiles: must be from 1 to 4" in result.stderr
+
+
+def test_cli_config_check_missing_file(tmp_path):
+    result = run_cli("config", "check", str(tmp_path / "absent.toml"))
+    assert result.returncode == 2
+    assert f"no config file at {tmp_path / 'absent.toml'}" in result.stderr
+    result = run_cli("config", "check", "--config", str(tmp_path / "absent.toml"))
+    assert result.returncode == 2
+    assert "--config" in result.stderr and "absent.toml" in result.stderr
+
+
+def test_cli_uses_env_config(tmp_path):
+    path = write(tmp_path / "via-env.toml", '[emotion]\nmodel = "nope"\n')
+    result = run_cli("config", "check", env={CONFIG_ENV: str(path)})
+    assert result.returncode == 2
+    assert f"{path}:2: emotion.model" in result.stderr
