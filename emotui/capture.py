@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".gif"}
-FILE_BUFFER_FRAMES = 2
+FILE_BUFFER_FRAMES = 1
 
 
 class SourceError(Exception):

@@ -60,6 +60,7 @@ def run_headless(pipeline: Pipeline, out: TextIO, as_json: bool, changes_only: b
         "dropped_frames": metrics.dropped_frames,
         "tracks": len(track_ids),
         "dominant_emotions": dict(dominant_counts),
+        "capture_fps": round(metrics.capture_fps, 2),
         "processed_fps": round(metrics.processed_frames / elapsed, 2) if elapsed > 0 else 0.0,
         "stage_ms_median": {stage: round(ms, 3) for stage, ms in metrics.stage_ms.items()},
         "duration_s": round(elapsed, 3),

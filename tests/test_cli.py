@@ -29,6 +29,7 @@ def test_headless_json_prints_one_line_per_frame_then_a_summary(face_video):
     assert len(face["box"]) == 4 and face["track_id"] == 1
     assert set(frames[10]["ms"]) == {"decode", "detect", "classify", "track"}
     assert summary["frames_processed"] == 78 and summary["tracks"] == 1 and summary["dropped_frames"] == 0
+    assert summary["capture_fps"] > 0 and summary["processed_fps"] > 0
     assert summary["detector"] == "blazeface" and summary["emotion_model"] == "mini-xception"
 
 
