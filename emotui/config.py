@@ -6,6 +6,7 @@ and what is allowed, so `emotui config check` can list them all at once.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import re
@@ -49,20 +50,24 @@ def _detector_name(value: str) -> str | None:
 def _emotion_labels(value: list[str]) -> str | None:
     unknown = [label for label in value if label not in EMOTIONS]
     if unknown or not value:
-        return f"must be a non-empty list drawn from {', '.join(EMOTIONS)} (got {unknown or 'none'})"
+        return f"must be a non-empty list drawn from {', '.join(EMOTIONS)}"
     if len(set(value)) != len(value):
         return "must not repeat a label"
     return None
+
+
+def _non_empty(value: str) -> str | None:
+    return None if value.strip() else "must not be empty"
 
 
 def _pair_of_positive_ints(value: list[int]) -> str | None:
     return None if len(value) == 2 and min(value) > 0 else "must be [width, height], both positive"
 
 
-def setting(default: Any, help: str, check=None):
+def setting(default: Any, help: str, check=None, required: bool = False):
     """A config field with its documentation and validation."""
-    factory = (lambda: list(default)) if isinstance(default, list) else None
-    metadata = {"help": help, "check": check}
+    factory = (lambda: copy.deepcopy(default)) if isinstance(default, list) else None
+    metadata = {"help": help, "check": check, "required": required}
     if factory:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -121,12 +126,70 @@ class ModelsConfig:
 
 
 @dataclass
+class AlertRuleConfig:
+    name: str = setting("", "a unique name, shown in the console and in events", _non_empty, required=True)
+    emotions: list[str] = setting(["fear"], "the emotions this rule watches", _emotion_labels)
+    threshold: float = setting(0.6, "smoothed score that counts, 0-1", _range(0.0, 1.0))
+    min_duration_s: float = setting(2.0, "seconds the score must stay at or above the threshold", _range(0.0))
+
+
+def _unique_rule_names(rules: list[AlertRuleConfig]) -> str | None:
+    names = [rule.name for rule in rules]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    return f"rule names must be unique (repeated: {', '.join(duplicates)})" if duplicates else None
+
+
+DEFAULT_RULES = [
+    AlertRuleConfig(name="fear", emotions=["fear"], threshold=0.6, min_duration_s=2.0),
+    AlertRuleConfig(name="anger", emotions=["angry"], threshold=0.6, min_duration_s=2.0),
+]
+
+
+@dataclass
+class AlertsConfig:
+    rules: list[AlertRuleConfig] = setting(DEFAULT_RULES, "[[alerts.rules]] tables", _unique_rule_names)
+    threshold_step: float = setting(0.05, "how much + and - change the selected rule's threshold", _range(0.01, 0.5))
+
+
+@dataclass
+class UiConfig:
+    preview: bool = setting(True, "show the live preview (off saves CPU on small devices)")
+    preview_fps: float = setting(8.0, "preview redraws per second, independent of analysis", _range(0.5, 30.0))
+    colour: str = setting("auto", "auto, truecolor, 256, 16 or grey", _choice("auto", "truecolor", "256", "16", "grey"))
+    boxes: bool = setting(True, "draw face boxes on the preview")
+    bell: bool = setting(True, "ring the terminal bell on alerts")
+    snapshot_dir: str = setting("", "where `s` saves snapshots (default: the user data dir's snapshots folder)")
+    realtime: bool = setting(True, "play video files at their own frame rate, like a camera")
+
+
+@dataclass
+class KeysConfig:
+    """Keys per action, comma-separated Textual key names."""
+
+    pause: str = setting("space,p", "pause and resume analysis", _non_empty)
+    snapshot: str = setting("s", "save an annotated snapshot", _non_empty)
+    raise_threshold: str = setting("plus,equals_sign", "raise the selected rule's threshold", _non_empty)
+    lower_threshold: str = setting("minus", "lower the selected rule's threshold", _non_empty)
+    next_rule: str = setting("tab", "select the next rule", _non_empty)
+    edit_thresholds: str = setting("t", "edit all thresholds", _non_empty)
+    write_config: str = setting("w", "write thresholds back to the config file", _non_empty)
+    toggle_boxes: str = setting("b", "face boxes on/off", _non_empty)
+    cycle_colour: str = setting("c", "cycle the colour mode", _non_empty)
+    mute: str = setting("m", "mute or unmute the bell", _non_empty)
+    help: str = setting("question_mark", "show the keys", _non_empty)
+    quit: str = setting("q", "quit", _non_empty)
+
+
+@dataclass
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     emotion: EmotionConfig = field(default_factory=EmotionConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
+    keys: KeysConfig = field(default_factory=KeysConfig)
     path: Path | None = None  # the file it was read from, if any
 
 
@@ -198,11 +261,15 @@ class _Locator:
         """The line of the table header `[dotted]`, or of the key whose full dotted name
         (table + dotted key) is `dotted` or, for an inline table, a prefix of it."""
         table = ""
+        seen_arrays: dict[str, int] = {}
         for number, raw in enumerate(self.lines, start=1):
             line = raw.strip()
             if header := re.match(r"^\[+\s*([^\]]+?)\s*\]+", line):
                 table = _dotted(header.group(1))
-                if table == dotted:
+                if line.startswith("[["):  # array of tables: the nth [[x]] is x[n]
+                    seen_arrays[table] = seen_arrays.get(table, -1) + 1
+                    table = f"{table}[{seen_arrays[table]}]"
+                if table == dotted or table.startswith(f"{dotted}["):
                     return number
                 continue
             if assignment := re.match(r"^([\w\-.\"' ]+?)\s*=", line):
@@ -240,19 +307,33 @@ def _build(cls: type, data: Any, prefix: str, issues: list[ConfigIssue], locator
         if is_dataclass(expected):
             values[key] = _build(expected, value, f"{dotted}.", issues, locator)
             continue
+        if get_origin(expected) is list and is_dataclass(get_args(expected)[0]):
+            if not isinstance(value, list):
+                issues.append(locator.issue(dotted, f"must be an array of tables ([[{dotted}]])"))
+                continue
+            value = [
+                _build(get_args(expected)[0], item, f"{dotted}[{index}].", issues, locator)
+                for index, item in enumerate(value)
+            ]
         problem = _type_problem(value, expected)
         if problem is None and spec.metadata.get("check"):
             problem = spec.metadata["check"](value)
         if problem:
-            issues.append(locator.issue(dotted, f"{problem} (got {value!r}); {spec.metadata['help']}"))
+            got = "" if isinstance(value, list) and value and is_dataclass(value[0]) else f" (got {value!r})"
+            issues.append(locator.issue(dotted, f"{problem}{got}; {spec.metadata['help']}"))
             continue
         values[key] = float(value) if expected is float else value
+    for name, spec in known.items():
+        if spec.metadata.get("required") and name not in data:
+            issues.append(locator.issue(prefix.rstrip("."), f"needs '{name}' ({spec.metadata['help']})"))
     return cls(**values)
 
 
 def _type_problem(value: Any, expected: Any) -> str | None:
     if get_origin(expected) is list:
         (item,) = get_args(expected)
+        if is_dataclass(item):
+            return None  # built and checked item by item
         if isinstance(value, list) and all(_type_problem(v, item) is None for v in value):
             return None
         return f"must be a list of {item.__name__}"

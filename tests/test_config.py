@@ -13,6 +13,9 @@ import tomlkit
 from tests.conftest import run_cli
 from emotui.config import (
     CONFIG_ENV,
+    AlertsConfig,
+    KeysConfig,
+    UiConfig,
     Config,
     ConfigError,
     CustomEmotionConfig,
@@ -86,15 +89,22 @@ FULL = {
     },
     "tracker": {"smoothing": "window", "ema_alpha": 0.5, "window": 12, "iou_threshold": 0.4, "max_absence_s": 2.5},
     "models": {"dir": "/srv/emotui-models", "auto_pull": False, "threads": 4},
+    "alerts": {"threshold_step": 0.1},
+    "ui": {"preview": False, "preview_fps": 4.0, "colour": "256", "boxes": False, "bell": False,
+           "snapshot_dir": "/srv/snapshots", "realtime": False},
+    "keys": {"pause": "f1", "snapshot": "f2", "raise_threshold": "f3", "lower_threshold": "f4",
+             "next_rule": "f5", "edit_thresholds": "f6", "write_config": "f7", "toggle_boxes": "f8",
+             "cycle_colour": "f9", "mute": "f10", "help": "f11", "quit": "f12"},
 }
 SECTIONS = {
     "source": SourceConfig, "detector": DetectorConfig, "emotion": EmotionConfig,
-    "tracker": TrackerConfig, "models": ModelsConfig,
+    "tracker": TrackerConfig, "models": ModelsConfig, "ui": UiConfig, "keys": KeysConfig,
 }
 
 
 def test_full_example_covers_every_key():
     assert set(FULL) == {f.name for f in dataclasses.fields(Config)} - {"path"}
+    assert set(FULL["alerts"]) == {f.name for f in dataclasses.fields(AlertsConfig)} - {"rules"}
     for section, cls in SECTIONS.items():
         assert set(FULL[section]) == {f.name for f in dataclasses.fields(cls)}, section
     assert set(FULL["emotion"]["custom"]) == {f.name for f in dataclasses.fields(CustomEmotionConfig)}
@@ -157,8 +167,8 @@ ERRORS = {
                                           ["unknown key", "allowed: dir, auto_pull, threads"]),
     "unknown section": ('[source]\nuri = "0"\n\n[detectr]\nname = "haar"\n', "detectr", "[detectr]",
                         ["unknown key", "did you mean 'detector'?"]),
-    "unknown section without a close match": ("[cameras]\nfront = 1\n", "cameras", "[cameras]",
-                                              ["allowed: source, detector, emotion, tracker, models"]),
+    "unknown section without a close match": ("[zzzz]\nfront = 1\n", "zzzz", "[zzzz]",
+                                              ["allowed: source, detector, emotion, tracker, models, alerts, ui, keys"]),
     "the loaded file's path is not a key": ('path = "x.toml"\n', "path", "path", ["unknown key"]),
     "section that is not a table": ("detector = 5\n", "detector", "detector", ["must be a table"]),
     "label outside the 7 emotions": ('[emotion.custom]\nlabels = ["happy", "bored"]\n', "emotion.custom.labels",
@@ -381,3 +391,40 @@ def test_cli_uses_env_config(tmp_path):
     result = run_cli("config", "check", env={CONFIG_ENV: str(path)})
     assert result.returncode == 2
     assert f"{path}:2: emotion.model" in result.stderr
+
+
+RULES = """
+[[alerts.rules]]
+name = "fear"
+emotions = ["fear", "sad"]
+threshold = 0.7
+min_duration_s = 1.5
+
+[[alerts.rules]]
+emotions = ["joy"]
+threshold = 2
+
+[[alerts.rules]]
+name = "fear"
+"""
+
+
+def test_alert_rules_load_and_each_error_names_the_rule_index_and_line(tmp_path):
+    path = write(tmp_path / "emotui.toml", RULES)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    found = {(i.key, i.line) for i in caught.value.issues}
+    assert ("alerts.rules[1].emotions", 9) in found
+    assert ("alerts.rules[1].threshold", 10) in found
+    assert ("alerts.rules[1]", 8) in found  # no name
+    assert ("alerts.rules", 2) in found  # "fear" twice
+    good = write(tmp_path / "good.toml", RULES.split("[[alerts.rules]]\nemotions")[0])
+    (rule,) = load_config(good).alerts.rules
+    assert (rule.name, rule.emotions, rule.threshold, rule.min_duration_s) == ("fear", ["fear", "sad"], 0.7, 1.5)
+
+
+def test_default_rules_watch_fear_and_anger_and_are_not_shared():
+    first, second = Config(), Config()
+    assert [(r.name, r.emotions) for r in first.alerts.rules] == [("fear", ["fear"]), ("anger", ["angry"])]
+    first.alerts.rules[0].threshold = 0.1
+    assert second.alerts.rules[0].threshold == 0.6
