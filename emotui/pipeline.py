@@ -7,7 +7,7 @@ import statistics
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +35,7 @@ class FrameResult:
     ended_tracks: list[int]
     stage_ms: dict[str, float]  # decode, detect, classify, track
     latency_ms: float  # from the start of decoding to the result
+    image: np.ndarray = field(repr=False, compare=False)  # the analysed BGR frame
 
     def to_dict(self) -> dict:
         return {
@@ -96,6 +97,7 @@ class Analyzer:
                 "track": (tracked - classified) * 1000,
             },
             latency_ms=frame.decode_ms + (tracked - frame.captured_at) * 1000,
+            image=frame.image,
         )
 
 
