@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import numpy as np
@@ -30,7 +31,7 @@ class SourceError(Exception):
 class Frame:
     index: int  # position in the source, dropped frames included
     time: float  # seconds on the source clock: media time for files, since opening for live sources
-    captured_at: float  # time.perf_counter() when decoding finished
+    captured_at: float  # time.perf_counter() when the frame was handed over (after decoding)
     decode_ms: float
     image: np.ndarray  # BGR
 
@@ -45,7 +46,21 @@ class SourceSpec:
         return self.kind in ("camera", "url")
 
     def __str__(self) -> str:
-        return f"camera {self.target}" if self.kind == "camera" else str(self.target)
+        return f"camera {self.target}" if self.kind == "camera" else redact_source(str(self.target))
+
+
+def redact_source(source: str) -> str:
+    """The source with any password in a URL replaced by `***` (camera credentials must not
+    end up in snapshot files); anything else unchanged."""
+    try:
+        parts = urlsplit(source)
+        if parts.scheme and parts.password is not None:
+            user = parts.username or ""
+            host = parts.netloc.rsplit("@", 1)[1]
+            return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    except ValueError:
+        pass
+    return source
 
 
 def parse_source(text: str) -> SourceSpec:
@@ -202,8 +217,10 @@ class Capture:
 
     RATE_WINDOW = 60
 
-    def __init__(self, spec: SourceSpec, reader: FrameReader | None = None) -> None:
+    def __init__(self, spec: SourceSpec, reader: FrameReader | None = None, realtime: bool = False) -> None:
+        """realtime: hand file frames over at the file's own pace, as a camera would."""
         self.spec = spec
+        self._realtime = realtime and not spec.live
         self._reader = reader or open_reader(spec)
         self._buffer = FrameBuffer(1 if spec.live else FILE_BUFFER_FRAMES, drop_oldest=spec.live)
         self._read_times: deque[float] = deque(maxlen=self.RATE_WINDOW)
@@ -233,19 +250,23 @@ class Capture:
         return self
 
     def _run(self) -> None:
+        started = time.perf_counter()
         try:
             while not self._stopping.is_set():
-                started = time.perf_counter()
+                decode_started = time.perf_counter()
                 decoded = self._reader.read()
                 if decoded is None:
                     if self.frames_read == 0:
                         raise SourceError(f"no frame could be decoded from {self.spec}")
                     break
                 image, source_time = decoded
-                finished = time.perf_counter()
-                self._read_times.append(finished)
+                decode_ms = (time.perf_counter() - decode_started) * 1000
+                if self._realtime and (ahead := source_time - (time.perf_counter() - started)) > 0:
+                    self._stopping.wait(ahead)
+                captured_at = time.perf_counter()
+                self._read_times.append(captured_at)
                 self.resolution = (image.shape[1], image.shape[0])
-                frame = Frame(self.frames_read, source_time, finished, (finished - started) * 1000, image)
+                frame = Frame(self.frames_read, source_time, captured_at, decode_ms, image)
                 self.frames_read += 1
                 if not self._buffer.put(frame):
                     break

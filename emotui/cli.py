@@ -54,14 +54,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     from emotui.pipeline import create_pipeline
 
     if not args.headless:
-        say("the interactive console is not part of this version yet; add --headless")
-        return EXIT_USAGE
+        return cmd_tui(args)
     config = _load(args)
-    pipeline = create_pipeline(config, args.source, say)
+    pipeline = create_pipeline(config, args.source, say, realtime=args.realtime)
     say(f"analysing {pipeline.source} with {pipeline.analyzer.detector.name} + {pipeline.analyzer.classifier.name}")
     summary = run_headless(pipeline, sys.stdout, args.json, args.changes, args.frames)
     _emit({"summary": summary}, args.json, lambda d: "summary:\n" + _pretty(d["summary"]))
     return EXIT_INTERRUPTED if summary["interrupted"] else EXIT_OK
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    """The console (the default command)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        say("the console needs a terminal; use `emotui run --headless` for scripts and services")
+        return EXIT_USAGE
+    from emotui.tui.app import create_app
+
+    app = create_app(_load(args), args.source)
+    app.run()
+    return app.return_code or EXIT_OK
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -214,16 +225,26 @@ def build_parser() -> argparse.ArgumentParser:
     analysis.add_argument("--tiles", type=int, help="detect also on an N x N grid of tiles (small faces)")
     analysis.add_argument("--emotion", help="mini-xception, deepface or custom")
 
-    parser = argparse.ArgumentParser(prog="emotui", description="Emotion-aware security console for IoT cameras.")
+    parser = argparse.ArgumentParser(
+        prog="emotui", parents=[common, analysis],
+        description="Emotion-aware security console for IoT cameras. Without a command: the console.",
+    )
     parser.add_argument("--version", action="version", version=f"emotui {__version__}")
+    parser.add_argument("--source", help="camera index, video file, rtsp/http URL, image or folder")
+    parser.set_defaults(handler=cmd_tui)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = commands.add_parser("run", parents=[common, analysis], help="analyse a source")
+    tui = commands.add_parser("tui", parents=[common, analysis], help="the console (the default)")
+    tui.add_argument("--source", help="camera index, video file, rtsp/http URL, image or folder")
+    tui.set_defaults(handler=cmd_tui)
+
+    run = commands.add_parser("run", parents=[common, analysis], help="analyse a source (the console, or --headless)")
     run.add_argument("--headless", action="store_true", help="no console: print results to stdout")
     run.add_argument("--source", help="camera index, video file, rtsp/http URL, image or folder")
     run.add_argument("--json", action="store_true", help="one JSON object per line")
     run.add_argument("--changes", action="store_true", help="print only frames where faces or emotions change")
     run.add_argument("--frames", type=int, help="stop after this many processed frames")
+    run.add_argument("--realtime", action="store_true", help="play video files at their own frame rate")
     run.set_defaults(handler=cmd_run)
 
     bench = commands.add_parser("bench", parents=[common, analysis], help="measure speed and memory on a file")
@@ -272,9 +293,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return EXIT_USAGE
     try:
         return args.handler(args)
     except ConfigError as error:

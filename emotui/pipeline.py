@@ -4,6 +4,7 @@ the benchmarks and the console. No UI imports here."""
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -110,6 +111,8 @@ class Pipeline:
         self.capture = capture
         self.analyzer = analyzer
         self.processed_frames = 0
+        self.skipped_while_paused = 0
+        self._paused = threading.Event()
         self._done_times: deque[float] = deque(maxlen=self.WINDOW)
         self._stage_ms = {stage: deque(maxlen=self.WINDOW) for stage in STAGES}
 
@@ -121,6 +124,9 @@ class Pipeline:
         self.capture.start()
         try:
             for frame in self.capture.frames():
+                if self._paused.is_set():  # keep draining the source so no backlog builds
+                    self.skipped_while_paused += 1
+                    continue
                 result = self.analyzer.process(frame)
                 self.processed_frames += 1
                 self._done_times.append(time.perf_counter())
@@ -132,6 +138,17 @@ class Pipeline:
 
     def stop(self) -> None:
         self.capture.stop()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume analysis; the source keeps being read and its frames discarded."""
+        if paused:
+            self._paused.set()
+        else:
+            self._paused.clear()
 
     def metrics(self) -> MetricsSnapshot:
         times = list(self._done_times)
@@ -183,11 +200,12 @@ def create_analyzer(config: Config, progress: Progress) -> Analyzer:
     )
 
 
-def create_pipeline(config: Config, source: str | None, progress: Progress) -> Pipeline:
-    """The one factory used by the CLI, the console and the tests; `source` overrides the config's."""
+def create_pipeline(config: Config, source: str | None, progress: Progress, realtime: bool = False) -> Pipeline:
+    """The one factory used by the CLI, the console and the tests; `source` overrides the config's.
+    realtime plays files at their own frame rate (the console); otherwise as fast as analysis goes."""
     spec = parse_source(source if source is not None else config.source.uri)
     analyzer = create_analyzer(config, progress)
-    return Pipeline(Capture(spec), analyzer)
+    return Pipeline(Capture(spec, realtime=realtime), analyzer)
 
 
 def summarise(results: list[float]) -> dict[str, float]:

@@ -74,9 +74,9 @@ def test_missing_model_without_auto_pull_exits_4_naming_the_pull_command(face_vi
     assert "emotui models pull blazeface" in result.stderr
 
 
-def test_run_without_headless_is_a_usage_error(face_video):
+def test_console_without_a_terminal_points_to_headless(face_video):
     result = run_cli("run", "--source", face_video)
-    assert result.returncode == 2 and "--headless" in result.stderr
+    assert result.returncode == 2 and "needs a terminal" in result.stderr and "--headless" in result.stderr
 
 
 def test_eval_expressions_reports_overall_per_class_per_source_and_confusion(media_dir):

@@ -1,0 +1,1 @@
+"""Alert rules evaluated on the pipeline's results (no UI imports)."""

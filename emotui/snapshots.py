@@ -1,0 +1,152 @@
+"""Annotated snapshots: the analysed frame as a PNG with face boxes and labels, plus a JSON
+sidecar with the same stem describing what was seen. No UI imports here.
+
+Both files are written atomically (a temp file in the target folder, then os.replace), PNG
+first and JSON second, so a crash never leaves a half-written file behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import platformdirs
+
+from emotui.capture import redact_source
+from emotui.pipeline import FrameResult
+from emotui.vision import EMOTION_COLOURS
+from emotui.vision.tracker import TrackedFace
+
+FILE_PREFIX = "emotui-"
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+_TEMP_PREFIX = ".emotui-snapshot-"
+_TEMP_SUFFIX = ".tmp"
+
+
+class SnapshotError(Exception):
+    """A snapshot could not be written; the message names the path."""
+
+
+def default_snapshot_dir() -> Path:
+    """The user data dir's snapshots folder (e.g. ~/.local/share/emotui/snapshots)."""
+    return Path(platformdirs.user_data_dir("emotui")) / "snapshots"
+
+
+def face_label(face: TrackedFace) -> str:
+    """`#<track_id> <dominant> <pct>%`, the label drawn above a face box."""
+    percent = int(round(float(np.max(face.probabilities)) * 100))
+    return f"#{face.track_id} {face.dominant} {percent}%"
+
+
+def bgr(emotion: str) -> tuple[int, int, int]:
+    """The emotion's colour in OpenCV's BGR order (EMOTION_COLOURS is RGB)."""
+    red, green, blue = EMOTION_COLOURS[emotion]
+    return blue, green, red
+
+
+def annotate(image: np.ndarray, faces: list[TrackedFace]) -> np.ndarray:
+    """A copy of the BGR `image` with each face's box in its dominant emotion's colour and a
+    label above it (below the box's top edge when there is no room above). `image` is untouched."""
+    out = image.copy()
+    height, width = out.shape[:2]
+    short = min(width, height)
+    thickness = max(1, round(short / 300))
+    font_scale = max(0.4, short / 1000)
+    text_thickness = max(1, round(font_scale * 1.5))
+    pad = max(2, thickness)
+    for face in faces:
+        colour = bgr(face.dominant)
+        x1, y1, x2, y2 = (int(round(float(v))) for v in face.box)
+        x1, x2 = sorted((min(max(x1, 0), width - 1), min(max(x2, 0), width - 1)))
+        y1, y2 = sorted((min(max(y1, 0), height - 1), min(max(y2, 0), height - 1)))
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_8)
+
+        text = face_label(face)
+        (text_w, text_h), baseline = cv2.getTextSize(text, FONT, font_scale, text_thickness)
+        label_w, label_h = text_w + 2 * pad, text_h + baseline + 2 * pad
+        left = max(0, min(x1, width - label_w))
+        top = y1 - label_h if y1 - label_h >= 0 else min(y1, max(0, height - label_h))
+        cv2.rectangle(out, (left, top), (left + label_w - 1, top + label_h - 1), colour, cv2.FILLED)
+        # dark text on light colours, light text on dark ones
+        luminance = 0.299 * colour[2] + 0.587 * colour[1] + 0.114 * colour[0]
+        ink = (0, 0, 0) if luminance > 140 else (255, 255, 255)
+        cv2.putText(out, text, (left + pad, top + pad + text_h), FONT, font_scale, ink, text_thickness, cv2.LINE_AA)
+    return out
+
+
+def save_snapshot(folder: Path, result: FrameResult, source: str, draw_boxes: bool = True) -> tuple[Path, Path]:
+    """Write `emotui-YYYYmmdd-HHMMSS-ffffff.png` (the frame, annotated unless `draw_boxes` is
+    false) and a `.json` sidecar with the same stem into `folder`, creating it if needed.
+    Returns (png, json). Raises SnapshotError naming the path on any failure."""
+    folder = Path(folder).expanduser()
+    image = result.image
+    if image is None or getattr(image, "size", 0) == 0:
+        raise SnapshotError(f"cannot save a snapshot in {folder}: the frame has no image")
+    picture = annotate(image, result.faces) if draw_boxes else image
+    ok, encoded = cv2.imencode(".png", picture)
+    if not ok:
+        raise SnapshotError(f"cannot save a snapshot in {folder}: the frame could not be encoded as PNG")
+
+    if folder.exists() and not folder.is_dir():
+        raise SnapshotError(f"cannot save a snapshot in {folder}: it is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SnapshotError(f"cannot create the snapshot folder {folder}: {_reason(error)}") from None
+
+    now = datetime.now().astimezone()
+    png, sidecar = _free_names(folder, f"{FILE_PREFIX}{now:%Y%m%d-%H%M%S-%f}")
+    height, width = image.shape[:2]
+    metadata = {
+        "saved_at": now.isoformat(timespec="microseconds"),
+        "source": redact_source(source),
+        "frame": result.index,
+        "source_time": result.time,
+        "resolution": [width, height],
+        "faces": result.to_dict()["faces"],
+    }
+    _write_atomically(png, encoded.tobytes())
+    try:
+        _write_atomically(sidecar, (json.dumps(metadata, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    except SnapshotError:
+        png.unlink(missing_ok=True)  # no image without its sidecar
+        raise
+    return png, sidecar
+
+
+def _free_names(folder: Path, stem: str) -> tuple[Path, Path]:
+    """stem.png/stem.json, or stem-1, stem-2, ... if either already exists."""
+    candidate, counter = stem, 0
+    while (folder / f"{candidate}.png").exists() or (folder / f"{candidate}.json").exists():
+        counter += 1
+        candidate = f"{stem}-{counter}"
+    return folder / f"{candidate}.png", folder / f"{candidate}.json"
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Temp file beside `path` (mode 0600: snapshots show people), fsync, then os.replace."""
+    temp: str | None = None
+    try:
+        descriptor, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX, dir=path.parent)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+        temp = None
+    except OSError as error:
+        raise SnapshotError(f"cannot write the snapshot {path}: {_reason(error)}") from None
+    finally:
+        if temp is not None:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)

@@ -1,0 +1,299 @@
+"""The Textual console: a thin shell over the pipeline, which runs on a thread worker.
+
+The worker keeps only the newest result for the screen (read by timers at the preview and
+panel rates) and posts a message for each alert and for source trouble."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Iterable
+
+from rich.markup import escape
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import RichLog
+
+from emotui.alerts.rules import AlertEvent, RuleEngine
+from emotui.capture import SourceError
+from emotui.config import Config, ConfigError, KeysConfig, write_thresholds
+from emotui.models import ModelError
+from emotui.pipeline import FrameResult, Pipeline, create_pipeline
+from emotui.snapshots import SnapshotError, default_snapshot_dir, save_snapshot
+from emotui.tui.preview import COLOUR_MODES, Preview, PreviewBox
+from emotui.tui.screens import HelpScreen, ThresholdEditor
+from emotui.tui.widgets import EmotionBars, StatusLine
+from emotui.vision import EMOTION_COLOURS
+
+ALERT_LOG_LINES = 500
+PANEL_REFRESH_S = 0.25
+
+# (action, key-config field, description) in help order
+ACTIONS = [
+    ("toggle_pause", "pause", "pause / resume analysis"),
+    ("snapshot", "snapshot", "save an annotated snapshot (PNG + JSON)"),
+    ("raise_threshold", "raise_threshold", "raise the selected rule's threshold"),
+    ("lower_threshold", "lower_threshold", "lower the selected rule's threshold"),
+    ("next_rule", "next_rule", "select the next rule"),
+    ("edit_thresholds", "edit_thresholds", "edit all thresholds"),
+    ("write_config", "write_config", "write thresholds to the config file"),
+    ("toggle_boxes", "toggle_boxes", "face boxes on / off"),
+    ("cycle_colour", "cycle_colour", "cycle the preview colours"),
+    ("toggle_bell", "mute", "mute / unmute the bell"),
+    ("help", "help", "this help"),
+    ("quit", "quit", "quit"),
+]
+
+
+class ResultsStarted(Message):
+    def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__()
+        self.pipeline = pipeline
+
+
+class AlertRaised(Message):
+    def __init__(self, event: AlertEvent) -> None:
+        super().__init__()
+        self.event = event
+
+
+class SourceTrouble(Message):
+    def __init__(self, text: str, severity: str) -> None:
+        super().__init__()
+        self.text = text
+        self.severity = severity
+
+
+class EmotuiApp(App[int]):
+    CSS = """
+    #main { height: 1fr; }
+    Preview { width: 1fr; min-width: 20; }
+    #side { width: 42; border-left: solid $primary-darken-2; }
+    #log { height: 7; border-top: solid $primary-darken-2; }
+    StatusLine { height: 1; background: $boost; }
+    """
+    # next_rule (tab) has priority over focus navigation, but only on the main screen (check_action).
+    BINDINGS = [Binding(getattr(KeysConfig(), field), action, description, id=field, show=False,
+                        priority=action == "next_rule")
+                for action, field, description in ACTIONS]
+
+    def __init__(self, config: Config, source: str | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.source_text = source if source is not None else config.source.uri
+        self.engine = RuleEngine(config.alerts.rules)
+        self.selected_rule = 0
+        self.pipeline: Pipeline | None = None
+        self.latest: FrameResult | None = None
+        self.boxes_on = config.ui.boxes
+        self.bell_on = config.ui.bell
+        self.source_state = "starting"
+        self._shown_index: int | None = None
+
+    # --- layout and lifecycle ---------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        # Kept as attributes: timers must reach them whichever screen (help, editor) is on top.
+        self.preview = Preview(colour_mode=self.config.ui.colour)
+        self.bars = EmotionBars()
+        self.alert_log = RichLog(id="log", max_lines=ALERT_LOG_LINES, markup=True, wrap=True)
+        self.status = StatusLine()
+        with Horizontal(id="main"):
+            yield self.preview
+            with VerticalScroll(id="side"):
+                yield self.bars
+        yield self.alert_log
+        yield self.status
+
+    def on_mount(self) -> None:
+        self.set_keymap({field: getattr(self.config.keys, field) for _, field, _ in ACTIONS})
+        self.preview.clear("preview off" if not self.config.ui.preview else "starting…")
+        self.set_interval(1 / self.config.ui.preview_fps, self._refresh_preview)
+        self.set_interval(PANEL_REFRESH_S, self._refresh_panels)
+        self._refresh_panels()
+        # An SSH session that drops hangs up the terminal: leave cleanly instead of spinning.
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+        self.log_line(f"opening {self.source_text}", "info")
+        self._analyse()
+
+    def on_unmount(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.stop()
+
+    @work(thread=True, exclusive=True, group="analysis")
+    def _analyse(self) -> None:
+        try:
+            pipeline = create_pipeline(self.config, self.source_text, self._progress,
+                                       realtime=self.config.ui.realtime)
+            self.post_message(ResultsStarted(pipeline))
+            for result in pipeline.results():
+                self.latest = result
+                for event in self.engine.evaluate(result):
+                    self.post_message(AlertRaised(event))
+            self.post_message(SourceTrouble(f"source ended: {self.source_text}", "info"))
+        except SourceError as error:
+            self.post_message(SourceTrouble(f"source error: {error}", "error"))
+        except ModelError as error:
+            self.post_message(SourceTrouble(f"model error: {error}", "error"))
+
+    def _progress(self, text: str) -> None:
+        self.call_from_thread(self.log_line, text, "info")
+
+    def on_results_started(self, message: ResultsStarted) -> None:
+        self.pipeline = message.pipeline
+        self.source_state = ""
+        self.log_line(f"analysing {self.pipeline.source} with {self.models_text()}", "info")
+
+    def on_alert_raised(self, message: AlertRaised) -> None:
+        self.log_line(f"ALERT {message.event.describe()}", "alert")
+        if self.bell_on:
+            self.bell()
+
+    def on_source_trouble(self, message: SourceTrouble) -> None:
+        self.source_state = "ended" if message.severity == "info" else "error"
+        self.log_line(message.text, message.severity)
+        if message.severity == "error":
+            self.preview.clear(message.text)
+
+    # --- periodic refresh ------------------------------------------------------------------
+
+    def _refresh_preview(self) -> None:
+        result = self.latest
+        if not self.config.ui.preview or result is None or result.index == self._shown_index:
+            return  # nothing new (paused, or analysis slower than the preview rate)
+        self._shown_index = result.index
+        self._show_frame(result)
+
+    def _show_frame(self, result: FrameResult) -> None:
+        boxes = [
+            PreviewBox(tuple(float(v) for v in face.box), EMOTION_COLOURS[face.dominant], f"#{face.track_id}")
+            for face in result.faces
+        ] if self.boxes_on else []
+        self.preview.show(result.image, boxes)
+
+    def _refresh_panels(self) -> None:
+        result, pipeline = self.latest, self.pipeline
+        self.bars.show(result.faces if result else [], self.engine.rules, self.selected_rule)
+        self.status.show(
+            self.source_text, self.source_state, result, pipeline.metrics() if pipeline else None,
+            self.models_text(), bool(pipeline and pipeline.paused),
+        )
+
+    def models_text(self) -> str:
+        return f"{self.config.detector.name} + {self.config.emotion.model}"
+
+    def log_line(self, text: str, severity: str) -> None:
+        style = {"alert": "bold red", "error": "red", "warning": "yellow", "info": "default"}[severity]
+        log = self.alert_log
+        log.write(f"[dim]{time.strftime('%H:%M:%S')}[/dim] [{style}]{escape(text)}[/]",
+                  scroll_end=log.is_vertical_scroll_end)
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def action_toggle_pause(self) -> None:
+        if self.pipeline is None:
+            return
+        self.pipeline.set_paused(not self.pipeline.paused)
+        self.log_line("analysis paused" if self.pipeline.paused else "analysis resumed", "info")
+        self._refresh_panels()
+
+    def action_snapshot(self) -> None:
+        if self.latest is None:
+            self.log_line("no frame to snapshot yet", "warning")
+            return
+        self._save_snapshot(self.latest)
+
+    @work(thread=True, group="snapshots")
+    def _save_snapshot(self, result: FrameResult) -> None:
+        folder = self.config.ui.snapshot_dir or default_snapshot_dir()
+        try:
+            image, sidecar = save_snapshot(folder, result, str(self.source_text), draw_boxes=True)
+            self.call_from_thread(self.log_line, f"snapshot saved: {image} (+ {sidecar.name})", "info")
+        except SnapshotError as error:
+            self.call_from_thread(self.log_line, f"snapshot failed: {error}", "error")
+
+    def _change_threshold(self, direction: int) -> None:
+        if not self.engine.rules:
+            return
+        rule = self.engine.rules[self.selected_rule]
+        self.engine.set_threshold(rule, rule.threshold + direction * self.config.alerts.threshold_step)
+        self.log_line(f"rule {rule.name}: threshold {rule.threshold:.2f}", "info")
+        self._refresh_panels()
+
+    def action_raise_threshold(self) -> None:
+        self._change_threshold(+1)
+
+    def action_lower_threshold(self) -> None:
+        self._change_threshold(-1)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_rule":
+            return self.screen is self.screen_stack[0]
+        return True
+
+    def action_next_rule(self) -> None:
+        if self.engine.rules:
+            self.selected_rule = (self.selected_rule + 1) % len(self.engine.rules)
+            rule = self.engine.rules[self.selected_rule]
+            self.log_line(f"selected rule {rule.name} ({rule.threshold:.2f})", "info")
+            self._refresh_panels()
+
+    def action_edit_thresholds(self) -> None:
+        def apply(values: dict[str, float] | None) -> None:
+            if values is None:
+                return
+            for rule in self.engine.rules:
+                self.engine.set_threshold(rule, values[rule.name])
+            self.log_line("thresholds: " + ", ".join(f"{r.name} {r.threshold:.2f}" for r in self.engine.rules), "info")
+            self._refresh_panels()
+
+        self.push_screen(ThresholdEditor(self.engine.rules), apply)
+
+    def action_write_config(self) -> None:
+        try:
+            path = write_thresholds(self.config.path, self.engine.rules)
+        except (ConfigError, OSError) as error:
+            self.log_line(f"could not write the config: {error}", "error")
+            return
+        self.config.path = path
+        self.log_line(f"thresholds written to {path}", "info")
+
+    def action_toggle_boxes(self) -> None:
+        self.boxes_on = not self.boxes_on
+        self.log_line(f"boxes {'on' if self.boxes_on else 'off'}", "info")
+        if self.latest is not None and self.config.ui.preview:
+            self._show_frame(self.latest)
+
+    def action_cycle_colour(self) -> None:
+        preview = self.preview
+        preview.colour_mode = COLOUR_MODES[(COLOUR_MODES.index(preview.active_mode) + 1) % len(COLOUR_MODES)]
+        self.log_line(f"colours: {preview.colour_mode}", "info")
+
+    def action_toggle_bell(self) -> None:
+        self.bell_on = not self.bell_on
+        self.log_line(f"bell {'on' if self.bell_on else 'muted'}", "info")
+
+    def action_help(self) -> None:
+        keys = [(getattr(self.config.keys, field), description) for _, field, description in ACTIONS]
+        self.push_screen(HelpScreen(keys + [("ctrl+p", "command palette")]))
+
+    async def action_quit(self) -> None:
+        self.exit(0)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for action, _, description in ACTIONS:
+            yield SystemCommand(description.capitalize(), f"emotui: {description}", getattr(self, f"action_{action}"))
+
+
+def create_app(config: Config, source: str | None = None) -> EmotuiApp:
+    """The one factory used by the CLI and the tests."""
+    return EmotuiApp(config, source)

@@ -1,0 +1,233 @@
+"""The console driven by Textual's Pilot, fed real video from ../shared/media."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from emotui.config import AlertRuleConfig, Config, load_config
+from emotui.tui.app import create_app
+from emotui.tui.preview import Preview
+from emotui.tui.screens import HelpScreen, ThresholdEditor
+from emotui.tui.widgets import EmotionBars, StatusLine
+
+pytestmark = pytest.mark.usefixtures("model_store")
+
+
+@pytest.fixture
+def config(tmp_path):
+    config = Config()
+    config.ui.snapshot_dir = str(tmp_path / "snaps")
+    config.ui.bell = False
+    return config
+
+
+@pytest.fixture
+def video(media_dir):
+    return str(media_dir / "videos" / "faces" / "liveportrait_d6.mp4")
+
+
+async def wait_for(pilot, condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+def log_text(app) -> str:
+    return "\n".join(line.text for line in app.query_one("#log").lines)
+
+
+async def started(pilot):
+    app = pilot.app
+    await wait_for(pilot, lambda: app.latest is not None and app.latest.faces)
+    return app
+
+
+async def test_shows_frames_bars_and_status_from_a_real_video(config, video):
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        await pilot.pause(0.5)
+        bars = str(app.query_one(EmotionBars).render())
+        assert "#1" in bars and all(e[:8] in bars for e in ("angry", "happy", "neutral"))
+        status = str(app.query_one(StatusLine).render())
+        assert "liveportrait_d6.mp4" in status and "480x480" in status and "fps" in status
+        assert "blazeface + mini-xception" in status
+        preview = app.query_one(Preview)
+        assert any(seg.text.strip("▀ ") == "" and seg.style for seg in preview.render_line(10))
+
+
+@pytest.mark.parametrize("key", ["space", "p"])
+async def test_pause_stops_analysis_but_drains_the_source(config, video, key):
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        await pilot.press(key)
+        assert app.pipeline.paused
+        await pilot.pause(0.2)
+        frozen = app.latest.index
+        read_before = app.pipeline.capture.frames_read
+        await pilot.pause(0.6)
+        assert app.latest.index == frozen  # nothing analysed while paused
+        assert app.pipeline.capture.frames_read > read_before  # ...but the source keeps flowing
+        assert app.pipeline.skipped_while_paused > 0
+        assert "PAUSED" in str(app.query_one(StatusLine).render())
+        await pilot.press(key)
+        await wait_for(pilot, lambda: app.latest.index > frozen)
+        assert "analysis resumed" in log_text(app)
+
+
+async def test_snapshot_key_writes_png_and_sidecar_and_logs_the_path(config, video, tmp_path):
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: "snapshot saved" in log_text(app))
+        logged = log_text(app)
+    pngs = list((tmp_path / "snaps").glob("*.png"))
+    assert len(pngs) == 1 and str(pngs[0]) in logged.replace("\n", "")
+    sidecar = json.loads(pngs[0].with_suffix(".json").read_text())
+    assert sidecar["faces"] and sidecar["faces"][0]["track_id"] == 1
+
+
+async def test_threshold_keys_select_rule_and_step(config, video):
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        fear, anger = app.engine.rules
+        await pilot.press("plus")
+        assert fear.threshold == pytest.approx(0.65)
+        await pilot.press("minus", "minus")
+        assert fear.threshold == pytest.approx(0.55)
+        await pilot.press("tab", "plus")
+        assert (fear.threshold, anger.threshold) == (pytest.approx(0.55), pytest.approx(0.65))
+        await pilot.press("tab")
+        assert app.selected_rule == 0
+        for _ in range(12):
+            await pilot.press("plus")
+        assert fear.threshold == 1.0  # clamped
+        assert "rule fear: threshold 1.00" in log_text(app)
+
+
+async def test_threshold_editor_validates_and_applies_at_once(config, video):
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("t")
+        assert isinstance(app.screen, ThresholdEditor)
+        field = app.screen.query_one("#rule-0")
+        field.value = "1.5"
+        await pilot.press("enter")
+        assert isinstance(app.screen, ThresholdEditor)  # refused
+        assert "from 0 to 1" in str(app.screen.query_one("#error").render())
+        field.value = "0.42"
+        app.screen.query_one("#rule-1").value = "0.9"
+        await pilot.click("#save")
+        assert not isinstance(app.screen, ThresholdEditor)
+        assert [r.threshold for r in app.engine.rules] == [0.42, 0.9]
+        await pilot.press("t")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ThresholdEditor) and app.engine.rules[0].threshold == 0.42
+
+
+async def test_write_key_saves_thresholds_keeping_the_file_comments(tmp_path, video):
+    path = tmp_path / "emotui.toml"
+    path.write_text('# my camera\n[ui]\nbell = false  # quiet\n\n[[alerts.rules]]\nname = "fear"\n'
+                    'emotions = ["fear"]\nthreshold = 0.6\n')
+    config = load_config(path)
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("plus", "w")
+        await wait_for(pilot, lambda: "thresholds written" in log_text(app))
+    text = path.read_text()
+    assert "# my camera" in text and "bell = false  # quiet" in text
+    assert load_config(path).alerts.rules[0].threshold == pytest.approx(0.65)
+
+
+async def test_boxes_colour_bell_help_and_quit_keys(config, video):
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        preview = app.query_one(Preview)
+        await pilot.press("b")
+        assert not app.boxes_on
+        await pilot.press("b")
+        assert app.boxes_on
+        first = preview.active_mode
+        await pilot.press("c")
+        assert preview.active_mode != first and preview.colour_mode != "auto"
+        await pilot.press("c", "c", "c")
+        assert preview.active_mode == first  # four modes, back to the start
+        await pilot.press("m")
+        assert app.bell_on  # config had it off; m toggles
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("x")
+        assert not isinstance(app.screen, HelpScreen)
+        pipeline = app.pipeline
+        await pilot.press("q")
+    assert app.return_code == 0
+    assert not pipeline.capture._thread.is_alive()  # source released
+
+
+async def test_keys_are_rebindable_from_config(config, video):
+    config.keys.snapshot = "x"
+    config.keys.quit = "ctrl+q"
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        await pilot.press("s")  # no longer bound
+        await pilot.press("x")
+        await wait_for(pilot, lambda: "snapshot saved" in log_text(app))
+        assert log_text(app).count("snapshot saved") == 1
+
+
+async def test_command_palette_offers_every_action(config, video):
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)):
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Pause / resume analysis", "Save an annotated snapshot (png + json)", "Quit"):
+            assert title in titles
+
+
+async def test_resize_adapts_the_layout(config, video):
+    app = create_app(config, video)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot)
+        wide = app.query_one(Preview).size
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.3)
+        small = app.query_one(Preview).size
+        assert small.width < wide.width and small.height < wide.height
+        assert app.query_one(StatusLine).size.width == 80
+
+
+async def test_missing_camera_is_shown_with_the_source_hint(config):
+    app = create_app(config, "7")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: "source error" in log_text(app))
+        assert "no camera at index 7; pass --source" in log_text(app)
+        assert app.is_running
+
+
+async def test_sustained_emotion_raises_an_alert_line(config, media_dir):
+    config.alerts.rules = [AlertRuleConfig("smile", ["happy"], 0.3, 0.2)]
+    config.ui.realtime = False
+    app = create_app(config, str(media_dir / "videos" / "faces" / "liveportrait_d0.mp4"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: "ALERT smile: face #1 happy" in log_text(app))
+
+
+async def test_exits_cleanly_when_the_terminal_hangs_up(config, video):
+    import os
+    import signal
+
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        os.kill(os.getpid(), signal.SIGHUP)
+        await asyncio.sleep(0.3)
+    assert not app.is_running
