@@ -282,8 +282,11 @@ class EmotuiApp(App[int]):
         self.log_line(f"bell {'on' if self.bell_on else 'muted'}", "info")
 
     def action_help(self) -> None:
-        keys = [(getattr(self.config.keys, field), description) for _, field, description in ACTIONS]
-        self.push_screen(HelpScreen(keys + [("ctrl+p", "command palette")]))
+        def shown(keys: str) -> str:
+            return ", ".join(self.get_key_display(Binding(key.strip(), "")) for key in keys.split(","))
+
+        keys = [(shown(getattr(self.config.keys, field)), description) for _, field, description in ACTIONS]
+        self.push_screen(HelpScreen(keys + [(shown("ctrl+p"), "command palette")]))
 
     async def action_quit(self) -> None:
         self.exit(0)

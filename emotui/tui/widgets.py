@@ -73,13 +73,13 @@ class StatusLine(Static):
             text.append(" ")
         text.append(source, style="bold")
         if state:
-            text.append(f" {state}", style="yellow")
+            text.append(f" [{state}]", style="yellow")
         if result is not None and metrics is not None:
             height, width = result.image.shape[:2]
-            text.append(f"  {width}x{height}")
-            text.append(f"  cap {metrics.capture_fps:4.1f} fps  proc {metrics.processed_fps:4.1f} fps")
-            text.append(f"  det {metrics.stage_ms['detect']:.1f} ms  cls {metrics.stage_ms['classify']:.1f} ms")
-            text.append(f"  drop {metrics.dropped_frames}")
-        text.append(f"  {models}", style="dim")
-        text.append("  ? help", style="dim")
+            text.append(f" {width}x{height}")
+            text.append(f" cap/proc {metrics.capture_fps:.1f}/{metrics.processed_fps:.1f} fps")
+            text.append(f" det {metrics.stage_ms['detect']:.1f} cls {metrics.stage_ms['classify']:.1f} ms")
+            text.append(f" drop {metrics.dropped_frames}")
+        text.append(f" {models}", style="dim")
+        text.append(" ?=help", style="dim")
         self.update(text)
