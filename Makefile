@@ -25,7 +25,7 @@ models: $(VENV)/.installed
 	$(BIN)/emotui models pull blazeface blazeface-full mini-xception
 
 run: models
-	$(BIN)/emotui run --headless --source '$(SOURCE)' $(ARGS)
+	$(BIN)/emotui run --source '$(SOURCE)' $(ARGS)
 
 test: $(VENV)/.installed
 	EMOTUI_MODELS_DIR=$(TEST_MODELS_DIR) $(BIN)/emotui models pull --all
