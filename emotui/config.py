@@ -11,7 +11,6 @@ import difflib
 import os
 import re
 import stat
-import tempfile
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import platformdirs
 
+from emotui.files import write_atomically
 from emotui.vision import EMOTIONS
 
 CONFIG_ENV = "EMOTUI_CONFIG"
@@ -366,27 +366,13 @@ def write_thresholds(path: Path | None, rules: list[AlertRuleConfig]) -> Path:
         raise ConfigWriteError(path, "the thresholds could not be written without changing other settings; "
                                "file not changed")
 
-    temp: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None  # new: 0600 (may hold camera passwords)
-        descriptor, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(new_text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temp, mode)
-        os.replace(temp, target)
-        temp = None
+        # a new file gets 0600 (it may hold camera passwords); an existing one keeps its mode
+        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o600
+        write_atomically(target, new_text.encode("utf-8"), mode)
     except OSError as error:
         raise ConfigWriteError(path, f"cannot write: {error.strerror or error}") from None
-    finally:
-        if temp is not None:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
     return path
 
 

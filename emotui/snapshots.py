@@ -7,8 +7,6 @@ first and JSON second, so a crash never leaves a half-written file behind."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -17,14 +15,13 @@ import numpy as np
 import platformdirs
 
 from emotui.capture import redact_source
+from emotui.files import write_atomically
 from emotui.pipeline import FrameResult
 from emotui.vision import EMOTION_COLOURS
 from emotui.vision.tracker import TrackedFace
 
 FILE_PREFIX = "emotui-"
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-_TEMP_PREFIX = ".emotui-snapshot-"
-_TEMP_SUFFIX = ".tmp"
 
 
 class SnapshotError(Exception):
@@ -109,9 +106,9 @@ def save_snapshot(folder: Path, result: FrameResult, source: str, draw_boxes: bo
         "resolution": [width, height],
         "faces": result.to_dict()["faces"],
     }
-    _write_atomically(png, encoded.tobytes())
+    _write(png, encoded.tobytes())
     try:
-        _write_atomically(sidecar, (json.dumps(metadata, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        _write(sidecar, (json.dumps(metadata, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     except SnapshotError:
         png.unlink(missing_ok=True)  # no image without its sidecar
         raise
@@ -127,25 +124,12 @@ def _free_names(folder: Path, stem: str) -> tuple[Path, Path]:
     return folder / f"{candidate}.png", folder / f"{candidate}.json"
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Temp file beside `path` (mode 0600: snapshots show people), fsync, then os.replace."""
-    temp: str | None = None
+def _write(path: Path, data: bytes) -> None:
+    """Atomically, mode 0600: snapshots show people."""
     try:
-        descriptor, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX, dir=path.parent)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-        temp = None
+        write_atomically(path, data)
     except OSError as error:
         raise SnapshotError(f"cannot write the snapshot {path}: {_reason(error)}") from None
-    finally:
-        if temp is not None:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
 
 
 def _reason(error: OSError) -> str:

@@ -257,7 +257,7 @@ def test_a_failed_replace_leaves_the_file_and_no_temp_file(tmp_path, monkeypatch
     def failing_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("emotui.config.os.replace", failing_replace)
+    monkeypatch.setattr("emotui.files.os.replace", failing_replace)
     with pytest.raises(ConfigWriteError, match="No space left on device") as caught:
         write_thresholds(path, with_thresholds(DEFAULT_RULES, fear=0.9))
     assert str(path) in str(caught.value)
@@ -287,7 +287,7 @@ def test_permission_denied_is_reported_with_the_path_even_when_running_as_root(t
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("emotui.config.tempfile.mkstemp", denied)
+    monkeypatch.setattr("emotui.files.tempfile.mkstemp", denied)
     with pytest.raises(ConfigWriteError, match="Permission denied") as caught:
         write_thresholds(path, with_thresholds(DEFAULT_RULES, fear=0.9))
     assert str(path) in str(caught.value)

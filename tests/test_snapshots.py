@@ -215,7 +215,7 @@ def test_a_failed_sidecar_write_removes_the_png_and_all_temp_files(tmp_path, rea
             raise OSError(28, "No space left on device")
         return real_replace(src, dst)
 
-    monkeypatch.setattr("emotui.snapshots.os.replace", failing_replace)
+    monkeypatch.setattr("emotui.files.os.replace", failing_replace)
     with pytest.raises(SnapshotError) as caught:
         save_snapshot(tmp_path, real_result, "cam")
     assert ".json" in str(caught.value) and str(tmp_path) in str(caught.value)
@@ -227,7 +227,7 @@ def test_a_failed_png_write_leaves_no_files(tmp_path, real_result, monkeypatch):
     def failing_replace(src, dst):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr("emotui.snapshots.os.replace", failing_replace)
+    monkeypatch.setattr("emotui.files.os.replace", failing_replace)
     with pytest.raises(SnapshotError, match="Input/output error"):
         save_snapshot(tmp_path, real_result, "cam")
     assert list(tmp_path.iterdir()) == []
@@ -281,7 +281,7 @@ def test_permission_denied_is_reported_with_the_path_even_when_running_as_root(t
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("emotui.snapshots.tempfile.mkstemp", denied)
+    monkeypatch.setattr("emotui.files.tempfile.mkstemp", denied)
     with pytest.raises(SnapshotError, match="Permission denied") as caught:
         save_snapshot(tmp_path, real_result, "cam")
     assert str(tmp_path) in str(caught.value)
