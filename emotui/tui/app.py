@@ -6,7 +6,10 @@ panel rates) and posts a message for each alert and for source trouble."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import signal
+import threading
 import time
 from collections.abc import Iterable
 
@@ -32,6 +35,7 @@ from emotui.vision import EMOTION_COLOURS
 
 ALERT_LOG_LINES = 500
 PANEL_REFRESH_S = 0.25
+HANGUP_GRACE_S = 2.0  # after the terminal hangs up, the process ends within this, cleanly or not
 
 # (action, key-config field, description) in help order
 ACTIONS = [
@@ -116,17 +120,39 @@ class EmotuiApp(App[int]):
         self.set_interval(1 / self.config.ui.preview_fps, self._refresh_preview)
         self.set_interval(PANEL_REFRESH_S, self._refresh_panels)
         self._refresh_panels()
-        # An SSH session that drops hangs up the terminal: leave cleanly instead of spinning.
+        # An SSH session that drops hangs up the terminal: leave instead of spinning. A plain signal
+        # handler, not the event loop's: it must run at once (before Textual's SIGCONT handler, and even
+        # if the loop is stuck on the dead terminal).
+        self._loop = asyncio.get_running_loop()
         try:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
+            self._previous_sighup = signal.signal(signal.SIGHUP, self._hang_up)
+        except (AttributeError, ValueError):  # no SIGHUP (Windows), or not the main thread
+            self._previous_sighup = None
         self.log_line(f"opening {self.source_text}", "info")
         self._analyse()
 
     def on_unmount(self) -> None:
         if self.pipeline is not None:
             self.pipeline.stop()
+        if getattr(self, "_previous_sighup", None) is not None:
+            signal.signal(signal.SIGHUP, self._previous_sighup)
+
+    def _hang_up(self, signum: int, frame: object) -> None:
+        """SIGHUP: the terminal went away. Exit cleanly, and within HANGUP_GRACE_S in any case."""
+        driver = self._driver
+        if driver is not None and not driver.is_headless:
+            # The kernel follows a hang-up with SIGCONT, on which Textual re-enters application mode
+            # (its Ctrl+Z support) on the dead terminal; its writer thread then dies on the first write
+            # and the loop blocks for good on the full output queue. Not on a hung-up terminal:
+            driver._auto_restart = False
+            # and should Textual's shutdown still block on the terminal, end the process anyway.
+            watchdog = threading.Timer(HANGUP_GRACE_S, os._exit, (128 + signum,))
+            watchdog.daemon = True
+            watchdog.start()
+        try:
+            self._loop.call_soon_threadsafe(self.exit)
+        except RuntimeError:  # the loop has already closed
+            pass
 
     @work(thread=True, exclusive=True, group="analysis")
     def _analyse(self) -> None:
@@ -143,11 +169,16 @@ class EmotuiApp(App[int]):
             self.post_message(SourceTrouble(f"source error: {error}", "error"))
         except ModelError as error:
             self.post_message(SourceTrouble(f"model error: {error}", "error"))
+        except Exception as error:  # keep the console up and say what broke
+            self.post_message(SourceTrouble(f"analysis stopped: {type(error).__name__}: {error}", "error"))
 
     def _progress(self, text: str) -> None:
         self.call_from_thread(self.log_line, text, "info")
 
     def on_results_started(self, message: ResultsStarted) -> None:
+        # Models and the UI are loaded: keep the collector from rescanning them (long pauses
+        # delay key handling on small devices).
+        gc.freeze()
         self.pipeline = message.pipeline
         self.source_state = ""
         self.log_line(f"analysing {self.pipeline.source} with {self.models_text()}", "info")
@@ -193,8 +224,10 @@ class EmotuiApp(App[int]):
     def log_line(self, text: str, severity: str) -> None:
         style = {"alert": "bold red", "error": "red", "warning": "yellow", "info": "default"}[severity]
         log = self.alert_log
-        log.write(f"[dim]{time.strftime('%H:%M:%S')}[/dim] [{style}]{escape(text)}[/]",
-                  scroll_end=log.is_vertical_scroll_end)
+        follow = log.is_vertical_scroll_end  # keep following unless the user scrolled up
+        log.write(f"[dim]{time.strftime('%H:%M:%S')}[/dim] [{style}]{escape(text)}[/]", scroll_end=False)
+        if follow:
+            log.scroll_end(animate=False, immediate=True, x_axis=False)
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -269,8 +302,7 @@ class EmotuiApp(App[int]):
     def action_toggle_boxes(self) -> None:
         self.boxes_on = not self.boxes_on
         self.log_line(f"boxes {'on' if self.boxes_on else 'off'}", "info")
-        if self.latest is not None and self.config.ui.preview:
-            self._show_frame(self.latest)
+        self._shown_index = None  # the next preview tick redraws, even when paused
 
     def action_cycle_colour(self) -> None:
         preview = self.preview
