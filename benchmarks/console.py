@@ -115,7 +115,7 @@ def make_video(clip: Path, folder: Path, min_seconds: float) -> tuple[Path, dict
 def write_config(folder: Path) -> Path:
     path = folder / "console-bench.toml"
     path.write_text(f'[ui]\ncolour = "{COLOUR}"\npreview_fps = {PREVIEW_FPS}\nrealtime = true\nbell = false\n'
-                    f'snapshot_dir = "{folder / "snapshots"}"\n')
+                    f'[snapshots]\ndir = "{folder / "snapshots"}"\n[alerts]\ndir = "{folder / "alerts"}"\n')
     return path
 
 

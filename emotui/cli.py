@@ -1,5 +1,6 @@
 """The `emotui` command line. Exit codes: 0 ok, 1 failure while running, 2 bad usage or config,
-3 source cannot be opened or read, 4 model missing, corrupt or unusable, 130 interrupted."""
+3 source cannot be opened or read, 4 model missing, corrupt or unusable, 5 audit log verification failed
+(tampering found), 130 interrupted."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import argparse
 import json
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from emotui import __version__
+from emotui.alerts.audit import AuditLogError, chain_files, verify
+from emotui.alerts.events import AlertSetupError
 from emotui.capture import SourceError
 from emotui.config import Config, ConfigError, find_config_file, load_config
 from emotui.models import CATALOGUE, ModelError, ModelStore, default_models_dir
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SOURCE, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SOURCE, EXIT_MODEL, EXIT_TAMPERED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
 
 def say(message: str) -> None:
@@ -50,6 +54,7 @@ def _store(config: Config) -> ModelStore:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from emotui.alerts.hub import AlertHub, AlertListener
     from emotui.headless import run_headless
     from emotui.pipeline import create_pipeline
 
@@ -57,10 +62,42 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_tui(args)
     config = _load(args)
     pipeline = create_pipeline(config, args.source, say, realtime=args.realtime)
-    say(f"analysing {pipeline.source} with {pipeline.analyzer.detector.name} + {pipeline.analyzer.classifier.name}")
-    summary = run_headless(pipeline, sys.stdout, args.json, args.changes, args.frames)
+    output = threading.Lock()  # frame lines from here, alert lines from the hub's thread
+    ring = config.ui.bell and sys.stderr.isatty()
+
+    def show_alert(event) -> None:
+        with output:
+            print(json.dumps({"alert": event.to_dict()}) if args.json else f"ALERT {event.type} {event.describe()}",
+                  flush=True)
+        if ring and event.type == "new":
+            print("\a", end="", file=sys.stderr, flush=True)
+
+    hub = AlertHub(config, str(pipeline.source), AlertListener(
+        on_event=show_alert, on_problem=say,
+        on_armed=lambda armed, origin: say(f"alerts {'armed' if armed else 'disarmed'} ({origin})")))
+    say(f"analysing {pipeline.source} with {pipeline.analyzer.detector.name} + {pipeline.analyzer.classifier.name}; "
+        f"audit log {hub.audit.path}")
+    try:
+        summary = run_headless(pipeline, hub, _LockedWriter(sys.stdout, output), args.json, args.changes, args.frames)
+    finally:
+        hub.close()
     _emit({"summary": summary}, args.json, lambda d: "summary:\n" + _pretty(d["summary"]))
     return EXIT_INTERRUPTED if summary["interrupted"] else EXIT_OK
+
+
+class _LockedWriter:
+    """A text stream whose writes hold a lock, so lines from two threads never interleave."""
+
+    def __init__(self, stream, lock: threading.Lock) -> None:
+        self._stream, self._lock = stream, lock
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            return self._stream.write(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._stream.flush()
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
@@ -200,7 +237,7 @@ def _render_models(data: dict) -> str:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    path = Path(args.file) if args.file else find_config_file(args.config)
+    path = Path(args.file) if args.file else find_config_file(getattr(args, "config", None))
     if path is None:
         print("no config file found (--config, $EMOTUI_CONFIG, ./emotui.toml or a parent's, "
               "the user config dir); built-in defaults apply")
@@ -213,13 +250,33 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_log_verify(args: argparse.Namespace) -> int:
+    paths = [Path(file) for file in args.files]
+    if len(paths) == 1:  # a log's rotated files (FILE.2, FILE.1) come along
+        paths = chain_files(paths[0]) or paths
+    try:
+        report = verify(paths)
+    except AuditLogError as error:
+        say(str(error))
+        return EXIT_FAILURE
+    _emit(report.to_dict(), args.json, lambda _: report.describe())
+    if not report.ok:
+        say(f"audit log verification failed: {report.problem}")
+        return EXIT_TAMPERED
+    return EXIT_OK
+
+
 # --- parser -------------------------------------------------------------------------------
 
 
+SOURCE_HELP = "camera index, video file, rtsp/http URL, image or folder"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: an option left out after the subcommand must not hide the same option given before it
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("--config", help="config file (else $EMOTUI_CONFIG, ./emotui.toml, user config dir)")
-    analysis = argparse.ArgumentParser(add_help=False)
+    analysis = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)  # likewise
     analysis.add_argument("--detector", help="blazeface, blazeface-full, haar or deepface:<backend>")
     analysis.add_argument("--min-score", type=float, help="detector confidence threshold, 0-1")
     analysis.add_argument("--tiles", type=int, help="detect also on an N x N grid of tiles (small faces)")
@@ -230,17 +287,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Emotion-aware security console for IoT cameras. Without a command: the console.",
     )
     parser.add_argument("--version", action="version", version=f"emotui {__version__}")
-    parser.add_argument("--source", help="camera index, video file, rtsp/http URL, image or folder")
+    parser.add_argument("--source", help=SOURCE_HELP)
     parser.set_defaults(handler=cmd_tui)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     tui = commands.add_parser("tui", parents=[common, analysis], help="the console (the default)")
-    tui.add_argument("--source", help="camera index, video file, rtsp/http URL, image or folder")
+    tui.add_argument("--source", default=argparse.SUPPRESS, help=SOURCE_HELP)
     tui.set_defaults(handler=cmd_tui)
 
     run = commands.add_parser("run", parents=[common, analysis], help="analyse a source (the console, or --headless)")
     run.add_argument("--headless", action="store_true", help="no console: print results to stdout")
-    run.add_argument("--source", help="camera index, video file, rtsp/http URL, image or folder")
+    run.add_argument("--source", default=argparse.SUPPRESS, help=SOURCE_HELP)
     run.add_argument("--json", action="store_true", help="one JSON object per line")
     run.add_argument("--changes", action="store_true", help="print only frames where faces or emotions change")
     run.add_argument("--frames", type=int, help="stop after this many processed frames")
@@ -287,6 +344,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_actions.add_parser("check", parents=[common], help="validate a config file")
     check.add_argument("file", nargs="?")
     check.set_defaults(handler=cmd_config_check)
+
+    log = commands.add_parser("log", help="the audit log of alerts")
+    log_actions = log.add_subparsers(dest="action", required=True, metavar="ACTION")
+    log_verify = log_actions.add_parser("verify", help="check the hash chain of audit log files")
+    log_verify.add_argument("files", nargs="+", metavar="FILE",
+                            help="oldest first; a single FILE brings its rotated FILE.1, FILE.2 ... along")
+    log_verify.add_argument("--json", action="store_true")
+    log_verify.set_defaults(handler=cmd_log_verify)
     return parser
 
 
@@ -298,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         for issue in error.issues:
             say(f"config error: {issue}")
+        return EXIT_USAGE
+    except AlertSetupError as error:
+        say(f"alert setup error: {error}")
         return EXIT_USAGE
     except SourceError as error:
         say(f"source error: {error}")

@@ -68,16 +68,23 @@ def _pair_of_positive_ints(value: list[int]) -> str | None:
 
 def setting(default: Any, help: str, check=None, required: bool = False):
     """A config field with its documentation and validation."""
-    factory = (lambda: copy.deepcopy(default)) if isinstance(default, list) else None
+    factory = (lambda: copy.deepcopy(default)) if isinstance(default, (list, dict)) else None
     metadata = {"help": help, "check": check, "required": required}
     if factory:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
+def _camera_name(value: str) -> str | None:
+    if value == "" or re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+        return None
+    return "must be 1-64 letters, digits, '-' or '_' (it becomes part of MQTT topics)"
+
+
 @dataclass
 class SourceConfig:
     uri: str = setting("0", "camera index, video file, rtsp:// or http(s):// URL, image file or folder")
+    name: str = setting("", "camera name in events and MQTT topics (default: the host name)", _camera_name)
 
 
 @dataclass
@@ -127,12 +134,68 @@ class ModelsConfig:
     threads: int = setting(1, "CPU threads per model", _range(1, 64))
 
 
+RULE_KINDS = ("emotion", "face", "crowd")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+EVENT_TYPES = ("new", "update", "end")
+EXEC_PLACEHOLDERS = ("type", "id", "camera", "rule", "kind", "track_id", "emotion", "score", "peak_score",
+                     "faces", "snapshot")
+
+
+def _time_windows(value: list[str]) -> str | None:
+    for window in value:
+        match = re.fullmatch(r"(\d\d):(\d\d)-(\d\d):(\d\d)", window)
+        if not match or int(match[1]) > 23 or int(match[3]) > 24 or int(match[2]) > 59 or int(match[4]) > 59 \
+                or (int(match[3]) == 24 and int(match[4]) > 0) or window[:5] == window[6:]:
+            return f"each window must be HH:MM-HH:MM with different ends, e.g. 22:00-06:00 (got {window!r})"
+    return None
+
+
+def _weekdays(value: list[str]) -> str | None:
+    if not value or any(day not in WEEKDAYS for day in value):
+        return f"must be a non-empty list drawn from {', '.join(WEEKDAYS)}"
+    return None
+
+
+def _event_types(value: list[str]) -> str | None:
+    if any(kind not in EVENT_TYPES for kind in value):
+        return f"must be a list drawn from {', '.join(EVENT_TYPES)}"
+    return None
+
+
+def _argv(value: list[str]) -> str | None:
+    import string
+
+    for part in value:
+        try:
+            names = [name for _, name, _, _ in string.Formatter().parse(part) if name is not None]
+        except ValueError as error:
+            return f"{part!r}: {error}"
+        unknown = [name for name in names if name not in EXEC_PLACEHOLDERS]
+        if unknown:
+            return f"unknown placeholder {{{unknown[0]}}}; allowed: {', '.join(EXEC_PLACEHOLDERS)}"
+    return None
+
+
 @dataclass
 class AlertRuleConfig:
     name: str = setting("", "a unique name, shown in the console and in events", _non_empty, required=True)
-    emotions: list[str] = setting(["fear"], "the emotions this rule watches", _emotion_labels)
-    threshold: float = setting(0.6, "smoothed score that counts, 0-1", _range(0.0, 1.0))
-    min_duration_s: float = setting(2.0, "seconds the score must stay at or above the threshold", _range(0.0))
+    emotions: list[str] = setting(["fear"], "the emotions an emotion rule watches", _emotion_labels)
+    threshold: float = setting(0.6, "smoothed score that counts, 0-1 (emotion rules)", _range(0.0, 1.0))
+    min_duration_s: float = setting(2.0, "seconds the condition must hold before the alert starts", _range(0.0))
+    kind: str = setting(
+        "emotion", "emotion (a sustained emotion), face (a face present for min_duration_s; 0 = as soon as one "
+        "appears) or crowd (more than max_faces faces)", _choice(*RULE_KINDS))
+    inertia_frames: int = setting(
+        3, "consecutive frames the condition must hold before it counts, and fail before an alert ends",
+        _range(1, 1000))
+    cooldown_s: float = setting(30.0, "after an alert ends, seconds before the same face and rule alert again",
+                                _range(0.0))
+    max_faces: int = setting(1, "crowd rules alert when more than this many faces are seen", _range(0))
+    schedule: list[str] = setting([], "time windows when the rule is active, e.g. [\"22:00-06:00\"]; empty = always",
+                                  _time_windows)
+    days: list[str] = setting(list(WEEKDAYS), "days on which the windows start", _weekdays)
+    severity: str = setting("alert", "info, warning or alert (colour in the console)",
+                            _choice("info", "warning", "alert"))
 
 
 def _unique_rule_names(rules: list[AlertRuleConfig]) -> str | None:
@@ -149,8 +212,68 @@ DEFAULT_RULES = [
 
 @dataclass
 class AlertsConfig:
+    armed: bool = setting(True, "alerts armed at start (the console's `a` key and MQTT can change it)")
     rules: list[AlertRuleConfig] = setting(DEFAULT_RULES, "[[alerts.rules]] tables", _unique_rule_names)
     threshold_step: float = setting(0.05, "how much + and - change the selected rule's threshold", _range(0.01, 0.5))
+    dir: str = setting("", "folder of the audit log and the delivery queue (default: the user data dir's alerts folder)")
+    log_max_mb: float = setting(10.0, "the audit log is rotated when it reaches this size", _range(0.01))
+    log_keep: int = setting(20, "rotated audit log files kept (oldest deleted beyond)", _range(1, 100000))
+    exec: list[str] = setting([], "argv run for alert events, no shell; placeholders like {rule} {emotion} {score} "
+                              "{snapshot}", _argv)
+    exec_on: list[str] = setting(["new"], "which events run `exec`: new, update, end", _event_types)
+    exec_timeout_s: float = setting(10.0, "an `exec` command still running after this is killed", _range(0.1))
+
+
+@dataclass
+class SnapshotsConfig:
+    dir: str = setting("", "where snapshots are saved (default: the user data dir's snapshots folder)")
+    images: str = setting("full", "full, blurred (faces blurred in every saved or sent image) or none (no images "
+                          "are stored or sent; snapshots keep only their JSON)", _choice("full", "blurred", "none"))
+    on_alert: bool = setting(True, "save a snapshot when an alert starts (sent as an `update` with its path)")
+
+
+@dataclass
+class MqttConfig:
+    host: str = setting("", "broker host name; empty = MQTT off")
+    port: int = setting(1883, "broker port (8883 is usual with TLS)", _range(1, 65535))
+    prefix: str = setting("emotui", "topic prefix; give each device its own (e.g. emotui/door) when several share "
+                          "a broker", _non_empty)
+    client_id: str = setting("", "MQTT client id (default: emotui-<camera>)")
+    keepalive_s: int = setting(30, "seconds between keep-alive pings; the last will fires after 1.5x this",
+                               _range(5, 3600))
+    discovery: bool = setting(True, "publish Home Assistant discovery configs")
+    discovery_prefix: str = setting("homeassistant", "Home Assistant's discovery prefix", _non_empty)
+    username_env: str = setting("EMOTUI_MQTT_USERNAME", "environment variable holding the user name (if any)")
+    password_env: str = setting("EMOTUI_MQTT_PASSWORD", "environment variable holding the password (if any)")
+    tls: bool = setting(False, "connect with TLS")
+    ca_file: str = setting("", "CA certificate file for TLS (default: the system's CAs)")
+    cert_file: str = setting("", "client certificate for TLS (optional)")
+    key_file: str = setting("", "client key for TLS (optional)")
+    tls_insecure: bool = setting(False, "skip the broker host name check (testing only)")
+    queue_max: int = setting(10000, "events kept on disk while the broker is unreachable (oldest dropped beyond)",
+                             _range(1))
+    snapshots: bool = setting(True, "publish alert snapshots (JPEG) on <prefix>/<camera>/snapshot")
+
+
+def _http_url(value: str) -> str | None:
+    if value == "" or re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        return None
+    return "must be an http:// or https:// URL (or empty)"
+
+
+@dataclass
+class WebhookConfig:
+    url: str = setting("", "http(s) URL that receives each alert event as JSON (POST); empty = off", _http_url)
+    headers: dict[str, str] = setting({}, "extra request headers (not secrets: see headers_env)")
+    headers_env: dict[str, str] = setting({}, "headers whose values come from environment variables, "
+                                          "e.g. {Authorization = \"EMOTUI_WEBHOOK_AUTH\"}")
+    timeout_s: float = setting(5.0, "seconds to wait for the server", _range(0.1))
+    retries: int = setting(5, "attempts after the first failure before an event is given up", _range(0, 100))
+    backoff_s: float = setting(1.0, "wait before the first retry; doubles each time, up to 60 s", _range(0.0))
+    events: list[str] = setting(list(EVENT_TYPES), "which events are sent: new, update, end", _event_types)
+    include_snapshot: bool = setting(False, "add the snapshot as base64 JPEG (snapshot_jpeg) when there is one")
+    queue_max: int = setting(10000, "events kept on disk while the server is unreachable (oldest dropped beyond)",
+                             _range(1))
 
 
 @dataclass
@@ -160,7 +283,6 @@ class UiConfig:
     colour: str = setting("auto", "auto, truecolor, 256, 16 or grey", _choice("auto", "truecolor", "256", "16", "grey"))
     boxes: bool = setting(True, "draw face boxes on the preview")
     bell: bool = setting(True, "ring the terminal bell on alerts")
-    snapshot_dir: str = setting("", "where `s` saves snapshots (default: the user data dir's snapshots folder)")
     realtime: bool = setting(True, "play video files at their own frame rate, like a camera")
 
 
@@ -175,6 +297,7 @@ class KeysConfig:
     next_rule: str = setting("tab", "select the next rule", _non_empty)
     edit_thresholds: str = setting("t", "edit all thresholds", _non_empty)
     write_config: str = setting("w", "write thresholds back to the config file", _non_empty)
+    arm: str = setting("a", "arm or disarm the alerts", _non_empty)
     toggle_boxes: str = setting("b", "face boxes on/off", _non_empty)
     cycle_colour: str = setting("c", "cycle the colour mode", _non_empty)
     mute: str = setting("m", "mute or unmute the bell", _non_empty)
@@ -190,6 +313,9 @@ class Config:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
     ui: UiConfig = field(default_factory=UiConfig)
     keys: KeysConfig = field(default_factory=KeysConfig)
     path: Path | None = None  # the file it was read from, if any
@@ -456,6 +582,10 @@ def _build(cls: type, data: Any, prefix: str, issues: list[ConfigIssue], locator
 
 
 def _type_problem(value: Any, expected: Any) -> str | None:
+    if get_origin(expected) is dict:
+        if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return None
+        return "must be a table of strings"
     if get_origin(expected) is list:
         (item,) = get_args(expected)
         if is_dataclass(item):

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from typing import TextIO
 
+from emotui.alerts.hub import AlertHub
 from emotui.pipeline import STAGES, FrameResult, Pipeline, summarise
 
 
@@ -25,23 +26,27 @@ def _change_key(result: FrameResult) -> tuple:
     return tuple(sorted((face.track_id, face.dominant) for face in result.faces))
 
 
-def run_headless(pipeline: Pipeline, out: TextIO, as_json: bool, changes_only: bool,
+def run_headless(pipeline: Pipeline, hub: AlertHub | None, out: TextIO, as_json: bool, changes_only: bool,
                  max_frames: int | None = None) -> dict:
-    """Print one line per processed frame (or per change) and return the run's summary.
-
-    A change is a face appearing, a track ending, or a face's dominant emotion changing."""
+    """Print one line per processed frame (or per change), feed the alert hub, and return the
+    run's summary. A change is a face appearing, a track ending, or a face's dominant emotion
+    changing. `out` must be safe to write from the hub's thread too (one line per write)."""
     started = time.perf_counter()
     track_ids: set[int] = set()
     dominant_counts: Counter[str] = Counter()
     previous: tuple | None = None
     interrupted = False
+    alerts = 0
     try:
         for result in pipeline.results():
+            if hub is not None:
+                alerts += sum(event.type == "new" for event in hub.observe(result))
             track_ids.update(face.track_id for face in result.faces)
             dominant_counts.update(face.dominant for face in result.faces)
             key = _change_key(result)
             if not changes_only or key != previous or result.ended_tracks:
-                print(json.dumps(result.to_dict()) if as_json else _describe(result), file=out, flush=True)
+                out.write((json.dumps(result.to_dict()) if as_json else _describe(result)) + "\n")
+                out.flush()
             previous = key
             if max_frames is not None and pipeline.processed_frames >= max_frames:
                 break
@@ -64,6 +69,7 @@ def run_headless(pipeline: Pipeline, out: TextIO, as_json: bool, changes_only: b
         "processed_fps": round(metrics.processed_frames / elapsed, 2) if elapsed > 0 else 0.0,
         "stage_ms_median": {stage: round(ms, 3) for stage, ms in metrics.stage_ms.items()},
         "duration_s": round(elapsed, 3),
+        "alerts": alerts,
         "interrupted": interrupted,
     }
 

@@ -1,6 +1,9 @@
 """Annotated snapshots: the analysed frame as a PNG with face boxes and labels, plus a JSON
 sidecar with the same stem describing what was seen. No UI imports here.
 
+Privacy (`[snapshots] images`): `full` keeps the picture, `blurred` blurs every face in it
+(files and the JPEGs sent to MQTT and webhooks alike), `none` stores and sends no image at all.
+
 Both files are written atomically (a temp file in the target folder, then os.replace), PNG
 first and JSON second, so a crash never leaves a half-written file behind."""
 
@@ -75,18 +78,63 @@ def annotate(image: np.ndarray, faces: list[TrackedFace]) -> np.ndarray:
     return out
 
 
-def save_snapshot(folder: Path, result: FrameResult, source: str, draw_boxes: bool = True) -> tuple[Path, Path]:
-    """Write `emotui-YYYYmmdd-HHMMSS-ffffff.png` (the frame, annotated unless `draw_boxes` is
-    false) and a `.json` sidecar with the same stem into `folder`, creating it if needed.
-    Returns (png, json). Raises SnapshotError naming the path on any failure."""
-    folder = Path(folder).expanduser()
+def blur_faces(image: np.ndarray, faces: list[TrackedFace]) -> np.ndarray:
+    """A copy of `image` with each face box (grown by a fifth) pixelated beyond recognition."""
+    out = image.copy()
+    height, width = out.shape[:2]
+    for face in faces:
+        x1, y1, x2, y2 = (float(v) for v in face.box)
+        grow_x, grow_y = (x2 - x1) * 0.2, (y2 - y1) * 0.2
+        left, top = max(0, int(x1 - grow_x)), max(0, int(y1 - grow_y))
+        right, bottom = min(width, int(x2 + grow_x + 1)), min(height, int(y2 + grow_y + 1))
+        if right - left < 2 or bottom - top < 2:
+            continue
+        region = out[top:bottom, left:right]
+        small = cv2.resize(region, (max(1, (right - left) // 12), max(1, (bottom - top) // 12)),
+                           interpolation=cv2.INTER_AREA)
+        out[top:bottom, left:right] = cv2.resize(small, (right - left, bottom - top), interpolation=cv2.INTER_NEAREST)
+    return out
+
+
+def picture(result: FrameResult, images: str, draw_boxes: bool = True) -> np.ndarray | None:
+    """The frame as it may be stored or sent under the privacy setting (None for `none`)."""
+    if images == "none":
+        return None
     image = result.image
     if image is None or getattr(image, "size", 0) == 0:
-        raise SnapshotError(f"cannot save a snapshot in {folder}: the frame has no image")
-    picture = annotate(image, result.faces) if draw_boxes else image
-    ok, encoded = cv2.imencode(".png", picture)
+        raise SnapshotError("the frame has no image")
+    if images == "blurred":
+        image = blur_faces(image, result.faces)
+    return annotate(image, result.faces) if draw_boxes else image
+
+
+def encode_jpeg(result: FrameResult, images: str, quality: int = 85) -> bytes | None:
+    """The annotated frame as JPEG bytes for MQTT and webhooks, or None when images are off."""
+    image = picture(result, images)
+    if image is None:
+        return None
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
-        raise SnapshotError(f"cannot save a snapshot in {folder}: the frame could not be encoded as PNG")
+        raise SnapshotError("the frame could not be encoded as JPEG")
+    return encoded.tobytes()
+
+
+def save_snapshot(folder: Path, result: FrameResult, source: str, draw_boxes: bool = True,
+                  images: str = "full") -> tuple[Path | None, Path]:
+    """Write `emotui-YYYYmmdd-HHMMSS-ffffff.png` (the frame, annotated unless `draw_boxes` is
+    false, faces blurred when `images` is `blurred`) and a `.json` sidecar with the same stem into
+    `folder`, creating it if needed. With `images` `none` only the sidecar is written.
+    Returns (png or None, json). Raises SnapshotError naming the path on any failure."""
+    folder = Path(folder).expanduser()
+    try:
+        image = picture(result, images, draw_boxes)
+    except SnapshotError as error:
+        raise SnapshotError(f"cannot save a snapshot in {folder}: {error}") from None
+    encoded = None
+    if image is not None:
+        ok, encoded = cv2.imencode(".png", image)
+        if not ok:
+            raise SnapshotError(f"cannot save a snapshot in {folder}: the frame could not be encoded as PNG")
 
     if folder.exists() and not folder.is_dir():
         raise SnapshotError(f"cannot save a snapshot in {folder}: it is a file, not a folder")
@@ -97,7 +145,7 @@ def save_snapshot(folder: Path, result: FrameResult, source: str, draw_boxes: bo
 
     now = datetime.now().astimezone()
     png, sidecar = _free_names(folder, f"{FILE_PREFIX}{now:%Y%m%d-%H%M%S-%f}")
-    height, width = image.shape[:2]
+    height, width = result.image.shape[:2] if getattr(result.image, "size", 0) else (0, 0)
     metadata = {
         "saved_at": now.isoformat(timespec="microseconds"),
         "source": redact_source(source),
@@ -105,7 +153,11 @@ def save_snapshot(folder: Path, result: FrameResult, source: str, draw_boxes: bo
         "source_time": result.time,
         "resolution": [width, height],
         "faces": result.to_dict()["faces"],
+        "images": images,
     }
+    if encoded is None:
+        _write(sidecar, (json.dumps(metadata, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        return None, sidecar
     _write(png, encoded.tobytes())
     try:
         _write(sidecar, (json.dumps(metadata, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))

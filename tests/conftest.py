@@ -47,9 +47,10 @@ def model_store() -> ModelStore:
 
 @pytest.fixture(autouse=True)
 def isolated_config(monkeypatch, tmp_path):
-    """No user or project config leaks into a test: run from an empty folder."""
+    """No user or project config or data leaks into or out of a test: run from an empty folder."""
     monkeypatch.delenv("EMOTUI_CONFIG", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))  # audit logs, outboxes, snapshots
     monkeypatch.chdir(tmp_path)
 
 

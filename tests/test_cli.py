@@ -67,6 +67,19 @@ def test_config_error_exits_2_naming_file_line_and_key(face_video, tmp_path):
     assert "emotui.toml:3: detector.min_score: must be from 0.0 to 1.0" in result.stderr
 
 
+@pytest.mark.parametrize("before", [True, False])
+def test_options_count_before_or_after_the_subcommand(tmp_path, before):
+    (tmp_path / "emotui.toml").write_text("[detector]\nmin_score = 0.5\n")  # found nearest-first if --config is lost
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[detector]\nmin_score = 2\n")
+    args = ["--config", str(bad), "run", "--headless", "--source", str(tmp_path / "nope.mp4")] if before else \
+        ["run", "--headless", "--config", str(bad), "--source", str(tmp_path / "nope.mp4")]
+    result = run_cli(*args)
+    assert result.returncode == 2 and "bad.toml:2: detector.min_score" in result.stderr
+    source_first = run_cli("--source", str(tmp_path / "nope.mp4"), "run", "--headless")
+    assert source_first.returncode == 3 and "nope.mp4" in source_first.stderr
+
+
 def test_missing_model_without_auto_pull_exits_4_naming_the_pull_command(face_video, tmp_path):
     (tmp_path / "emotui.toml").write_text("[models]\nauto_pull = false\n")
     result = run_cli("run", "--headless", "--source", face_video, env={"EMOTUI_MODELS_DIR": str(tmp_path / "empty")})

@@ -14,6 +14,9 @@ from tests.conftest import run_cli
 from emotui.config import (
     CONFIG_ENV,
     AlertsConfig,
+    MqttConfig,
+    SnapshotsConfig,
+    WebhookConfig,
     KeysConfig,
     UiConfig,
     Config,
@@ -72,7 +75,7 @@ def test_list_defaults_are_not_shared_between_instances():
 
 # Every field of every section set to a valid, non-default value.
 FULL = {
-    "source": {"uri": "rtsp://camera.local/stream"},
+    "source": {"uri": "rtsp://camera.local/stream", "name": "front-door"},
     "detector": {"name": "deepface:yunet", "min_score": 0.45, "min_face_px": 32, "nms_iou": 0.5, "tiles": 3},
     "emotion": {
         "model": "custom",
@@ -89,16 +92,27 @@ FULL = {
     },
     "tracker": {"smoothing": "window", "ema_alpha": 0.5, "window": 12, "iou_threshold": 0.4, "max_absence_s": 2.5},
     "models": {"dir": "/srv/emotui-models", "auto_pull": False, "threads": 4},
-    "alerts": {"threshold_step": 0.1},
+    "alerts": {"threshold_step": 0.1, "armed": False, "dir": "/srv/alerts", "log_max_mb": 2.5, "log_keep": 3,
+               "exec": ["notify-send", "{rule}: {emotion} {score}"], "exec_on": ["new", "end"],
+               "exec_timeout_s": 3.0},
+    "snapshots": {"dir": "/srv/snapshots", "images": "blurred", "on_alert": False},
+    "mqtt": {"host": "broker.lan", "port": 8883, "prefix": "emotui/door", "client_id": "door-pi",
+             "keepalive_s": 60, "discovery": False, "discovery_prefix": "ha", "username_env": "DOOR_USER",
+             "password_env": "DOOR_PASS", "tls": True, "ca_file": "/etc/ca.pem", "cert_file": "/etc/c.pem",
+             "key_file": "/etc/c.key", "tls_insecure": True, "queue_max": 500, "snapshots": False},
+    "webhook": {"url": "https://hooks.example/alert", "headers": {"X-Site": "door"},
+                "headers_env": {"Authorization": "HOOK_AUTH"}, "timeout_s": 2.0, "retries": 2, "backoff_s": 0.5,
+                "events": ["new"], "include_snapshot": True, "queue_max": 50},
     "ui": {"preview": False, "preview_fps": 4.0, "colour": "256", "boxes": False, "bell": False,
-           "snapshot_dir": "/srv/snapshots", "realtime": False},
+           "realtime": False},
     "keys": {"pause": "f1", "snapshot": "f2", "raise_threshold": "f3", "lower_threshold": "f4",
              "next_rule": "f5", "edit_thresholds": "f6", "write_config": "f7", "toggle_boxes": "f8",
-             "cycle_colour": "f9", "mute": "f10", "help": "f11", "quit": "f12"},
+             "cycle_colour": "f9", "mute": "f10", "help": "f11", "quit": "f12", "arm": "f13"},
 }
 SECTIONS = {
     "source": SourceConfig, "detector": DetectorConfig, "emotion": EmotionConfig,
     "tracker": TrackerConfig, "models": ModelsConfig, "ui": UiConfig, "keys": KeysConfig,
+    "snapshots": SnapshotsConfig, "mqtt": MqttConfig, "webhook": WebhookConfig,
 }
 
 
@@ -117,7 +131,7 @@ def test_full_valid_file_loads_every_value(tmp_path):
     for section, values in FULL.items():
         loaded = getattr(config, section)
         for key, value in values.items():
-            if isinstance(value, dict):
+            if dataclasses.is_dataclass(getattr(loaded, key)):
                 for inner, inner_value in value.items():
                     assert getattr(getattr(loaded, key), inner) == inner_value, f"{section}.{key}.{inner}"
             else:
@@ -168,7 +182,8 @@ ERRORS = {
     "unknown section": ('[source]\nuri = "0"\n\n[detectr]\nname = "haar"\n', "detectr", "[detectr]",
                         ["unknown key", "did you mean 'detector'?"]),
     "unknown section without a close match": ("[zzzz]\nfront = 1\n", "zzzz", "[zzzz]",
-                                              ["allowed: source, detector, emotion, tracker, models, alerts, ui, keys"]),
+                                              ["allowed: source, detector, emotion, tracker, models, alerts, snapshots, "
+                                               "mqtt, webhook, ui, keys"]),
     "the loaded file's path is not a key": ('path = "x.toml"\n', "path", "path", ["unknown key"]),
     "section that is not a table": ("detector = 5\n", "detector", "detector", ["must be a table"]),
     "label outside the 7 emotions": ('[emotion.custom]\nlabels = ["happy", "bored"]\n', "emotion.custom.labels",
@@ -180,6 +195,25 @@ ERRORS = {
                                     ["must be a list of str"]),
     "input size not a pair": ("[emotion.custom]\ninput_size = [64]\n", "emotion.custom.input_size", "input_size",
                               ["[width, height], both positive"]),
+    "camera name unfit for a topic": ('[source]\nname = "front door/1"\n', "source.name", "name =",
+                                      ["letters, digits", "MQTT topics"]),
+    "unknown rule kind": ('[[alerts.rules]]\nname = "x"\nkind = "loiter"\n', "alerts.rules[0].kind", "kind =",
+                          ["must be one of: emotion, face, crowd"]),
+    "schedule window not HH:MM-HH:MM": ('[[alerts.rules]]\nname = "night"\nschedule = ["22-06"]\n',
+                                        "alerts.rules[0].schedule", "schedule =", ["HH:MM-HH:MM", "'22-06'"]),
+    "schedule hour out of range": ('[[alerts.rules]]\nname = "night"\nschedule = ["25:00-06:00"]\n',
+                                   "alerts.rules[0].schedule", "schedule =", ["HH:MM-HH:MM"]),
+    "unknown weekday": ('[[alerts.rules]]\nname = "x"\ndays = ["monday"]\n', "alerts.rules[0].days", "days =",
+                        ["mon, tue, wed, thu, fri, sat, sun"]),
+    "unknown exec placeholder": ('[alerts]\nexec = ["notify", "{face}"]\n', "alerts.exec", "exec =",
+                                 ["unknown placeholder {face}", "{rule}"]),
+    "unknown event type": ('[webhook]\nevents = ["start"]\n', "webhook.events", "events =", ["new, update, end"]),
+    "webhook URL without a scheme": ('[webhook]\nurl = "hooks.example/x"\n', "webhook.url", "url =",
+                                     ["http:// or https://"]),
+    "header values that are not strings": ("[webhook.headers]\nX-Count = 3\n", "webhook.headers", "[webhook.headers]",
+                                           ["must be a table of strings"]),
+    "bad privacy choice": ('[snapshots]\nimages = "pixelated"\n', "snapshots.images", "images =",
+                           ["full, blurred, none"]),
 }
 
 

@@ -205,8 +205,11 @@ class Console:
         self.snapshots = folder / "snaps"
         self.config = folder / "emotui.toml"
         self.config.write_text(
+            "[snapshots]\n"
+            f"dir = {json.dumps(str(self.snapshots))}\n\n"
+            "[alerts]\n"
+            f"dir = {json.dumps(str(folder / 'alerts'))}\n\n"
             "[ui]\n"
-            f"snapshot_dir = {json.dumps(str(self.snapshots))}\n"
             "bell = false\n\n"
             "[models]\n"
             "auto_pull = false\n"
@@ -389,7 +392,7 @@ def test_console_smoke_in_a_real_terminal(console, terminal, request, via):
     if server is not None:
         assert server.process.pid in ancestors(pid), "emotui is not running under the test sshd"
 
-    # s: snapshot, logged with its path; PNG + JSON sidecar in ui.snapshot_dir
+    # s: snapshot, logged with its path; PNG + JSON sidecar in snapshots.dir
     terminal.keys("s")
     wait_for("the snapshot log line", lambda: "snapshot saved:" in log_text(terminal.screen()), STEP_S,
              terminal.screen)

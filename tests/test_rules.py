@@ -1,66 +1,123 @@
-"""Sustained-emotion rules: thresholds and durations at their edges, re-arming, ended tracks."""
+"""The rule engine: sustained emotions at their edges, inertia, cooldown, presence and crowd rules,
+schedules, arming and the new/update/end lifecycle; and on real video."""
 
 from __future__ import annotations
 
-import numpy as np
+from datetime import datetime
+
 import pytest
 
-from emotui.alerts.rules import RuleEngine
+from emotui.alerts.rules import RuleEngine, in_schedule
 from emotui.config import AlertRuleConfig, Config
 from emotui.pipeline import FrameResult, create_pipeline
 from emotui.vision import EMOTIONS
-from emotui.vision.tracker import TrackedFace
+from tests.factories import frame_result
+
+WALL = datetime(2026, 11, 24, 12, 0).timestamp()  # a Tuesday, noon
 
 
 def _result(time: float, scores: dict[int, float], emotion: str = "fear", ended=()) -> FrameResult:
-    faces = []
-    for track_id, score in scores.items():
-        probabilities = np.full(7, (1 - score) / 6, np.float32)
-        probabilities[EMOTIONS.index(emotion)] = score
-        faces.append(TrackedFace(track_id, np.array([0, 0, 10, 10], np.float32), 0.9, probabilities, 0.0))
-    return FrameResult(int(time * 10), time, faces, list(ended), {}, 0.0, np.zeros((1, 1, 3), np.uint8))
+    return frame_result(time, scores, emotion, ended)
 
 
-def _engine(threshold=0.6, duration=1.0, emotions=("fear",)):
-    return RuleEngine([AlertRuleConfig("fear", list(emotions), threshold, duration)])
+def _rule(**settings) -> AlertRuleConfig:
+    values = {"name": "fear", "emotions": ["fear"], "threshold": 0.6, "min_duration_s": 1.0,
+              "inertia_frames": 1, "cooldown_s": 0.0}
+    return AlertRuleConfig(**{**values, **settings})
 
 
-def test_alert_fires_once_when_the_score_holds_for_the_duration():
+def _engine(*rules: AlertRuleConfig, clock=lambda: WALL, **settings) -> RuleEngine:
+    return RuleEngine(list(rules) or [_rule(**settings)], "door", clock=clock)
+
+
+def _run(engine: RuleEngine, scores: list[float], step: float = 0.1, track: int = 1) -> list[tuple[float, str]]:
+    """Feed one face's scores at 10 fps; (time, type) of every event."""
+    fired = []
+    for index, score in enumerate(scores):
+        time = round(index * step, 3)
+        fired += [(time, e.type) for e in engine.evaluate(_result(time, {track: score} if score is not None else {}))]
+    return fired
+
+
+# --- sustained emotion ---------------------------------------------------------------------------
+
+
+def test_alert_starts_once_when_the_score_holds_for_the_duration():
     engine = _engine()
-    fired = [engine.evaluate(_result(t / 10, {1: 0.7})) for t in range(0, 25)]
-    times = [t / 10 for t, events in enumerate(fired) if events]
-    assert times == [1.0]  # exactly at min_duration_s, and only once
-    (event,) = fired[10]
-    assert (event.rule, event.track_id, event.emotion, event.source_time) == ("fear", 1, "fear", 0.0)
-    assert event.score == pytest.approx(0.7)
+    fired = []
+    for t in range(25):
+        fired += engine.evaluate(_result(t / 10, {1: 0.7}))
+    (event,) = fired
+    assert (event.type, event.rule, event.track_id, event.emotion, event.camera) == ("new", "fear", 1, "fear", "door")
+    assert event.source_time == pytest.approx(1.0)  # exactly at min_duration_s
+    assert event.score == pytest.approx(0.7) and event.peak_score == pytest.approx(0.7)
+    assert event.start_time == WALL and event.end_time is None and event.kind == "emotion"
 
 
 def test_score_exactly_at_the_threshold_counts_and_just_below_does_not():
-    at = _engine(threshold=0.6)
-    assert any(at.evaluate(_result(t / 10, {1: 0.6})) for t in range(0, 11))
-    below = _engine(threshold=0.6)
-    assert not any(below.evaluate(_result(t / 10, {1: 0.5999})) for t in range(0, 30))
+    assert _run(_engine(threshold=0.6), [0.6] * 11) == [(1.0, "new")]
+    assert _run(_engine(threshold=0.6), [0.5999] * 30) == []
 
 
-def test_a_dip_below_the_threshold_restarts_the_clock_and_rearms():
-    engine = _engine(duration=1.0)
-    scores = [0.7] * 8 + [0.2] + [0.7] * 11 + [0.2] + [0.7] * 11
-    fired = [t / 10 for t, s in enumerate(scores) if engine.evaluate(_result(t / 10, {1: s}))]
-    assert fired == [1.9, 3.1]
+def test_a_dip_before_the_alert_restarts_the_clock():
+    fired = _run(_engine(min_duration_s=1.0), [0.7] * 8 + [0.2] + [0.7] * 12)
+    assert fired == [(1.9, "new")]  # from 0.9, not from 0.0
 
 
-def test_each_face_has_its_own_episode_and_ended_tracks_forget_theirs():
-    engine = _engine(duration=0.5)
-    engine.evaluate(_result(0.0, {1: 0.9, 2: 0.9}))
-    events = engine.evaluate(_result(0.5, {1: 0.9, 2: 0.9}))
-    assert sorted(e.track_id for e in events) == [1, 2]
-    engine.evaluate(_result(0.6, {1: 0.9}, ended=[2]))
-    # track ids are never reused, but a forgotten episode must not leak: nothing is kept for 2
-    assert all(track != 2 for _, track in engine._episodes)
+def test_inertia_one_noisy_frame_never_alerts_and_one_dip_never_ends():
+    engine = _engine(min_duration_s=0.0, inertia_frames=3)
+    noisy = [0.2, 0.9, 0.2, 0.9, 0.9, 0.2, 0.2]  # never three frames in a row
+    assert _run(engine, noisy) == []
+    engine = _engine(min_duration_s=0.0, inertia_frames=3)
+    fired = _run(engine, [0.9, 0.9, 0.9, 0.2, 0.9, 0.2, 0.2, 0.2])
+    assert fired == [(0.2, "new"), (0.7, "end")]  # starts on the 3rd frame; ends after 3 misses, not 1
+
+
+def test_alert_ends_and_cooldown_holds_back_the_same_face_and_rule():
+    engine = _engine(min_duration_s=0.0, cooldown_s=1.0)
+    fired = _run(engine, [0.9, 0.2] + [0.9] * 15)
+    # new at 0.0, end at 0.1; cooldown until 1.1 although the score is back from 0.2
+    assert fired == [(0.0, "new"), (0.1, "end"), (1.1, "new")]
+
+
+def test_cooldown_is_per_face():
+    engine = _engine(min_duration_s=0.0, cooldown_s=10.0)
+    engine.evaluate(_result(0.0, {1: 0.9}))
+    engine.evaluate(_result(0.1, {1: 0.2}))
+    events = engine.evaluate(_result(0.2, {1: 0.9, 2: 0.9}))
+    assert [(e.type, e.track_id) for e in events] == [("new", 2)]
+
+
+def test_update_when_the_peak_rises_enough_and_end_carries_the_peak():
+    engine = _engine(min_duration_s=0.0)
+    scores = [0.65, 0.67, 0.66] + [0.66] * 8 + [0.80] + [0.9] * 3 + [0.3]
+    events = []
+    for index, score in enumerate(scores):
+        events += engine.evaluate(_result(index / 10, {1: score}))
+    assert [e.type for e in events] == ["new", "update", "end"]
+    new, update, end = events
+    assert update.source_time == pytest.approx(1.1)  # +0.05 reached at 0.1 s, but updates wait 1 s
+    assert update.peak_score == pytest.approx(0.80) and update.id == new.id
+    assert end.peak_score == pytest.approx(0.9) and end.score == pytest.approx(0.3)
+    assert end.end_time is not None and end.id == new.id
+
+
+def test_ended_track_ends_its_alert_at_once():
+    engine = _engine(min_duration_s=0.0, inertia_frames=5)
+    for t in range(5):
+        engine.evaluate(_result(t / 10, {1: 0.9}))
+    events = engine.evaluate(_result(0.5, {}, ended=[1]))
+    assert [(e.type, e.track_id) for e in events] == [("end", 1)]
+    assert engine.open_alerts() == []
+
+
+def test_a_face_missing_from_a_frame_is_neither_a_hit_nor_a_miss():
+    engine = _engine(min_duration_s=0.0, inertia_frames=2)
+    assert _run(engine, [0.9, None, 0.9, None, None, None, 0.2, 0.2]) == [(0.2, "new"), (0.7, "end")]
 
 
 def test_live_threshold_change_applies_to_the_next_frame():
-    engine = _engine(threshold=0.6, duration=0.0)
+    engine = _engine(threshold=0.6, min_duration_s=0.0)
     rule = engine.rules[0]
     engine.set_threshold(rule, 0.8)
     assert not engine.evaluate(_result(0.0, {1: 0.7}))
@@ -71,12 +128,103 @@ def test_live_threshold_change_applies_to_the_next_frame():
 
 
 def test_rule_watching_several_emotions_reports_the_strongest():
-    engine = _engine(emotions=("angry", "disgust"), duration=0.0)
+    engine = _engine(emotions=["angry", "disgust"], min_duration_s=0.0)
     (event,) = engine.evaluate(_result(0.0, {1: 0.8}, emotion="disgust"))
     assert event.emotion == "disgust"
 
 
+# --- presence ------------------------------------------------------------------------------------
+
+
+def test_face_rule_alerts_when_a_face_appears_and_ends_with_its_track():
+    engine = _engine(_rule(name="visitor", kind="face", min_duration_s=0.0, inertia_frames=2))
+    assert engine.evaluate(_result(0.0, {7: 0.1})) == []  # one frame is not yet a face (inertia)
+    (new,) = engine.evaluate(_result(0.1, {7: 0.1}))
+    assert (new.type, new.kind, new.track_id, new.score) == ("new", "face", 7, pytest.approx(0.9))
+    assert engine.evaluate(_result(0.2, {})) == []  # unseen for a frame: still the same visit
+    (end,) = engine.evaluate(_result(1.5, {}, ended=[7]))
+    assert end.type == "end" and end.id == new.id
+
+
+def test_face_rule_with_a_duration_alerts_on_faces_that_stay():
+    engine = _engine(_rule(name="linger", kind="face", min_duration_s=3.0))
+    fired = []
+    for t in range(40):  # _result gives each face a dwell equal to the time
+        fired += [(t / 10, e.type) for e in engine.evaluate(_result(t / 10, {1: 0.5}))]
+    assert fired == [(3.0, "new")]
+
+
+def test_crowd_rule_counts_faces_and_updates_when_more_arrive():
+    engine = _engine(_rule(name="crowd", kind="crowd", max_faces=2, min_duration_s=0.0, inertia_frames=1))
+    assert engine.evaluate(_result(0.0, {1: 0.5, 2: 0.5})) == []  # two is not more than two
+    (new,) = engine.evaluate(_result(0.1, {1: 0.5, 2: 0.5, 3: 0.5}))
+    assert (new.type, new.track_id, new.score, new.faces) == ("new", None, 3.0, 3)
+    (update,) = engine.evaluate(_result(1.2, {1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5}))
+    assert (update.type, update.peak_score) == ("update", 4.0)
+    (end,) = engine.evaluate(_result(1.3, {1: 0.5}))
+    assert (end.type, end.peak_score, end.score) == ("end", 4.0, 1.0)
+
+
+# --- schedules and arming ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("when", "expected"), [
+    ("2026-11-24 21:59", False), ("2026-11-24 22:00", True), ("2026-11-25 05:59", True),
+    ("2026-11-25 06:00", False), ("2026-11-24 12:00", False),
+])
+def test_window_across_midnight(when, expected):
+    rule = _rule(schedule=["22:00-06:00"])
+    assert in_schedule(rule, datetime.fromisoformat(when)) is expected
+
+
+def test_days_belong_to_the_day_a_window_starts():
+    rule = _rule(schedule=["22:00-06:00"], days=["fri"])
+    assert in_schedule(rule, datetime.fromisoformat("2026-11-27 23:00"))  # Friday night
+    assert in_schedule(rule, datetime.fromisoformat("2026-11-28 05:00"))  # Saturday morning, Friday's window
+    assert not in_schedule(rule, datetime.fromisoformat("2026-11-28 23:00"))  # Saturday night
+    weekdays = _rule(days=["mon", "tue", "wed", "thu", "fri"])  # no windows: all day on those days
+    assert in_schedule(weekdays, datetime.fromisoformat("2026-11-24 03:00"))
+    assert not in_schedule(weekdays, datetime.fromisoformat("2026-11-29 12:00"))
+
+
+def test_rule_outside_its_schedule_is_silent_and_leaving_it_ends_the_alert():
+    now = {"t": datetime(2026, 11, 24, 21, 59, 58).timestamp()}
+    engine = _engine(_rule(schedule=["22:00-06:00"], min_duration_s=0.0), clock=lambda: now["t"])
+    assert engine.evaluate(_result(0.0, {1: 0.9})) == []
+    now["t"] += 3  # 22:00:01
+    assert [e.type for e in engine.evaluate(_result(0.1, {1: 0.9}))] == ["new"]
+    now["t"] = datetime(2026, 11, 25, 6, 0, 1).timestamp()
+    assert [e.type for e in engine.evaluate(_result(0.2, {1: 0.9}))] == ["end"]
+
+
+def test_disarm_ends_open_alerts_and_silences_rules_until_armed():
+    engine = _engine(min_duration_s=0.0)
+    (new,) = engine.evaluate(_result(0.0, {1: 0.9}))
+    (end,) = engine.set_armed(False)
+    assert (end.type, end.id) == ("end", new.id)
+    assert engine.evaluate(_result(0.1, {1: 0.9})) == []
+    assert engine.set_armed(True) == []
+    assert [e.type for e in engine.evaluate(_result(0.2, {1: 0.9}))] == ["new"]  # no cooldown after a disarm
+
+
+# --- real video ----------------------------------------------------------------------------------
+
+
 def test_no_face_video_raises_nothing(media_dir, model_store):
-    engine = _engine(threshold=0.0, duration=0.0)  # any face at all would fire
+    rules = [_rule(name="any emotion", emotions=list(EMOTIONS), threshold=0.0, min_duration_s=0.0),
+             _rule(name="visitor", kind="face", min_duration_s=0.0),
+             _rule(name="crowd", kind="crowd", max_faces=0, min_duration_s=0.0)]
+    engine = _engine(*rules)  # any face at all would fire all three
     pipeline = create_pipeline(Config(), str(media_dir / "videos" / "nofaces" / "iacv_highway_foreste.mp4"), print)
     assert not [e for result in pipeline.results() for e in engine.evaluate(result)]
+
+
+def test_face_video_raises_a_visitor_alert_and_ends_it_on_shutdown(media_dir, model_store):
+    engine = _engine(_rule(name="visitor", kind="face", min_duration_s=1.0, inertia_frames=3))
+    pipeline = create_pipeline(Config(), str(media_dir / "videos" / "faces" / "liveportrait_d6.mp4"), print)
+    events = []
+    for result in pipeline.results():
+        events += [(result.time, e) for e in engine.evaluate(result)]
+    events += [(None, e) for e in engine.finish()]
+    assert [e.type for _, e in events] == ["new", "end"]
+    assert events[0][0] == pytest.approx(1.0, abs=0.1)  # the face is there from the first frame

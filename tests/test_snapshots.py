@@ -20,7 +20,7 @@ from emotui.config import Config
 from emotui.pipeline import FrameResult, create_pipeline
 from emotui.capture import redact_source
 from emotui.snapshots import (
-    SnapshotError, annotate, default_snapshot_dir, face_label, save_snapshot,
+    SnapshotError, annotate, blur_faces, default_snapshot_dir, encode_jpeg, face_label, save_snapshot,
 )
 from emotui.vision import EMOTION_COLOURS, EMOTIONS
 
@@ -135,7 +135,8 @@ def test_sidecar_json_describes_the_result(tmp_path, real_result):
     png, sidecar = save_snapshot(tmp_path, real_result, "videos/liveportrait_d0.mp4")
     data = json.loads(sidecar.read_text(encoding="utf-8"))
 
-    assert set(data) == {"saved_at", "source", "frame", "source_time", "resolution", "faces"}
+    assert set(data) == {"saved_at", "source", "frame", "source_time", "resolution", "faces", "images"}
+    assert data["images"] == "full"
     saved_at = datetime.fromisoformat(data["saved_at"])
     assert saved_at.utcoffset() is not None, "saved_at must carry the local offset"
     assert before <= saved_at <= datetime.now().astimezone()
@@ -153,6 +154,34 @@ def test_without_boxes_the_png_is_the_frame_unchanged(tmp_path, two_face_result)
     png, sidecar = save_snapshot(tmp_path, two_face_result, "cam", draw_boxes=False)
     assert np.array_equal(_read_png(png), two_face_result.image)
     assert len(json.loads(sidecar.read_text())["faces"]) == 2  # the sidecar still lists the faces
+
+
+def _face_region(result: FrameResult, image: np.ndarray) -> np.ndarray:
+    x1, y1, x2, y2 = (int(v) for v in result.faces[0].box)
+    return image[y1 + 5:y2 - 5, x1 + 5:x2 - 5].astype(np.int16)
+
+
+def test_blurred_snapshots_hide_the_face_and_keep_the_rest(tmp_path, real_result):
+    png, sidecar = save_snapshot(tmp_path, real_result, "cam", draw_boxes=False, images="blurred")
+    saved, original = _read_png(png), real_result.image
+    face, blurred_face = _face_region(real_result, original), _face_region(real_result, saved)
+    repeats = lambda region: float((np.diff(region, axis=1) == 0).all(axis=2).mean())  # noqa: E731
+    assert repeats(blurred_face) > 0.85 > 0.3 > repeats(face)  # pixelated: big blocks of one colour
+    assert np.abs(blurred_face - face).mean() > 5
+    assert np.array_equal(saved[:20], original[:20])  # far from the face: untouched
+    assert json.loads(sidecar.read_text())["images"] == "blurred"
+    jpeg = cv2.imdecode(np.frombuffer(encode_jpeg(real_result, "blurred"), np.uint8), cv2.IMREAD_COLOR)
+    sent_face = _face_region(real_result, jpeg)  # what MQTT and webhooks get: blurred too
+    assert np.abs(sent_face - blurred_face).mean() < np.abs(sent_face - face).mean() / 2
+    assert np.array_equal(blur_faces(original, []), original)
+
+
+def test_no_images_keeps_only_the_sidecar(tmp_path, real_result):
+    png, sidecar = save_snapshot(tmp_path, real_result, "cam", images="none")
+    assert png is None and sidecar.is_file()
+    assert [p.suffix for p in tmp_path.iterdir()] == [".json"]
+    assert json.loads(sidecar.read_text())["faces"] == real_result.to_dict()["faces"]
+    assert encode_jpeg(real_result, "none") is None
 
 
 def test_two_saves_in_a_row_give_different_files(tmp_path, real_result):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,8 @@ pytestmark = pytest.mark.usefixtures("model_store")
 @pytest.fixture
 def config(tmp_path):
     config = Config()
-    config.ui.snapshot_dir = str(tmp_path / "snaps")
+    config.snapshots.dir = str(tmp_path / "snaps")
+    config.alerts.dir = str(tmp_path / "alerts")
     config.ui.bell = False
     return config
 
@@ -98,7 +100,7 @@ async def test_snapshot_key_writes_png_and_sidecar_and_logs_the_path(config, vid
 async def test_threshold_keys_select_rule_and_step(config, video):
     app = create_app(config, video)
     async with app.run_test(size=(100, 30)) as pilot:
-        fear, anger = app.engine.rules
+        fear, anger = app.rules
         await pilot.press("plus")
         assert fear.threshold == pytest.approx(0.65)
         await pilot.press("minus", "minus")
@@ -127,10 +129,10 @@ async def test_threshold_editor_validates_and_applies_at_once(config, video):
         app.screen.query_one("#rule-1").value = "0.9"
         await pilot.click("#save")
         assert not isinstance(app.screen, ThresholdEditor)
-        assert [r.threshold for r in app.engine.rules] == [0.42, 0.9]
+        assert [r.threshold for r in app.rules] == [0.42, 0.9]
         await pilot.press("t")
         await pilot.press("escape")
-        assert not isinstance(app.screen, ThresholdEditor) and app.engine.rules[0].threshold == 0.42
+        assert not isinstance(app.screen, ThresholdEditor) and app.rules[0].threshold == 0.42
 
 
 async def test_write_key_saves_thresholds_keeping_the_file_comments(tmp_path, video):
@@ -213,12 +215,48 @@ async def test_missing_camera_is_shown_with_the_source_hint(config):
         assert app.is_running
 
 
-async def test_sustained_emotion_raises_an_alert_line(config, media_dir):
-    config.alerts.rules = [AlertRuleConfig("smile", ["happy"], 0.3, 0.2)]
+async def test_alert_lines_are_the_events_written_to_the_audit_log(config, media_dir, tmp_path):
+    config.alerts.rules = [AlertRuleConfig(name="smile", emotions=["happy"], threshold=0.3, min_duration_s=0.2)]
     config.ui.realtime = False
     app = create_app(config, str(media_dir / "videos" / "faces" / "liveportrait_d0.mp4"))
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: "ALERT smile: face #1 happy" in log_text(app))
+        await wait_for(pilot, lambda: "update smile update: face #1" in log_text(app))  # with its snapshot
+        logged = log_text(app).replace("\n", "")
+    records = [json.loads(line) for line in (tmp_path / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    events = [r for r in records if r["type"] in ("new", "update", "end")]
+    assert events[0]["type"] == "new" and events[0]["data"]["rule"] == "smile"
+    snapshot = next(r["data"]["snapshot"] for r in events if r["data"]["snapshot"])
+    assert snapshot in logged and Path(snapshot).is_file()
+    assert events[-1]["type"] == "end" and records[-1]["type"] == "stop"  # quitting ends open alerts
+
+
+async def test_arm_key_disarms_and_rearms_and_is_recorded(config, video, tmp_path):
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "alerts disarmed (console)" in log_text(app))
+        assert not app.hub.engine.armed
+        await pilot.pause(0.3)
+        assert "DISARMED" in str(app.query_one(StatusLine).render())
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "alerts armed (console)" in log_text(app))
+        await pilot.pause(0.3)
+        assert "DISARMED" not in str(app.query_one(StatusLine).render())
+    records = [json.loads(line) for line in (tmp_path / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    assert [r["type"] for r in records if r["type"] in ("armed", "disarmed")] == ["disarmed", "armed"]
+
+
+async def test_unusable_alerts_folder_is_shown_and_analysis_goes_on(config, video, tmp_path):
+    (tmp_path / "not-a-folder").write_text("x")
+    config.alerts.dir = str(tmp_path / "not-a-folder")
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        assert "alerts off:" in log_text(app) and "not-a-folder" in log_text(app)
+        await pilot.pause(0.3)
+        assert "ALERTS OFF" in str(app.query_one(StatusLine).render())
 
 
 async def test_exits_cleanly_when_the_terminal_hangs_up(config, video):

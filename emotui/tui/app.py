@@ -1,7 +1,8 @@
 """The Textual console: a thin shell over the pipeline, which runs on a thread worker.
 
 The worker keeps only the newest result for the screen (read by timers at the preview and
-panel rates) and posts a message for each alert and for source trouble."""
+panel rates) and hands each result to the alert hub, whose events, problems and arming changes
+come back as messages; so does source trouble."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import RichLog
 
-from emotui.alerts.rules import AlertEvent, RuleEngine
+from emotui.alerts.events import AlertEvent, AlertSetupError
+from emotui.alerts.hub import AlertHub, AlertListener
 from emotui.capture import SourceError
 from emotui.config import Config, ConfigError, KeysConfig, write_thresholds
 from emotui.models import ModelError
@@ -46,6 +48,7 @@ ACTIONS = [
     ("next_rule", "next_rule", "select the next rule"),
     ("edit_thresholds", "edit_thresholds", "edit all thresholds"),
     ("write_config", "write_config", "write thresholds to the config file"),
+    ("toggle_armed", "arm", "arm / disarm the alerts"),
     ("toggle_boxes", "toggle_boxes", "face boxes on / off"),
     ("cycle_colour", "cycle_colour", "cycle the preview colours"),
     ("toggle_bell", "mute", "mute / unmute the bell"),
@@ -64,6 +67,13 @@ class AlertRaised(Message):
     def __init__(self, event: AlertEvent) -> None:
         super().__init__()
         self.event = event
+
+
+class AlertsArmed(Message):
+    def __init__(self, armed: bool, origin: str) -> None:
+        super().__init__()
+        self.armed = armed
+        self.origin = origin
 
 
 class SourceTrouble(Message):
@@ -90,7 +100,8 @@ class EmotuiApp(App[int]):
         super().__init__()
         self.config = config
         self.source_text = source if source is not None else config.source.uri
-        self.engine = RuleEngine(config.alerts.rules)
+        self.rules = config.alerts.rules
+        self.hub: AlertHub | None = None
         self.selected_rule = 0
         self.pipeline: Pipeline | None = None
         self.latest: FrameResult | None = None
@@ -129,11 +140,20 @@ class EmotuiApp(App[int]):
         except (AttributeError, ValueError):  # no SIGHUP (Windows), or not the main thread
             self._previous_sighup = None
         self.log_line(f"opening {self.source_text}", "info")
+        try:
+            self.hub = AlertHub(self.config, self.source_text, AlertListener(
+                on_event=lambda event: self.post_message(AlertRaised(event)),
+                on_problem=lambda text: self.post_message(SourceTrouble(text, "warning")),
+                on_armed=lambda armed, origin: self.post_message(AlertsArmed(armed, origin))))
+        except AlertSetupError as error:
+            self.log_line(f"alerts off: {error}", "error")
         self._analyse()
 
     def on_unmount(self) -> None:
         if self.pipeline is not None:
             self.pipeline.stop()
+        if self.hub is not None:
+            self.hub.close(timeout=2.0)  # ends open alerts, flushes the sinks, writes `stop`
         if getattr(self, "_previous_sighup", None) is not None:
             signal.signal(signal.SIGHUP, self._previous_sighup)
 
@@ -162,8 +182,8 @@ class EmotuiApp(App[int]):
             self.post_message(ResultsStarted(pipeline))
             for result in pipeline.results():
                 self.latest = result
-                for event in self.engine.evaluate(result):
-                    self.post_message(AlertRaised(event))
+                if self.hub is not None:
+                    self.hub.observe(result)
             self.post_message(SourceTrouble(f"source ended: {self.source_text}", "info"))
         except SourceError as error:
             self.post_message(SourceTrouble(f"source error: {error}", "error"))
@@ -184,13 +204,21 @@ class EmotuiApp(App[int]):
         self.log_line(f"analysing {self.pipeline.source} with {self.models_text()}", "info")
 
     def on_alert_raised(self, message: AlertRaised) -> None:
-        self.log_line(f"ALERT {message.event.describe()}", "alert")
-        if self.bell_on:
+        event = message.event
+        self.log_line(f"{'ALERT' if event.type == 'new' else event.type} {event.describe()}",
+                      event.severity if event.type != "end" else "info")
+        if self.bell_on and event.type == "new" and event.severity == "alert":
             self.bell()
 
+    def on_alerts_armed(self, message: AlertsArmed) -> None:
+        self.log_line(f"alerts {'armed' if message.armed else 'disarmed'} ({message.origin})", "warning")
+        self._refresh_panels()
+
     def on_source_trouble(self, message: SourceTrouble) -> None:
-        self.source_state = "ended" if message.severity == "info" else "error"
         self.log_line(message.text, message.severity)
+        if message.severity == "warning":
+            return  # an alert sink's trouble; analysis goes on
+        self.source_state = "ended" if message.severity == "info" else "error"
         if message.severity == "error":
             self.preview.clear(message.text)
 
@@ -212,10 +240,11 @@ class EmotuiApp(App[int]):
 
     def _refresh_panels(self) -> None:
         result, pipeline = self.latest, self.pipeline
-        self.bars.show(result.faces if result else [], self.engine.rules, self.selected_rule)
+        self.bars.show(result.faces if result else [], self.rules, self.selected_rule)
+        alerts = "alerts off" if self.hub is None else "armed" if self.hub.engine.armed else "disarmed"
         self.status.show(
             self.source_text, self.source_state, result, pipeline.metrics() if pipeline else None,
-            self.models_text(), bool(pipeline and pipeline.paused),
+            self.models_text(), bool(pipeline and pipeline.paused), alerts,
         )
 
     def models_text(self) -> str:
@@ -246,18 +275,26 @@ class EmotuiApp(App[int]):
 
     @work(thread=True, group="snapshots")
     def _save_snapshot(self, result: FrameResult) -> None:
-        folder = self.config.ui.snapshot_dir or default_snapshot_dir()
+        settings = self.config.snapshots
+        folder = settings.dir or default_snapshot_dir()
         try:
-            image, sidecar = save_snapshot(folder, result, str(self.source_text), draw_boxes=True)
-            self.call_from_thread(self.log_line, f"snapshot saved: {image} (+ {sidecar.name})", "info")
+            image, sidecar = save_snapshot(folder, result, str(self.source_text), images=settings.images)
+            saved = f"{image} (+ {sidecar.name})" if image else f"{sidecar} (images off: snapshots.images = none)"
+            self.call_from_thread(self.log_line, f"snapshot saved: {saved}", "info")
         except SnapshotError as error:
             self.call_from_thread(self.log_line, f"snapshot failed: {error}", "error")
 
+    def _set_threshold(self, rule, value: float) -> None:
+        if self.hub is not None:
+            self.hub.set_threshold(rule, value, "console")  # recorded in the audit log
+        else:
+            rule.threshold = round(min(1.0, max(0.0, value)), 4)
+
     def _change_threshold(self, direction: int) -> None:
-        if not self.engine.rules:
+        if not self.rules:
             return
-        rule = self.engine.rules[self.selected_rule]
-        self.engine.set_threshold(rule, rule.threshold + direction * self.config.alerts.threshold_step)
+        rule = self.rules[self.selected_rule]
+        self._set_threshold(rule, rule.threshold + direction * self.config.alerts.threshold_step)
         self.log_line(f"rule {rule.name}: threshold {rule.threshold:.2f}", "info")
         self._refresh_panels()
 
@@ -273,9 +310,9 @@ class EmotuiApp(App[int]):
         return True
 
     def action_next_rule(self) -> None:
-        if self.engine.rules:
-            self.selected_rule = (self.selected_rule + 1) % len(self.engine.rules)
-            rule = self.engine.rules[self.selected_rule]
+        if self.rules:
+            self.selected_rule = (self.selected_rule + 1) % len(self.rules)
+            rule = self.rules[self.selected_rule]
             self.log_line(f"selected rule {rule.name} ({rule.threshold:.2f})", "info")
             self._refresh_panels()
 
@@ -283,21 +320,28 @@ class EmotuiApp(App[int]):
         def apply(values: dict[str, float] | None) -> None:
             if values is None:
                 return
-            for rule in self.engine.rules:
-                self.engine.set_threshold(rule, values[rule.name])
-            self.log_line("thresholds: " + ", ".join(f"{r.name} {r.threshold:.2f}" for r in self.engine.rules), "info")
+            for rule in self.rules:
+                if values[rule.name] != rule.threshold:
+                    self._set_threshold(rule, values[rule.name])
+            self.log_line("thresholds: " + ", ".join(f"{r.name} {r.threshold:.2f}" for r in self.rules), "info")
             self._refresh_panels()
 
-        self.push_screen(ThresholdEditor(self.engine.rules), apply)
+        self.push_screen(ThresholdEditor(self.rules), apply)
 
     def action_write_config(self) -> None:
         try:
-            path = write_thresholds(self.config.path, self.engine.rules)
+            path = write_thresholds(self.config.path, self.rules)
         except (ConfigError, OSError) as error:
             self.log_line(f"could not write the config: {error}", "error")
             return
         self.config.path = path
         self.log_line(f"thresholds written to {path}", "info")
+
+    def action_toggle_armed(self) -> None:
+        if self.hub is None:
+            self.log_line("alerts are off (see the error above)", "warning")
+            return
+        self.hub.set_armed(not self.hub.engine.armed, "console")
 
     def action_toggle_boxes(self) -> None:
         self.boxes_on = not self.boxes_on

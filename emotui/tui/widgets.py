@@ -50,7 +50,7 @@ class EmotionBars(Static):
         cells = list(bar(score))
         styles = [rgb(emotion)] * BAR_CELLS
         for index, rule in enumerate(rules):
-            if emotion in rule.emotions:
+            if rule.kind == "emotion" and emotion in rule.emotions:
                 position = min(BAR_CELLS - 1, int(rule.threshold * BAR_CELLS))
                 cells[position] = "│" if cells[position] == " " else "┃"
                 styles[position] = "bold white" if index == selected_rule else "grey70"
@@ -63,13 +63,16 @@ class EmotionBars(Static):
 
 
 class StatusLine(Static):
-    """Source, resolution, rates, stage times, drops, models and the paused state in one line."""
+    """Source, resolution, rates, stage times, drops, models and the paused and alert states in one line."""
 
     def show(self, source: str, state: str, result: FrameResult | None, metrics: MetricsSnapshot | None,
-             models: str, paused: bool) -> None:
+             models: str, paused: bool, alerts: str = "armed") -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         if paused:
             text.append(" PAUSED ", style="bold black on yellow")
+            text.append(" ")
+        if alerts != "armed":  # disarmed, or off because the alert sinks could not start
+            text.append(f" {alerts.upper()} ", style="bold white on red")
             text.append(" ")
         text.append(source, style="bold")
         if state:

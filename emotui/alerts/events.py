@@ -1,0 +1,49 @@
+"""Alert events as they leave the rule engine: Frigate-like `new`, `update` and `end` records."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+
+class AlertSetupError(Exception):
+    """An alert sink cannot start (bad setting, missing secret, unusable folder); names what to fix."""
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    type: str  # new, update or end
+    id: str  # the same for an alert's new, updates and end
+    camera: str
+    rule: str
+    kind: str  # the rule's kind: emotion, face or crowd
+    severity: str  # info, warning or alert
+    track_id: int | None  # None for crowd rules
+    emotion: str | None  # the watched emotion (emotion rules) or the face's dominant one
+    score: float  # now: the emotion's score, the detector's confidence, or the face count (crowd)
+    peak_score: float  # the highest score since the alert started
+    faces: int  # faces in the frame
+    start_time: float  # epoch seconds
+    end_time: float | None
+    timestamp: float  # when this record was produced, epoch seconds
+    source_time: float  # on the source's clock, seconds
+    snapshot: str | None = None  # path of the saved snapshot, once there is one
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        who = f"face #{self.track_id}" if self.track_id is not None else f"{self.faces} faces"
+        what = f" {self.emotion} {self.score:.0%}" if self.kind == "emotion" else ""
+        if self.type == "new":
+            return f"{self.rule}: {who}{what}"
+        if self.type == "end":
+            return f"{self.rule} ended: {who} (peak {self._peak()}, {self.end_time - self.start_time:.1f} s)"
+        return f"{self.rule} update: {who}{what}" + (f" snapshot {self.snapshot}" if self.snapshot else "")
+
+    def _peak(self) -> str:
+        return f"{self.peak_score:.0%}" if self.kind == "emotion" else f"{self.peak_score:g}"
+
+    @property
+    def started(self) -> datetime:
+        return datetime.fromtimestamp(self.start_time).astimezone()

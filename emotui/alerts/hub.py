@@ -1,0 +1,213 @@
+"""The alert hub: runs the rules on each result and hands their events to the sinks on its own
+thread, so a slow or failing sink never holds up analysis and never loses an event.
+
+Per event, in order: MQTT and webhook outboxes (on disk), the audit log (fsynced), the listener
+(console or headless output), the exec hook. A `new` alert then gets its snapshot (privacy
+permitting), announced by an `update` that carries the path, as do the alert's later records."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import platformdirs
+
+from emotui import __version__
+from emotui.alerts.audit import AuditLog, AuditLogError
+from emotui.alerts.command import ExecHook
+from emotui.alerts.events import AlertEvent, AlertSetupError
+from emotui.alerts.mqtt import MqttSink
+from emotui.alerts.outbox import Outbox
+from emotui.alerts.rules import RuleEngine
+from emotui.alerts.webhook import WebhookSink
+from emotui.capture import redact_source
+from emotui.config import AlertRuleConfig, Config
+from emotui.pipeline import FrameResult
+from emotui.snapshots import SnapshotError, default_snapshot_dir, encode_jpeg, save_snapshot
+
+AUDIT_FILE = "alerts.jsonl"
+OUTBOX_FILE = "outbox.sqlite3"
+
+
+def default_alerts_dir() -> Path:
+    """The user data dir's alerts folder (e.g. ~/.local/share/emotui/alerts)."""
+    return Path(platformdirs.user_data_dir("emotui")) / "alerts"
+
+
+def camera_name(config: Config) -> str:
+    """`source.name`, or this host's name made topic-safe."""
+    return config.source.name or re.sub(r"[^A-Za-z0-9_-]+", "-", socket.gethostname()).strip("-")[:64] or "camera"
+
+
+@dataclass(frozen=True)
+class AlertListener:
+    """What the console or the headless runner wants to hear; called from the hub's threads."""
+
+    on_event: Callable[[AlertEvent], None] = lambda event: None
+    on_problem: Callable[[str], None] = lambda text: None
+    on_armed: Callable[[bool, str], None] = lambda armed, origin: None
+
+
+class AlertHub:
+    def __init__(self, config: Config, source: str, listener: AlertListener = AlertListener(),
+                 environ: Mapping[str, str] = os.environ, clock: Callable[[], float] = time.time) -> None:
+        """Opens the audit log and starts the configured sinks; raises AlertSetupError naming
+        what to fix when one cannot start."""
+        self.config = config
+        self.camera = camera_name(config)
+        self.listener = listener
+        self.engine = RuleEngine(config.alerts.rules, self.camera, config.alerts.armed, clock)
+        self._source = redact_source(source)
+        folder = Path(config.alerts.dir).expanduser() if config.alerts.dir else default_alerts_dir()
+        try:
+            self.audit = AuditLog(folder / AUDIT_FILE, int(config.alerts.log_max_mb * 1_000_000), config.alerts.log_keep)
+        except AuditLogError as error:
+            raise AlertSetupError(str(error)) from None
+        self._outboxes: list[Outbox] = []
+        self.mqtt: MqttSink | None = None
+        self.webhook: WebhookSink | None = None
+        self.exec_hook: ExecHook | None = None
+        try:
+            if config.mqtt.host:
+                self.mqtt = MqttSink(config.mqtt, self.camera, config.alerts.rules, self.engine.armed,
+                                     self._outbox(folder, "mqtt", config.mqtt.queue_max), self.problem,
+                                     lambda armed: self.set_armed(armed, "mqtt"), environ)
+            if config.webhook.url:
+                self.webhook = WebhookSink(config.webhook, self._outbox(folder, "webhook", config.webhook.queue_max),
+                                           self.problem, environ)
+        except Exception:
+            self._close_sinks(0)
+            self.audit.close()
+            raise
+        if config.alerts.exec:
+            self.exec_hook = ExecHook(config.alerts.exec, config.alerts.exec_on, config.alerts.exec_timeout_s,
+                                      self.problem)
+        self._work: queue.Queue = queue.Queue()
+        self._snapshots: dict[str, str] = {}  # open alert id -> its snapshot (dispatcher thread only)
+        self._clock = clock
+        self._dispatcher = threading.Thread(target=self._dispatch, name="emotui-alerts", daemon=True)
+        self._dispatcher.start()
+        self._record("start", {
+            "camera": self.camera, "source": self._source, "version": __version__, "armed": self.engine.armed,
+            "rules": [rule.name for rule in config.alerts.rules],
+            "sinks": [name for name, sink in (("mqtt", self.mqtt), ("webhook", self.webhook),
+                                              ("exec", self.exec_hook)) if sink],
+        })
+
+    def _outbox(self, folder: Path, name: str, max_items: int) -> Outbox:
+        try:
+            outbox = Outbox(folder / OUTBOX_FILE, name, max_items)
+        except (OSError, sqlite3.Error) as error:
+            raise AlertSetupError(f"cannot open the delivery queue {folder / OUTBOX_FILE}: {error}") from None
+        self._outboxes.append(outbox)
+        return outbox
+
+    # --- called by the pipeline's consumer, the console and MQTT ------------------------------------
+
+    def observe(self, result: FrameResult) -> list[AlertEvent]:
+        """Evaluate the rules on a result and queue their events; returns them. Cheap."""
+        events = self.engine.evaluate(result)
+        for event in events:
+            self._work.put((event, result))
+        if self.mqtt is not None:
+            self.mqtt.observe(result)
+        return events
+
+    def set_armed(self, armed: bool, origin: str) -> None:
+        """Arm or disarm (from the console, MQTT or the config); disarming ends open alerts."""
+        if armed == self.engine.armed:
+            if self.mqtt is not None:
+                self.mqtt.set_armed(armed)  # echo the state back to whoever asked
+            return
+        ended = self.engine.set_armed(armed)
+        self._work.put(("armed" if armed else "disarmed", {"origin": origin}))
+        for event in ended:
+            self._work.put((event, None))
+        if self.mqtt is not None:
+            self.mqtt.set_armed(armed)
+        self.listener.on_armed(armed, origin)
+
+    def set_threshold(self, rule: AlertRuleConfig, value: float, origin: str) -> None:
+        self.engine.set_threshold(rule, value)
+        self._work.put(("threshold", {"rule": rule.name, "threshold": rule.threshold, "origin": origin}))
+
+    def problem(self, text: str) -> None:
+        """A sink's trouble: told to the listener and kept in the audit log."""
+        self.listener.on_problem(text)
+        self._record("problem", {"text": text})
+
+    def close(self, timeout: float = 5.0) -> None:
+        """End open alerts, deliver what can be delivered within `timeout`, and write `stop`."""
+        for event in self.engine.finish():
+            self._work.put((event, None))
+        self._work.put(None)
+        self._dispatcher.join()
+        self._close_sinks(timeout)
+        self._record("stop", {"camera": self.camera})
+        self.audit.close()
+
+    # --- the dispatcher thread ----------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        while (item := self._work.get()) is not None:
+            first, second = item
+            if isinstance(first, str):
+                self._record(first, second)
+                continue
+            event = first
+            if event.snapshot is None and event.id in self._snapshots:
+                event = replace(event, snapshot=self._snapshots[event.id])
+            if event.type == "end":
+                self._snapshots.pop(event.id, None)
+            self._deliver(event)
+            if event.type == "new" and second is not None and self.config.snapshots.on_alert:
+                self._snapshot(event, second)
+
+    def _deliver(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
+        for name, sink in (("mqtt", self.mqtt), ("webhook", self.webhook)):
+            if sink is not None:
+                try:
+                    sink.submit(event, snapshot_jpeg)
+                except Exception as error:  # a failing sink must not stop the others
+                    self.problem(f"{name}: could not queue alert {event.id}: {type(error).__name__}: {error}")
+        self._record(event.type, event.to_dict())
+        try:
+            self.listener.on_event(event)
+        except Exception as error:
+            self.problem(f"showing alert {event.id} failed: {type(error).__name__}: {error}")
+        if self.exec_hook is not None:
+            self.exec_hook.submit(event)
+
+    def _snapshot(self, event: AlertEvent, result: FrameResult) -> None:
+        settings = self.config.snapshots
+        folder = Path(settings.dir).expanduser() if settings.dir else default_snapshot_dir()
+        try:
+            png, sidecar = save_snapshot(folder, result, self._source, images=settings.images)
+            jpeg = encode_jpeg(result, settings.images) if (self.mqtt or self.webhook) else None
+        except SnapshotError as error:
+            self.problem(f"snapshot for alert {event.id} failed: {error}")
+            return
+        path = str(png or sidecar)
+        self._snapshots[event.id] = path  # the alert's later records carry it too
+        self._deliver(replace(event, type="update", snapshot=path, timestamp=self._clock()), jpeg)
+
+    def _record(self, record_type: str, data: dict) -> None:
+        try:
+            self.audit.append(record_type, data)
+        except (OSError, AuditLogError, ValueError) as error:
+            self.listener.on_problem(f"audit log {self.audit.path}: cannot write a {record_type} record: {error}")
+
+    def _close_sinks(self, timeout: float) -> None:
+        for sink in (self.mqtt, self.webhook, self.exec_hook):
+            if sink is not None:
+                sink.close(timeout)
+        for outbox in self._outboxes:
+            outbox.close()

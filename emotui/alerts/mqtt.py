@@ -1,0 +1,297 @@
+"""MQTT sink (paho-mqtt): alert events, live state, snapshots, arming and Home Assistant discovery.
+
+Topics under the configured prefix (default `emotui`):
+- `<prefix>/available`: `online`, retained; the broker sets `offline` (last will) if emotui vanishes.
+- `<prefix>/events`: `{"type": new|update|end, "before": {...}, "after": {...}}` like `frigate/events`.
+  Events go through an on-disk outbox and are published one at a time with QoS 1, so those raised
+  while the broker is down are delivered, in order, once it is back.
+- `<prefix>/<camera>/state`: `{"faces", "dominant", "emotions", "armed"}`, retained, on change.
+- `<prefix>/<camera>/snapshot`: the latest alert snapshot as JPEG, retained.
+- `<prefix>/<camera>/armed/set` (`ON`/`OFF`, subscribed) and `<prefix>/<camera>/armed/state` (retained).
+- `<prefix>/<camera>/alerts/<rule>/state`: `ON` while the rule has an open alert, retained.
+- `<prefix>/tracked_object_update`: `{"type": "classification", "model": "emotion", "sub_label", "score", ...}`
+  whenever a face's dominant emotion changes, as Frigate publishes its classifications.
+Live state, snapshots and classifications are not queued: they are current values, republished on connect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from emotui import __version__
+from emotui.alerts.events import AlertEvent, AlertSetupError
+from emotui.alerts.outbox import Outbox
+from emotui.config import AlertRuleConfig, MqttConfig
+from emotui.pipeline import FrameResult
+
+STATE_MIN_INTERVAL_S = 0.5  # emotion-only changes of the live state are published at most this often
+RECONNECT_DELAY_S = (1, 30)  # paho's reconnect backoff, min and max
+
+
+def topic_slug(name: str) -> str:
+    """A rule or camera name made safe for a topic level and a discovery object id."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "_"
+
+
+class MqttSink:
+    def __init__(self, config: MqttConfig, camera: str, rules: list[AlertRuleConfig], armed: bool,
+                 outbox: Outbox, on_problem: Callable[[str], None], on_arm: Callable[[bool], None],
+                 environ: Mapping[str, str] = os.environ) -> None:
+        self.config = config
+        self.camera = camera
+        self.rules = rules
+        self.outbox = outbox
+        self.delivered = 0
+        self._on_problem = on_problem
+        self._on_arm = on_arm
+        self._armed = armed
+        prefix = config.prefix.rstrip("/")
+        self.topics = {
+            "available": f"{prefix}/available",
+            "events": f"{prefix}/events",
+            "state": f"{prefix}/{camera}/state",
+            "snapshot": f"{prefix}/{camera}/snapshot",
+            "armed_set": f"{prefix}/{camera}/armed/set",
+            "armed_state": f"{prefix}/{camera}/armed/state",
+            "tracked_object_update": f"{prefix}/tracked_object_update",
+        }
+        self._last_records: dict[str, dict] = {}  # alert id -> last "after", for "before"
+        self._open_alerts: dict[str, set[str]] = {rule.name: set() for rule in rules}
+        self._state: dict = {"faces": 0, "dominant": "none", "emotions": {}, "armed": armed}
+        self._published_state: dict | None = None
+        self._state_published_at = 0.0
+        self._track_emotions: dict[int, str] = {}
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+        self._was_connected = False
+        self._lock = threading.Lock()
+
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=config.client_id or f"emotui-{camera}")
+        self._client.will_set(self.topics["available"], "offline", qos=1, retain=True)
+        self._client.reconnect_delay_set(*RECONNECT_DELAY_S)
+        if username := environ.get(config.username_env, "") if config.username_env else "":
+            self._client.username_pw_set(username, environ.get(config.password_env) if config.password_env else None)
+        if config.tls:
+            for key in ("ca_file", "cert_file", "key_file"):
+                if getattr(config, key) and not os.path.isfile(getattr(config, key)):
+                    raise AlertSetupError(f"mqtt.{key}: no such file: {getattr(config, key)}")
+            try:
+                self._client.tls_set(ca_certs=config.ca_file or None, certfile=config.cert_file or None,
+                                     keyfile=config.key_file or None)
+            except (OSError, ValueError) as error:
+                raise AlertSetupError(f"mqtt: cannot set up TLS: {error}") from None
+            self._client.tls_insecure_set(config.tls_insecure)
+        self._client.on_connect = self._connected_to_broker
+        self._client.on_disconnect = self._disconnected
+        self._client.on_connect_fail = self._connect_failed
+        self._client.on_message = self._message
+        self._client.connect_async(config.host, config.port, config.keepalive_s)
+        self._client.loop_start()
+        self._sender = threading.Thread(target=self._send_events, name="emotui-mqtt", daemon=True)
+        self._sender.start()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # --- what the hub hands over ----------------------------------------------------------
+
+    def submit(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
+        """Queue the event for `<prefix>/events` and update the rule's state and the snapshot."""
+        after = event.to_dict()
+        before = self._last_records.get(event.id, after)
+        if event.type == "end":
+            self._last_records.pop(event.id, None)
+        else:
+            self._last_records[event.id] = after
+        self.outbox.put(self.topics["events"], json.dumps({"type": event.type, "before": before, "after": after}).encode())
+        with self._lock:
+            open_alerts = self._open_alerts.setdefault(event.rule, set())
+            was_on = bool(open_alerts)
+            (open_alerts.discard if event.type == "end" else open_alerts.add)(event.id)
+            if bool(open_alerts) != was_on:
+                self._publish_live(self._rule_topic(event.rule), "ON" if open_alerts else "OFF", retain=True)
+        if snapshot_jpeg is not None and self.config.snapshots:
+            self._publish_live(self.topics["snapshot"], snapshot_jpeg, retain=True)
+
+    def observe(self, result: FrameResult) -> None:
+        """Live state and Frigate-style classifications from a frame (cheap; called per frame)."""
+        emotions = {face.track_id: face.dominant for face in result.faces}
+        counts = Counter(emotions.values())
+        with self._lock:
+            self._state = {
+                "faces": len(result.faces),
+                "dominant": counts.most_common(1)[0][0] if counts else "none",
+                "emotions": {str(track): emotion for track, emotion in emotions.items()},
+                "armed": self._armed,
+            }
+            self._publish_state_if_due()
+        for face in result.faces:
+            if self._track_emotions.get(face.track_id) != face.dominant:
+                self._track_emotions[face.track_id] = face.dominant
+                self._publish_live(self.topics["tracked_object_update"], json.dumps({
+                    "type": "classification", "id": f"{self.camera}-{face.track_id}", "camera": self.camera,
+                    "timestamp": time.time(), "model": "emotion", "sub_label": face.dominant,
+                    "score": round(float(np.max(face.probabilities)), 4),
+                }))
+        for track_id in result.ended_tracks:
+            self._track_emotions.pop(track_id, None)
+
+    def set_armed(self, armed: bool) -> None:
+        with self._lock:
+            self._armed = armed
+            self._state = {**self._state, "armed": armed}
+            self._publish_live(self.topics["armed_state"], "ON" if armed else "OFF", retain=True)
+            self._publish_state_if_due(force=True)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Deliver what is queued for up to `timeout` seconds (the rest stays on disk for the next
+        start), say `offline`, and disconnect."""
+        deadline = time.monotonic() + timeout
+        while len(self.outbox) and self.connected and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._stopping.set()
+        self._sender.join(timeout=2)
+        if self.connected:
+            info = self._client.publish(self.topics["available"], "offline", qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=max(0.5, deadline - time.monotonic()))
+            except (RuntimeError, ValueError):
+                pass
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # --- paho callbacks (its network thread) ------------------------------------------------
+
+    def _connected_to_broker(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self._on_problem(f"mqtt: {self._where()} refused the connection: {reason_code}")
+            return
+        with contextlib.suppress(OSError, AttributeError):  # small packets: no Nagle delay (40 ms with delayed ACKs)
+            client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client.publish(self.topics["available"], "online", qos=1, retain=True)
+        if self.config.discovery:
+            for topic, payload in self.discovery_configs().items():
+                client.publish(topic, json.dumps(payload), qos=1, retain=True)
+        client.subscribe(self.topics["armed_set"], qos=1)
+        with self._lock:
+            client.publish(self.topics["armed_state"], "ON" if self._armed else "OFF", qos=1, retain=True)
+            for rule in self.rules:
+                on = bool(self._open_alerts.get(rule.name))
+                client.publish(self._rule_topic(rule.name), "ON" if on else "OFF", qos=1, retain=True)
+            self._connected.set()
+            self._publish_state_if_due(force=True)
+        if self._was_connected:
+            self._on_problem(f"mqtt: reconnected to {self._where()}; {len(self.outbox)} queued events to deliver")
+        self._was_connected = True
+
+    def _disconnected(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connected.clear()
+        if not self._stopping.is_set():
+            self._on_problem(f"mqtt: lost {self._where()} ({reason_code}); events are kept on disk until it is back")
+
+    def _connect_failed(self, client, userdata) -> None:
+        if not self._was_connected and not getattr(self, "_reported_unreachable", False):
+            self._reported_unreachable = True
+            self._on_problem(f"mqtt: cannot reach {self._where()}; retrying, events are kept on disk meanwhile")
+
+    def _message(self, client, userdata, message) -> None:
+        payload = message.payload.decode("utf-8", "replace").strip().upper()
+        if payload not in ("ON", "OFF"):
+            self._on_problem(f"mqtt: ignored {message.topic} payload {payload[:20]!r} (expected ON or OFF)")
+            return
+        self._on_arm(payload == "ON")
+
+    # --- publishing ---------------------------------------------------------------------------
+
+    def _send_events(self) -> None:
+        """Publish the outbox's head with QoS 1 and remove it once the broker has acknowledged it.
+        A message handed to paho is never published twice by us: paho resends it after a reconnect."""
+        while not self._stopping.is_set():
+            message = self.outbox.wait(0.2)
+            if message is None or not self._connected.wait(0.2):
+                continue
+            try:
+                info = self._client.publish(message.topic, message.body, qos=1)
+                if info.rc == paho.MQTT_ERR_NO_CONN:  # lost the connection just now: paho keeps it
+                    info.rc = paho.MQTT_ERR_SUCCESS  # and sends it after reconnecting; wait for that
+                while not info.is_published():
+                    info.wait_for_publish(timeout=0.1)
+                    if self._stopping.is_set():
+                        return  # not acknowledged: stays in the outbox for the next start
+                self.outbox.remove(message.id)
+                self.delivered += 1
+            except Exception as error:  # never let the sender thread die
+                self._on_problem(f"mqtt: could not publish an event: {type(error).__name__}: {error}")
+                self._stopping.wait(1.0)
+
+    def _publish_live(self, topic: str, payload: str | bytes, retain: bool = False) -> None:
+        if self.connected:
+            self._client.publish(topic, payload, qos=0, retain=retain)
+
+    def _publish_state_if_due(self, force: bool = False) -> None:
+        """On change: at once when the face count or arming changed, else at most every STATE_MIN_INTERVAL_S."""
+        now = time.monotonic()
+        published = self._published_state or {}
+        force = force or any(self._state[key] != published.get(key) for key in ("faces", "armed"))
+        if self._state != self._published_state and (force or now - self._state_published_at >= STATE_MIN_INTERVAL_S):
+            if self.connected:
+                self._client.publish(self.topics["state"], json.dumps(self._state), qos=0, retain=True)
+                self._published_state, self._state_published_at = self._state, now
+
+    def _rule_topic(self, rule: str) -> str:
+        return f"{self.config.prefix.rstrip('/')}/{self.camera}/alerts/{topic_slug(rule)}/state"
+
+    def _where(self) -> str:
+        return f"broker {self.config.host}:{self.config.port}"
+
+    def discovery_configs(self) -> dict[str, dict]:
+        """Home Assistant MQTT discovery: a binary_sensor per rule, face count and dominant emotion
+        sensors, and an arming switch, all tied to `<prefix>/available`."""
+        node = f"emotui_{topic_slug(self.camera)}"
+        common = {
+            "availability_topic": self.topics["available"],
+            "payload_available": "online",
+            "payload_not_available": "offline",
+            "device": {"identifiers": [node], "name": f"emotui {self.camera}", "manufacturer": "emotui",
+                       "model": "emotion-aware camera console", "sw_version": __version__},
+        }
+        root = self.config.discovery_prefix.rstrip("/")
+        configs = {
+            f"{root}/binary_sensor/{node}/{topic_slug(rule.name)}/config": {
+                **common, "name": f"{rule.name} alert", "unique_id": f"{node}_{topic_slug(rule.name)}",
+                "state_topic": self._rule_topic(rule.name), "payload_on": "ON", "payload_off": "OFF",
+                "device_class": "problem" if rule.severity == "alert" else None,
+            }
+            for rule in self.rules
+        }
+        configs[f"{root}/sensor/{node}/faces/config"] = {
+            **common, "name": "faces", "unique_id": f"{node}_faces", "state_topic": self.topics["state"],
+            "value_template": "{{ value_json.faces }}", "state_class": "measurement", "icon": "mdi:face-recognition",
+        }
+        configs[f"{root}/sensor/{node}/dominant_emotion/config"] = {
+            **common, "name": "dominant emotion", "unique_id": f"{node}_dominant_emotion",
+            "state_topic": self.topics["state"], "value_template": "{{ value_json.dominant }}",
+            "icon": "mdi:emoticon-outline",
+        }
+        configs[f"{root}/switch/{node}/armed/config"] = {
+            **common, "name": "armed", "unique_id": f"{node}_armed", "command_topic": self.topics["armed_set"],
+            "state_topic": self.topics["armed_state"], "payload_on": "ON", "payload_off": "OFF",
+            "icon": "mdi:shield-check",
+        }
+        for payload in configs.values():
+            if payload.get("device_class") is None:
+                payload.pop("device_class", None)
+        return configs

@@ -1,0 +1,84 @@
+"""A durable, bounded FIFO of messages awaiting delivery, kept in SQLite so a crash, a reboot or
+an unreachable broker or server loses nothing that was queued. One table per sink."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    id: int
+    topic: str  # where it goes (an MQTT topic; empty for a webhook)
+    body: bytes
+    queued_at: float  # epoch seconds
+
+
+class Outbox:
+    """Messages are delivered oldest first: `peek()` the head, deliver it, then `remove()` it.
+    Beyond `max_items`, the oldest are dropped (counted in `dropped`). Thread-safe."""
+
+    def __init__(self, path: Path, name: str, max_items: int) -> None:
+        if not re.fullmatch(r"[a-z_]+", name):
+            raise ValueError(f"outbox name must be lower-case letters and underscores: {name!r}")
+        self.path = Path(path)
+        self.name = name
+        self.max_items = max_items
+        self.dropped = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+        self._db.execute("PRAGMA journal_mode=WAL")  # survives a process crash; cheap commits
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS {name} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                         "topic TEXT NOT NULL, body BLOB NOT NULL, queued_at REAL NOT NULL)")
+        self._changed = threading.Condition()
+        self._closed = False
+
+    def put(self, topic: str, body: bytes) -> None:
+        with self._changed:
+            self._db.execute(f"INSERT INTO {self.name} (topic, body, queued_at) VALUES (?, ?, ?)",
+                             (topic, body, time.time()))
+            excess = len(self) - self.max_items
+            if excess > 0:
+                self._db.execute(f"DELETE FROM {self.name} WHERE id IN "
+                                 f"(SELECT id FROM {self.name} ORDER BY id LIMIT ?)", (excess,))
+                self.dropped += excess
+            self._changed.notify_all()
+
+    def peek(self) -> QueuedMessage | None:
+        with self._changed:
+            row = self._db.execute(
+                f"SELECT id, topic, body, queued_at FROM {self.name} ORDER BY id LIMIT 1").fetchone()
+        return QueuedMessage(row[0], row[1], bytes(row[2]), row[3]) if row else None
+
+    def remove(self, message_id: int) -> None:
+        with self._changed:
+            self._db.execute(f"DELETE FROM {self.name} WHERE id = ?", (message_id,))
+
+    def wait(self, timeout: float) -> QueuedMessage | None:
+        """The head, waiting up to `timeout` seconds for one to arrive; None if still empty or closed."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not self._closed:
+                if (head := self.peek()) is not None:
+                    return head
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._changed.wait(remaining)
+        return None
+
+    def __len__(self) -> int:
+        with self._changed:
+            return self._db.execute(f"SELECT COUNT(*) FROM {self.name}").fetchone()[0]
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+            self._db.close()

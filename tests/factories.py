@@ -1,0 +1,26 @@
+"""Hand-made pipeline results for alert tests: faces with chosen scores, no models needed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from emotui.pipeline import FrameResult
+from emotui.vision import EMOTIONS
+from emotui.vision.tracker import TrackedFace
+
+
+def face(track_id: int, score: float, emotion: str = "fear", dwell: float = 0.0) -> TrackedFace:
+    """A face whose smoothed `emotion` score is `score`, the rest shared equally."""
+    probabilities = np.full(7, (1 - score) / 6, np.float32)
+    probabilities[EMOTIONS.index(emotion)] = score
+    x = 40 * track_id
+    return TrackedFace(track_id, np.array([x, 20, x + 30, 60], np.float32), 0.9, probabilities, dwell)
+
+
+def frame_result(time: float, scores: dict[int, float], emotion: str = "fear", ended=(),
+                 image: np.ndarray | None = None) -> FrameResult:
+    """A result at `time` with one face per (track id, score); each face's dwell equals `time`."""
+    faces = [face(track_id, score, emotion, dwell=time) for track_id, score in scores.items()]
+    if image is None:
+        image = np.full((120, 160, 3), 90, np.uint8)
+    return FrameResult(int(time * 10), time, faces, list(ended), {}, 0.0, image)

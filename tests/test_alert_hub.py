@@ -1,0 +1,184 @@
+"""The alert hub with real sinks: the audit log's record of a run, the exec hook, privacy, a sink
+that hangs not holding up analysis, bad settings, and `emotui run --headless` end to end with a
+real HTTP server and `emotui log verify`."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from emotui.alerts.audit import chain_files, verify
+from emotui.alerts.events import AlertSetupError
+from emotui.alerts.hub import AUDIT_FILE, AlertHub, AlertListener
+from emotui.config import AlertRuleConfig, Config
+from tests.conftest import run_cli
+from tests.factories import frame_result
+from tests.hookserver import HookServer
+
+
+def _config(tmp_path: Path, **rule) -> Config:
+    config = Config()
+    config.source.name = "door"
+    config.alerts.rules = [AlertRuleConfig(**{"name": "fear", "min_duration_s": 0.0, "inertia_frames": 1,
+                                              "cooldown_s": 0.0, **rule})]
+    config.alerts.dir = str(tmp_path / "alerts")
+    config.snapshots.dir = str(tmp_path / "snaps")
+    return config
+
+
+def _wait(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _records(tmp_path: Path) -> list[dict]:
+    return [json.loads(line) for line in (tmp_path / "alerts" / AUDIT_FILE).read_text().splitlines()]
+
+
+def test_the_audit_log_records_a_run_and_verifies(tmp_path):
+    shown = []
+    hub = AlertHub(_config(tmp_path), "cam", AlertListener(on_event=shown.append), environ={})
+    hub.observe(frame_result(0.0, {1: 0.9}))
+    hub.set_threshold(hub.engine.rules[0], 0.95, "console")
+    hub.observe(frame_result(0.1, {1: 0.9}))  # below the new threshold: ends after one frame
+    hub.close()
+    records = _records(tmp_path)
+    assert [r["type"] for r in records] == ["start", "new", "update", "threshold", "end", "stop"]
+    assert records[0]["data"]["camera"] == "door" and records[0]["data"]["rules"] == ["fear"]
+    assert [r["data"] for r in records if r["type"] in ("new", "update", "end")] == [e.to_dict() for e in shown]
+    assert records[2]["data"]["snapshot"].endswith(".png") and Path(records[2]["data"]["snapshot"]).is_file()
+    assert records[3]["data"] == {"rule": "fear", "threshold": 0.95, "origin": "console"}
+    report = verify(chain_files(tmp_path / "alerts" / AUDIT_FILE))
+    assert report.ok and report.records == 6 and not report.notes
+
+
+def test_restart_continues_the_chain(tmp_path):
+    for _ in range(2):
+        hub = AlertHub(_config(tmp_path), "cam", environ={})
+        hub.observe(frame_result(0.0, {1: 0.9}))
+        hub.close()
+    records = _records(tmp_path)
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    assert [r["type"] for r in records].count("start") == 2
+    assert verify([tmp_path / "alerts" / AUDIT_FILE]).ok
+
+
+def test_exec_hook_runs_an_argv_with_placeholders_and_reports_failures(tmp_path):
+    out = tmp_path / "hook.txt"
+    config = _config(tmp_path)
+    config.snapshots.on_alert = False
+    config.alerts.exec = [sys.executable, "-c", "import sys; open(sys.argv[1], 'a').write(' '.join(sys.argv[2:]) + '\\n')",
+                          str(out), "{type}", "{rule}", "{camera}", "{track_id}", "{emotion}", "{score}", "$HOME;"]
+    config.alerts.exec_on = ["new", "end"]
+    hub = AlertHub(config, "cam", environ={})
+    hub.observe(frame_result(0.0, {1: 0.9}))
+    hub.observe(frame_result(0.1, {1: 0.1}))
+    assert _wait(lambda: out.exists() and len(out.read_text().splitlines()) == 2)
+    hub.close()
+    assert out.read_text().splitlines() == ["new fear door 1 fear 0.900 $HOME;", "end fear door 1 fear 0.100 $HOME;"]
+
+    problems = []
+    config.alerts.exec = [sys.executable, "-c", "import sys; sys.stderr.write('no display'); sys.exit(3)"]
+    hub = AlertHub(config, "cam", AlertListener(on_problem=problems.append), environ={})
+    hub.observe(frame_result(1.0, {2: 0.9}))
+    assert _wait(lambda: any("exited with 3" in p and "no display" in p for p in problems)), problems
+    config.alerts.exec_timeout_s = 0.3
+    config.alerts.exec = [sys.executable, "-c", "import time; time.sleep(30)"]
+    hub.exec_hook.argv, hub.exec_hook.timeout_s = config.alerts.exec, 0.3
+    hub.observe(frame_result(1.1, {3: 0.9}))
+    assert _wait(lambda: any("still running after 0.3 s" in p and "killed" in p for p in problems)), problems
+    hub.exec_hook.argv = [str(tmp_path / "no-such-program")]
+    hub.observe(frame_result(1.2, {4: 0.9}))
+    assert _wait(lambda: any("cannot run" in p and "no-such-program" in p for p in problems)), problems
+    hub.close()
+    assert sum(r["type"] == "problem" for r in _records(tmp_path)) >= 3  # problems are kept in the log too
+
+
+def test_a_hanging_webhook_never_holds_up_analysis_or_the_other_sinks(tmp_path):
+    silent = socket.socket()  # accepts connections, never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    config = _config(tmp_path)
+    config.webhook.url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
+    config.webhook.timeout_s = 30
+    shown = []
+    hub = AlertHub(config, "cam", AlertListener(on_event=shown.append), environ={})
+    started = time.perf_counter()
+    for track in range(1, 21):
+        hub.observe(frame_result(track, {track: 0.9}))
+        hub.observe(frame_result(track + 0.5, {}, ended=[track]))
+    assert time.perf_counter() - started < 0.5  # analysis is not held up
+    assert _wait(lambda: len(shown) == 60)  # new + snapshot update + end each, despite the webhook
+    assert len(hub.webhook.outbox) >= 59  # kept for delivery
+    hub.close(timeout=0.2)
+    silent.close()
+    assert sum(r["type"] in ("new", "update", "end") for r in _records(tmp_path)) == 60
+
+
+def test_no_images_means_no_files_and_nothing_sent(tmp_path):
+    server = HookServer(0).start()
+    config = _config(tmp_path)
+    config.snapshots.images = "none"
+    config.webhook.url, config.webhook.include_snapshot = server.url, True
+    hub = AlertHub(config, "cam", environ={})
+    hub.observe(frame_result(0.0, {1: 0.9}))
+    assert _wait(lambda: len(server.received) == 2)
+    hub.close()
+    server.stop()
+    update = server.received[1].body
+    assert update["type"] == "update" and update["snapshot"].endswith(".json")
+    assert "snapshot_jpeg" not in update
+    assert [p.suffix for p in (tmp_path / "snaps").iterdir()] == [".json"]
+
+
+def test_unusable_alerts_folder_and_missing_secret_are_clear_errors(tmp_path):
+    (tmp_path / "file").write_text("x")
+    config = _config(tmp_path)
+    config.alerts.dir = str(tmp_path / "file")
+    with pytest.raises(AlertSetupError, match="file"):
+        AlertHub(config, "cam", environ={})
+    config = _config(tmp_path)
+    config.webhook.url = "http://127.0.0.1:9/hook"
+    config.webhook.headers_env = {"Authorization": "HOOK_TOKEN"}
+    with pytest.raises(AlertSetupError, match="HOOK_TOKEN"):
+        AlertHub(config, "cam", environ={})
+    hub = AlertHub(config, "cam", environ={"HOOK_TOKEN": "Bearer x"})  # the failed start left no lock behind
+    hub.close(timeout=0.1)
+
+
+def test_headless_run_alerts_end_to_end(tmp_path, media_dir, model_store):
+    server = HookServer(0).start()
+    config_file = tmp_path / "emotui.toml"
+    config_file.write_text(
+        f'[source]\nname = "door"\n'
+        f'[alerts]\ndir = "{tmp_path / "alerts"}"\n'
+        '[[alerts.rules]]\nname = "visitor"\nkind = "face"\nmin_duration_s = 0.5\n'
+        f'[snapshots]\ndir = "{tmp_path / "snaps"}"\n'
+        f'[webhook]\nurl = "{server.url}"\n')
+    try:
+        done = run_cli("--config", str(config_file), "run", "--headless", "--json", "--changes",
+                       "--source", str(media_dir / "videos" / "faces" / "liveportrait_d6.mp4"))
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    alerts = [line["alert"] for line in lines if "alert" in line]
+    assert [a["type"] for a in alerts] == ["new", "update", "end"] and alerts[0]["rule"] == "visitor"
+    assert lines[-1]["summary"]["alerts"] == 1
+    assert [r.body for r in server.received] == alerts  # the webhook got the same events
+    verified = run_cli("log", "verify", str(tmp_path / "alerts" / AUDIT_FILE))
+    assert verified.returncode == 0 and "intact" in verified.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[webhook]\nurl = "http://127.0.0.1:9/x"\n[webhook.headers_env]\nX-Token = "NOPE_TOKEN"\n')
+    failed = run_cli("--config", str(bad), "run", "--headless",
+                     "--source", str(media_dir / "videos" / "faces" / "liveportrait_d6.mp4"))
+    assert failed.returncode == 2 and "NOPE_TOKEN" in failed.stderr

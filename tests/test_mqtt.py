@@ -1,0 +1,313 @@
+"""The MQTT sink against a real mosquitto broker: every topic and payload, retained availability
+and last will, Home Assistant discovery, arming over MQTT, credentials, and events raised while
+the broker is down delivered exactly once, in order, after it is back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from emotui.alerts.hub import AlertHub, AlertListener
+from emotui.config import AlertRuleConfig, Config
+from emotui.pipeline import create_pipeline
+from emotui.vision import EMOTIONS
+from tests.factories import frame_result
+from tests.mosquitto import Broker, Subscriber, mosquitto_binary
+
+PREFIX = "emotui"
+CAMERA = "door"
+
+
+@pytest.fixture
+def broker(tmp_path):
+    if mosquitto_binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("mosquitto is not installed (CI must have it)")
+        pytest.skip("mosquitto is not installed")
+    broker = Broker(tmp_path / "broker").start()
+    yield broker
+    broker.stop()
+
+
+def _config(tmp_path: Path, port: int, rules: list[AlertRuleConfig]) -> Config:
+    config = Config()
+    config.source.name = CAMERA
+    config.alerts.rules = rules
+    config.alerts.dir = str(tmp_path / "alerts")
+    config.snapshots.dir = str(tmp_path / "snaps")
+    config.mqtt.host = "127.0.0.1"
+    config.mqtt.port = port
+    return config
+
+
+class Recorder:
+    """The hub's listener: what it announced, in order."""
+
+    def __init__(self) -> None:
+        self.events, self.problems, self.armed = [], [], []
+        self.listener = AlertListener(on_event=self.events.append, on_problem=self.problems.append,
+                                      on_armed=lambda armed, origin: self.armed.append((armed, origin)))
+
+
+def _wait(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _payloads(subscriber: Subscriber, topic: str) -> list:
+    return [json.loads(m.payload) for m in subscriber.on(topic)]
+
+
+def test_topics_payloads_and_discovery_on_real_video(tmp_path, broker, media_dir, model_store):
+    rules = [AlertRuleConfig(name="visitor", kind="face", min_duration_s=0.5, inertia_frames=2),
+             AlertRuleConfig(name="fear", emotions=["fear"], threshold=0.6)]
+    config = _config(tmp_path, broker.port, rules)
+    watcher = Subscriber(broker.port)
+    recorder = Recorder()
+    hub = AlertHub(config, "face video", recorder.listener, environ={})
+    assert watcher.wait_for(lambda ms: any(m.topic == f"{PREFIX}/available" for m in ms))
+    pipeline = create_pipeline(config, str(media_dir / "videos" / "faces" / "liveportrait_d6.mp4"), print)
+    for result in pipeline.results():
+        hub.observe(result)
+        if result.time > 2.0:
+            break
+    pipeline.stop()
+    assert _wait(lambda: len(recorder.events) >= 2), recorder.problems  # new, then the snapshot update
+    hub.close()
+
+    # availability: online while running, offline after a clean close, retained both times
+    available = watcher.on(f"{PREFIX}/available")
+    assert [m.payload for m in available][-2:] == [b"online", b"offline"]
+
+    # events: new -> update (snapshot) -> end, one id, Frigate's before/after shape
+    events = _payloads(watcher, f"{PREFIX}/events")
+    assert [e["type"] for e in events] == ["new", "update", "end"]
+    assert len({e["after"]["id"] for e in events}) == 1
+    new, update, end = events
+    assert new["before"] == new["after"] and update["before"] == new["after"] and end["before"] == update["after"]
+    after = new["after"]
+    assert (after["camera"], after["rule"], after["kind"], after["track_id"]) == (CAMERA, "visitor", "face", 1)
+    assert after["emotion"] in EMOTIONS and after["end_time"] is None and after["start_time"] > 0
+    assert Path(update["after"]["snapshot"]).is_file() and update["after"]["snapshot"].endswith(".png")
+    assert end["after"]["end_time"] >= end["after"]["start_time"]
+    assert [e["after"] for e in events] == [e.to_dict() for e in recorder.events]  # the same records as the console
+
+    # the rule's binary sensor state, the snapshot JPEG, the live state, the classifications
+    assert [m.payload for m in watcher.on(f"{PREFIX}/{CAMERA}/alerts/visitor/state")][-2:] == [b"ON", b"OFF"]
+    assert [m.payload for m in watcher.on(f"{PREFIX}/{CAMERA}/alerts/fear/state")] == [b"OFF"]
+    (snapshot,) = watcher.on(f"{PREFIX}/{CAMERA}/snapshot")
+    assert snapshot.payload[:3] == b"\xff\xd8\xff"  # JPEG
+    states = _payloads(watcher, f"{PREFIX}/{CAMERA}/state")
+    assert states[0] == {"faces": 0, "dominant": "none", "emotions": {}, "armed": True}
+    assert any(s["faces"] == 1 and s["dominant"] in EMOTIONS and set(s["emotions"]) == {"1"} for s in states)
+    classifications = _payloads(watcher, f"{PREFIX}/tracked_object_update")
+    assert classifications and all(c["type"] == "classification" and c["model"] == "emotion"
+                                   and c["sub_label"] in EMOTIONS and 0 < c["score"] <= 1
+                                   and c["id"] == f"{CAMERA}-1" and c["camera"] == CAMERA for c in classifications)
+    assert [m.payload for m in watcher.on(f"{PREFIX}/{CAMERA}/armed/state")] == [b"ON"]
+    watcher.close()
+
+    # retained: a subscriber arriving afterwards sees availability, states and discovery at once
+    late = Subscriber(broker.port)
+    assert late.wait_for(lambda ms: len({m.topic for m in ms if m.topic.startswith("homeassistant/")}) == 5)
+    assert all(m.retain for m in late.messages)
+    assert late.on(f"{PREFIX}/available")[0].payload == b"offline"
+    assert late.on(f"{PREFIX}/{CAMERA}/armed/state")[0].payload == b"ON"
+    configs = {m.topic: json.loads(m.payload) for m in late.messages if m.topic.startswith("homeassistant/")}
+    node = f"emotui_{CAMERA}"
+    assert set(configs) == {
+        f"homeassistant/binary_sensor/{node}/visitor/config", f"homeassistant/binary_sensor/{node}/fear/config",
+        f"homeassistant/sensor/{node}/faces/config", f"homeassistant/sensor/{node}/dominant_emotion/config",
+        f"homeassistant/switch/{node}/armed/config",
+    }
+    for payload in configs.values():
+        assert payload["availability_topic"] == f"{PREFIX}/available"
+        assert payload["device"]["identifiers"] == [node]
+    assert len({payload["unique_id"] for payload in configs.values()}) == 5
+    sensor = configs[f"homeassistant/binary_sensor/{node}/fear/config"]
+    assert sensor["state_topic"] == f"{PREFIX}/{CAMERA}/alerts/fear/state" and sensor["payload_on"] == "ON"
+    switch = configs[f"homeassistant/switch/{node}/armed/config"]
+    assert switch["command_topic"] == f"{PREFIX}/{CAMERA}/armed/set"
+    assert switch["state_topic"] == f"{PREFIX}/{CAMERA}/armed/state"
+    assert configs[f"homeassistant/sensor/{node}/faces/config"]["value_template"] == "{{ value_json.faces }}"
+    late.close()
+
+
+def test_arming_over_mqtt(tmp_path, broker):
+    config = _config(tmp_path, broker.port, [AlertRuleConfig(name="fear", min_duration_s=0.0, inertia_frames=1,
+                                                            cooldown_s=0.0)])
+    recorder = Recorder()
+    hub = AlertHub(config, "test", recorder.listener, environ={})
+    watcher = Subscriber(broker.port)
+    assert _wait(lambda: hub.mqtt.connected)
+    hub.observe(frame_result(0.0, {1: 0.9}))
+    assert _wait(lambda: len(recorder.events) == 2)  # new and its snapshot update
+
+    watcher.publish(f"{PREFIX}/{CAMERA}/armed/set", "OFF")
+    assert _wait(lambda: recorder.armed == [(False, "mqtt")])
+    assert not hub.engine.armed
+    assert _wait(lambda: [e.type for e in recorder.events] == ["new", "update", "end"])  # disarming ends it
+    assert watcher.wait_for(lambda ms: [m.payload for m in ms if m.topic.endswith("armed/state")][-1:] == [b"OFF"])
+    assert hub.observe(frame_result(0.1, {1: 0.9})) == []  # disarmed: silent
+
+    watcher.publish(f"{PREFIX}/{CAMERA}/armed/set", "on")
+    assert _wait(lambda: recorder.armed == [(False, "mqtt"), (True, "mqtt")])
+    assert [e.type for e in hub.observe(frame_result(0.2, {1: 0.9}))] == ["new"]
+    watcher.publish(f"{PREFIX}/{CAMERA}/armed/set", "maybe")
+    assert _wait(lambda: any("expected ON or OFF" in p for p in recorder.problems))
+    assert hub.engine.armed
+    hub.close()
+    watcher.close()
+    audit = [json.loads(line) for line in (tmp_path / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    assert [(r["type"], r["data"].get("origin")) for r in audit if r["type"] in ("armed", "disarmed")] == [
+        ("disarmed", "mqtt"), ("armed", "mqtt")]
+
+
+def test_broker_down_events_arrive_exactly_once_in_order(tmp_path, broker):
+    config = _config(tmp_path, broker.port, [AlertRuleConfig(name="visitor", kind="face", min_duration_s=0.0,
+                                                            inertia_frames=1, cooldown_s=0.0)])
+    config.snapshots.on_alert = False
+    watcher = Subscriber(broker.port, [f"{PREFIX}/events"], client_id="operator", persistent=True)
+    recorder = Recorder()
+    hub = AlertHub(config, "test", recorder.listener, environ={})
+    assert _wait(lambda: hub.mqtt.connected)
+    clock = iter(range(10_000))
+
+    def visits(count: int) -> None:
+        """`count` faces come and go: a new and an end event each."""
+        for _ in range(count):
+            track = next(clock) + 1
+            hub.observe(frame_result(track / 10, {track: 0.5}))
+            hub.observe(frame_result(track / 10 + 0.05, {}, ended=[track]))
+
+    visits(10)
+    assert _wait(lambda: len(watcher.on(f"{PREFIX}/events")) == 20)
+    broker.stop()
+    assert _wait(lambda: not hub.mqtt.connected)
+    visits(15)  # 30 events while the broker is down: kept on disk
+    assert _wait(lambda: len(recorder.events) == 50)
+    assert len(hub.mqtt.outbox) == 30
+    broker.start()
+    visits(5)
+    assert watcher.wait_for(lambda ms: len(ms) >= 60, timeout=30), f"{len(watcher.messages)} of 60 arrived"
+    time.sleep(0.5)  # nothing more may come
+    hub.close()
+    watcher.close()
+    received = [(e["after"]["id"], e["type"]) for e in _payloads(watcher, f"{PREFIX}/events")]
+    assert received == [(e.id, e.type) for e in recorder.events]  # every event, once, in order
+    assert len(set(received)) == 60
+    assert any("lost broker" in p for p in recorder.problems) and any("reconnected" in p for p in recorder.problems)
+
+
+def test_events_left_in_the_outbox_are_delivered_by_the_next_run(tmp_path, broker):
+    config = _config(tmp_path, broker.port, [AlertRuleConfig(name="visitor", kind="face", min_duration_s=0.0,
+                                                            inertia_frames=1)])
+    config.snapshots.on_alert = False
+    broker.stop()
+    first = Recorder()
+    hub = AlertHub(config, "test", first.listener, environ={})
+    hub.observe(frame_result(0.0, {1: 0.5}))
+    hub.close(timeout=0.2)  # the broker is down: the new and end events stay on disk
+    assert [e.type for e in first.events] == ["new", "end"]
+    assert any("cannot reach broker" in p for p in first.problems)
+
+    broker.start()
+    watcher = Subscriber(broker.port, [f"{PREFIX}/events"])
+    hub = AlertHub(config, "test", Recorder().listener, environ={})
+    assert watcher.wait_for(lambda ms: len(ms) == 2)
+    hub.close()
+    watcher.close()
+    assert [(e["after"]["id"], e["type"]) for e in _payloads(watcher, f"{PREFIX}/events")] == [
+        (e.id, e.type) for e in first.events]
+
+
+def test_last_will_marks_a_vanished_process_offline(tmp_path, broker, media_dir, model_store):
+    config_file = tmp_path / "emotui.toml"
+    config_file.write_text(
+        f'[source]\nname = "{CAMERA}"\n[alerts]\ndir = "{tmp_path / "alerts"}"\n'
+        f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\nkeepalive_s = 60\n')
+    watcher = Subscriber(broker.port, [f"{PREFIX}/available"])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emotui", "--config", str(config_file), "run", "--headless", "--realtime",
+         "--source", str(media_dir / "videos" / "faces" / "liveportrait_d6.mp4")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert watcher.wait_for(lambda ms: [m.payload for m in ms] == [b"online"], timeout=60), \
+            process.stderr.read1().decode() if process.poll() is not None else "no online"
+        process.send_signal(signal.SIGKILL)  # no clean shutdown: only the broker can tell
+        process.wait(timeout=10)
+        assert watcher.wait_for(lambda ms: [m.payload for m in ms] == [b"online", b"offline"], timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        watcher.close()
+    late = Subscriber(broker.port, [f"{PREFIX}/available"])
+    assert late.wait_for(lambda ms: [(m.payload, m.retain) for m in ms] == [(b"offline", True)])
+    late.close()
+
+
+def test_username_and_password_come_from_the_environment(tmp_path):
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed") if not os.environ.get("CI") else pytest.fail("no mosquitto")
+    passwords = tmp_path / "passwords"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "doorpi", "s3cret"], check=True)
+    broker = Broker(tmp_path / "broker", f"password_file {passwords}\n", allow_anonymous=False).start()
+    try:
+        config = _config(tmp_path, broker.port, [AlertRuleConfig(name="fear")])
+        good = AlertHub(config, "test", Recorder().listener,
+                        environ={"EMOTUI_MQTT_USERNAME": "doorpi", "EMOTUI_MQTT_PASSWORD": "s3cret"})
+        assert _wait(lambda: good.mqtt.connected)
+        good.close()
+        config.alerts.dir = str(tmp_path / "alerts-2")
+        recorder = Recorder()
+        bad = AlertHub(config, "test", recorder.listener,
+                       environ={"EMOTUI_MQTT_USERNAME": "doorpi", "EMOTUI_MQTT_PASSWORD": "wrong"})
+        assert _wait(lambda: any("refused the connection" in p and "authori" in p.lower()
+                                 for p in recorder.problems)), recorder.problems
+        assert not bad.mqtt.connected
+        assert not any("wrong" in p or "s3cret" in p for p in recorder.problems)  # secrets never shown
+        bad.close(timeout=0.2)
+    finally:
+        broker.stop()
+
+
+def test_tls_with_a_private_ca(tmp_path):
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed") if not os.environ.get("CI") else pytest.fail("no mosquitto")
+    certs = tmp_path / "certs"
+    certs.mkdir()
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=certs)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
+            "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key",
+            "-out", "server.csr")
+    (certs / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "san.ext", "-out", "server.pem")
+    broker = Broker(tmp_path / "broker", f"cafile {certs / 'ca.pem'}\ncertfile {certs / 'server.pem'}\n"
+                                         f"keyfile {certs / 'server.key'}\n").start()
+    try:
+        config = _config(tmp_path, broker.port, [AlertRuleConfig(name="fear")])
+        config.mqtt.tls, config.mqtt.ca_file = True, str(certs / "ca.pem")
+        hub = AlertHub(config, "test", Recorder().listener, environ={})
+        assert _wait(lambda: hub.mqtt.connected)
+        hub.close()
+        config.mqtt.ca_file = str(certs / "missing.pem")
+        with pytest.raises(Exception, match="mqtt.ca_file: no such file"):
+            AlertHub(config, "test", Recorder().listener, environ={})
+    finally:
+        broker.stop()

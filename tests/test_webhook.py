@@ -1,0 +1,248 @@
+"""The webhook sink against a real local HTTP server: retries, giving up, order, headers, restarts."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from emotui import __version__
+from emotui.alerts.events import AlertEvent, AlertSetupError
+from emotui.alerts.outbox import Outbox
+from emotui.alerts.webhook import WebhookSink
+from emotui.config import WebhookConfig
+from tests.hookserver import HookServer
+
+
+@pytest.fixture
+def server() -> Iterator[HookServer]:
+    hook = HookServer(port=0).start()
+    yield hook
+    hook.stop()
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A port nothing listens on (yet)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class OpenedSink:
+    sink: WebhookSink
+    outbox: Outbox
+    problems: list[str]
+
+
+@pytest.fixture
+def open_sink(tmp_path: Path) -> Iterator[Callable[..., OpenedSink]]:
+    """Opens a sink on tmp_path/outbox.sqlite3 (environ empty unless given); closed after the test."""
+    opened: list[OpenedSink] = []
+
+    def open_(config: WebhookConfig, environ: dict[str, str] | None = None) -> OpenedSink:
+        outbox = Outbox(tmp_path / "outbox.sqlite3", "webhook", config.queue_max)
+        problems: list[str] = []
+        try:
+            sink = WebhookSink(config, outbox, problems.append, environ={} if environ is None else environ)
+        except Exception:
+            outbox.close()
+            raise
+        opened.append(OpenedSink(sink, outbox, problems))
+        return opened[-1]
+
+    yield open_
+    for item in opened:
+        item.sink.close(timeout=0)
+        item.outbox.close()
+
+
+def alert(number: int, event_type: str = "new") -> AlertEvent:
+    return AlertEvent(
+        type=event_type, id=f"alert-{number}", camera="door", rule="fear", kind="emotion", severity="alert",
+        track_id=number, emotion="fear", score=0.75, peak_score=0.8, faces=1, start_time=1_700_000_000.0,
+        end_time=1_700_000_005.0 if event_type == "end" else None, timestamp=1_700_000_000.0 + number,
+        source_time=12.5, snapshot=None,
+    )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+
+
+def test_a_server_error_is_retried_and_the_event_delivered_once(server, open_sink):
+    server.answers = [(500, {}), (200, {})]
+    opened = open_sink(WebhookConfig(url=server.url, backoff_s=0.05, retries=3))
+
+    opened.sink.submit(alert(1))
+    wait_until(lambda: opened.sink.delivered == 1)
+
+    time.sleep(0.1)  # nothing more arrives
+    assert [request.body for request in server.received] == [alert(1).to_dict()] * 2
+    assert server.received[1].path == "/hook"
+    assert (opened.sink.delivered, opened.sink.failed, len(opened.outbox)) == (1, 0, 0)
+    assert opened.problems == []
+
+
+@pytest.mark.parametrize(("status", "reason"), [(404, "Not Found"), (302, "Found")])
+def test_a_client_error_or_redirect_gives_the_event_up_at_once(server, open_sink, status, reason):
+    server.answers = [(status, {"Location": "/elsewhere"}), (200, {})]
+    opened = open_sink(WebhookConfig(url=server.url, backoff_s=0.05, retries=5))
+
+    opened.sink.submit(alert(1))
+    opened.sink.submit(alert(2))
+    wait_until(lambda: opened.sink.delivered == 1)
+
+    assert [request.body["id"] for request in server.received] == ["alert-1", "alert-2"]
+    assert server.methods == ["POST", "POST"]  # the redirect was not followed with a GET
+    assert opened.sink.failed == 1
+    assert opened.problems == [f"webhook: gave up on event alert-1 (new) after 1 attempt: HTTP {status} {reason} "
+                               f"from http://127.0.0.1:{server.port}"]
+
+
+def test_retries_run_out_against_a_server_that_is_always_unavailable(server, open_sink):
+    server.answers = [(503, {})]
+    opened = open_sink(WebhookConfig(url=server.url, backoff_s=0.01, retries=2))
+
+    opened.sink.submit(alert(1, "end"))
+    wait_until(lambda: opened.sink.failed == 1)
+
+    time.sleep(0.1)
+    assert len(server.received) == 3
+    assert (opened.sink.delivered, len(opened.outbox)) == (0, 0)
+    assert opened.problems == ["webhook: gave up on event alert-1 (end) after 3 attempts: "
+                               f"HTTP 503 Service Unavailable from http://127.0.0.1:{server.port}"]
+
+
+def test_retry_after_from_the_server_replaces_the_backoff(server, open_sink):
+    server.answers = [(429, {"Retry-After": "0"}), (200, {})]
+    opened = open_sink(WebhookConfig(url=server.url, backoff_s=30.0, retries=1))
+
+    opened.sink.submit(alert(1))
+
+    wait_until(lambda: opened.sink.delivered == 1, timeout=2.0)  # not after the 30 s backoff
+    assert len(server.received) == 2
+
+
+def test_headers_come_from_the_config_the_environment_and_url_credentials(server, open_sink):
+    url = server.url.replace("http://", "http://hook%40user:pa55@")
+    opened = open_sink(
+        WebhookConfig(url=url, headers={"X-Source": "door"}, headers_env={"X-Token": "HOOK_TOKEN"}),
+        environ={"HOOK_TOKEN": "s3cret"},
+    )
+    server.answers = [(401, {})]
+
+    opened.sink.submit(alert(1))
+    wait_until(lambda: opened.sink.failed == 1)
+
+    headers = server.received[0].headers
+    assert headers["X-Source"] == "door"
+    assert headers["X-Token"] == "s3cret"
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"hook@user:pa55").decode()
+    assert headers["Content-Type"] == "application/json"
+    assert headers["User-Agent"] == f"emotui/{__version__}"
+    [problem] = opened.problems
+    assert f"HTTP 401 Unauthorized from http://***@127.0.0.1:{server.port}" in problem
+    assert "pa55" not in problem and "s3cret" not in problem
+
+
+def test_a_missing_or_unsendable_header_secret_stops_the_setup(open_sink):
+    config = WebhookConfig(url="http://127.0.0.1:9/hook", headers_env={"Authorization": "HOOK_AUTH"})
+
+    with pytest.raises(AlertSetupError) as missing:
+        open_sink(config, environ={})
+    assert str(missing.value) == "webhook.headers_env.Authorization: environment variable HOOK_AUTH is not set"
+
+    with pytest.raises(AlertSetupError) as broken:
+        open_sink(config, environ={"HOOK_AUTH": "Bearer top\r\nX-Evil: 1"})
+    assert "webhook.headers_env.Authorization" in str(broken.value)
+    assert "top" not in str(broken.value)
+
+
+@pytest.mark.parametrize("include_snapshot", [True, False])
+def test_the_snapshot_is_sent_as_base64_only_when_asked(server, open_sink, include_snapshot):
+    jpeg = b"\xff\xd8\xff\xe0 not really a JPEG \x00\xff\xd9"
+    opened = open_sink(WebhookConfig(url=server.url, include_snapshot=include_snapshot))
+
+    opened.sink.submit(alert(1, "update"), jpeg)
+    opened.sink.submit(alert(2, "update"))
+    wait_until(lambda: opened.sink.delivered == 2)
+
+    first, second = (request.body for request in server.received)
+    if include_snapshot:
+        assert base64.b64decode(first.pop("snapshot_jpeg"), validate=True) == jpeg
+    assert first == alert(1, "update").to_dict()
+    assert second == alert(2, "update").to_dict()
+
+
+def test_only_the_configured_event_types_are_sent(server, open_sink):
+    opened = open_sink(WebhookConfig(url=server.url, events=["new"]))
+
+    for event in (alert(1, "new"), alert(1, "update"), alert(1, "end"), alert(2, "new")):
+        opened.sink.submit(event)
+    wait_until(lambda: opened.sink.delivered == 2)
+
+    time.sleep(0.1)
+    assert [(r.body["id"], r.body["type"]) for r in server.received] == [("alert-1", "new"), ("alert-2", "new")]
+
+
+def test_events_raised_while_the_server_is_down_arrive_in_order_once_it_is_up(free_port, open_sink):
+    opened = open_sink(WebhookConfig(url=f"http://127.0.0.1:{free_port}/hook", backoff_s=0.05, retries=100))
+    for number in (1, 2, 3):
+        opened.sink.submit(alert(number))
+    time.sleep(0.2)
+    assert opened.sink.delivered == 0
+
+    late = HookServer(port=free_port).start()
+    try:
+        wait_until(lambda: opened.sink.delivered == 3)
+        time.sleep(0.1)
+        assert [request.body["id"] for request in late.received] == ["alert-1", "alert-2", "alert-3"]
+    finally:
+        late.stop()
+    assert (opened.sink.failed, opened.problems) == (0, [])
+
+
+def test_what_is_left_at_close_is_delivered_by_the_next_start(free_port, tmp_path):
+    config = WebhookConfig(url=f"http://127.0.0.1:{free_port}/hook", backoff_s=0.05, retries=100)
+    outbox = Outbox(tmp_path / "outbox.sqlite3", "webhook", config.queue_max)
+    sink = WebhookSink(config, outbox, lambda text: None, environ={})
+    sink.submit(alert(1))
+    sink.submit(alert(2, "end"))
+    sink.close(timeout=0.2)
+    outbox.close()
+    assert (sink.delivered, sink.failed) == (0, 0)
+
+    late = HookServer(port=free_port).start()
+    outbox = Outbox(tmp_path / "outbox.sqlite3", "webhook", config.queue_max)
+    sink = WebhookSink(config, outbox, lambda text: None, environ={})
+    try:
+        wait_until(lambda: sink.delivered == 2)
+        assert [(r.body["id"], r.body["type"]) for r in late.received] == [("alert-1", "new"), ("alert-2", "end")]
+    finally:
+        sink.close(timeout=0)
+        outbox.close()
+        late.stop()
+
+
+def test_close_interrupts_a_long_backoff_and_keeps_the_event(server, open_sink):
+    server.answers = [(503, {})]
+    opened = open_sink(WebhookConfig(url=server.url, backoff_s=30.0, retries=5))
+    opened.sink.submit(alert(1))
+    wait_until(lambda: len(server.received) == 1)
+    time.sleep(0.05)  # now in the 30 s backoff
+
+    started = time.monotonic()
+    opened.sink.close(timeout=3.0)
+
+    assert time.monotonic() - started < 1.0
+    assert (len(server.received), len(opened.outbox), opened.sink.failed) == (1, 1, 0)
