@@ -6,13 +6,15 @@ webhook (a local HTTP server), from the rule engine's firing to arrival. Prints 
 Events come from the real rule engine: a `face` rule with no duration, fed hand-made results in
 which faces come and go (a `new` and an `end` event each). `--rate 0` fires them all at once.
 Latency is measured from the event's `timestamp` (set when the rule fires) to its arrival at the
-MQTT subscriber and at the HTTP server (the same clock: all on this machine).
+MQTT subscriber and at the HTTP server, which run in a process of their own (the same clock: all
+on this machine).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -47,6 +49,19 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
+def receive(broker_port: int, ready, stop, results) -> None:
+    """In a process of its own (so it does not compete with emotui for the GIL): the MQTT
+    subscriber and the HTTP server, returning (arrival time, payload) lists when told to stop."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    subscriber = Subscriber(broker_port, ["emotui/events"])
+    ready.put(server.server_address[1])
+    stop.wait()
+    subscriber.close()
+    server.shutdown()
+    results.put(([(m.at, json.loads(m.payload)) for m in subscriber.messages], Receiver.received))
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
@@ -65,9 +80,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="emotui-alert-bench-") as tmp:
         folder = Path(tmp)
         broker = Broker(folder / "broker").start()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        subscriber = Subscriber(broker.port, ["emotui/events"])
+        context = multiprocessing.get_context("spawn")
+        ready, results, stop = context.Queue(), context.Queue(), context.Event()
+        receiver = context.Process(target=receive, args=(broker.port, ready, stop, results), daemon=True)
+        receiver.start()
+        http_port = ready.get(timeout=60)
 
         config = Config()
         config.source.name = "bench"
@@ -77,7 +94,7 @@ def main() -> None:
         config.snapshots.dir = str(folder / "snapshots")
         config.snapshots.on_alert = args.snapshots
         config.mqtt.host, config.mqtt.port, config.mqtt.discovery = "127.0.0.1", broker.port, False
-        config.webhook.url = f"http://127.0.0.1:{server.server_address[1]}/alerts"
+        config.webhook.url = f"http://127.0.0.1:{http_port}/alerts"
         produced: list = []
         problems: list[str] = []
         hub = AlertHub(config, "benchmark", AlertListener(on_event=produced.append, on_problem=problems.append),
@@ -89,33 +106,29 @@ def main() -> None:
         image = np.full((480, 640, 3), 90, np.uint8)
         interval = 2 / args.rate if args.rate > 0 else 0.0  # two events per visit
         started = time.perf_counter()
-        fired = 0
         for visit in range(args.events // 2):
             track = visit + 1
-            fired += len(hub.observe(frame_result(track, {track: 0.5}, image=image)))
-            fired += len(hub.observe(frame_result(track + 0.5, {}, ended=[track], image=image)))
+            hub.observe(frame_result(track, {track: 0.5}, image=image))
+            hub.observe(frame_result(track + 0.5, {}, ended=[track], image=image))
             if interval:
                 time.sleep(max(0.0, started + (visit + 1) * interval - time.perf_counter()))
         production_s = time.perf_counter() - started
-        expected = fired + (fired // 2 if args.snapshots else 0)  # snapshot updates
-        subscriber.wait_for(lambda messages: len(messages) >= expected, timeout=120)
-        deadline = time.monotonic() + 120
-        while len(Receiver.received) < expected and time.monotonic() < deadline:
-            time.sleep(0.01)
-        hub.close()
-        subscriber.close()
-        server.shutdown()
+        hub.close(timeout=120)  # delivers everything still queued
+        time.sleep(1.0)  # the last messages reach the receivers
+        stop.set()
+        mqtt_received, webhook_received = results.get(timeout=60)
+        receiver.join(timeout=10)
         broker.stop()
 
         fired_at = {(e.id, e.type, e.snapshot): e.timestamp for e in produced}
         mqtt_latency, mqtt_keys = [], []
-        for message in subscriber.messages:
-            after = json.loads(message.payload)["after"]
+        for at, payload in mqtt_received:
+            after = payload["after"]
             key = (after["id"], after["type"], after["snapshot"])
             mqtt_keys.append(key)
-            mqtt_latency.append(message.at - fired_at[key])
+            mqtt_latency.append(at - fired_at[key])
         webhook_latency = [at - fired_at[(body["id"], body["type"], body["snapshot"])]
-                           for at, body in Receiver.received]
+                           for at, body in webhook_received]
         report = verify(chain_files(folder / "alerts" / AUDIT_FILE))
         audit_events = sum(1 for path in chain_files(folder / "alerts" / AUDIT_FILE)
                            for line in path.read_text().splitlines()
@@ -126,11 +139,11 @@ def main() -> None:
                            "cores": os.cpu_count(), "sinks": ["audit log (fsync per event)", "mqtt qos 1", "webhook"]},
             "produced": len(produced),
             "production_s": round(production_s, 3),
-            "mqtt": {"delivered": len(subscriber.messages), "unique": len(set(mqtt_keys)),
+            "mqtt": {"delivered": len(mqtt_received), "unique": len(set(mqtt_keys)),
                      "in_order": mqtt_keys == [(e.id, e.type, e.snapshot) for e in produced],
                      "lost": len(set(fired_at) - set(mqtt_keys)),
                      "firing_to_broker_delivery": percentiles(mqtt_latency)},
-            "webhook": {"delivered": len(Receiver.received), "lost": len(produced) - len(Receiver.received),
+            "webhook": {"delivered": len(webhook_received), "lost": len(produced) - len(webhook_received),
                         "firing_to_server": percentiles(webhook_latency)},
             "audit_log": {"event_records": audit_events, "intact": report.ok, "records": report.records},
             "problems": problems,

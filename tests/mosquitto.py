@@ -103,6 +103,8 @@ class Subscriber:
             raise RuntimeError("subscriber could not subscribe")
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        # acknowledge at once: with Nagle's algorithm each PUBACK can wait 40 ms for a delayed ACK
+        client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.subscribe([(topic, 1) for topic in self._topics])
 
     def _on_message(self, client, userdata, message) -> None:

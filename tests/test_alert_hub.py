@@ -16,7 +16,7 @@ from emotui.alerts.audit import chain_files, verify
 from emotui.alerts.events import AlertSetupError
 from emotui.alerts.hub import AUDIT_FILE, AlertHub, AlertListener
 from emotui.config import AlertRuleConfig, Config
-from tests.conftest import run_cli
+from tests.conftest import run_cli, wait_until
 from tests.factories import frame_result
 from tests.hookserver import HookServer
 
@@ -29,15 +29,6 @@ def _config(tmp_path: Path, **rule) -> Config:
     config.alerts.dir = str(tmp_path / "alerts")
     config.snapshots.dir = str(tmp_path / "snaps")
     return config
-
-
-def _wait(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _records(tmp_path: Path) -> list[dict]:
@@ -82,7 +73,7 @@ def test_exec_hook_runs_an_argv_with_placeholders_and_reports_failures(tmp_path)
     hub = AlertHub(config, "cam", environ={})
     hub.observe(frame_result(0.0, {1: 0.9}))
     hub.observe(frame_result(0.1, {1: 0.1}))
-    assert _wait(lambda: out.exists() and len(out.read_text().splitlines()) == 2)
+    assert wait_until(lambda: out.exists() and len(out.read_text().splitlines()) == 2)
     hub.close()
     assert out.read_text().splitlines() == ["new fear door 1 fear 0.900 $HOME;", "end fear door 1 fear 0.100 $HOME;"]
 
@@ -90,15 +81,15 @@ def test_exec_hook_runs_an_argv_with_placeholders_and_reports_failures(tmp_path)
     config.alerts.exec = [sys.executable, "-c", "import sys; sys.stderr.write('no display'); sys.exit(3)"]
     hub = AlertHub(config, "cam", AlertListener(on_problem=problems.append), environ={})
     hub.observe(frame_result(1.0, {2: 0.9}))
-    assert _wait(lambda: any("exited with 3" in p and "no display" in p for p in problems)), problems
+    assert wait_until(lambda: any("exited with 3" in p and "no display" in p for p in problems)), problems
     config.alerts.exec_timeout_s = 0.3
     config.alerts.exec = [sys.executable, "-c", "import time; time.sleep(30)"]
     hub.exec_hook.argv, hub.exec_hook.timeout_s = config.alerts.exec, 0.3
     hub.observe(frame_result(1.1, {3: 0.9}))
-    assert _wait(lambda: any("still running after 0.3 s" in p and "killed" in p for p in problems)), problems
+    assert wait_until(lambda: any("limit 0.3 s" in p and "killed" in p for p in problems)), problems
     hub.exec_hook.argv = [str(tmp_path / "no-such-program")]
     hub.observe(frame_result(1.2, {4: 0.9}))
-    assert _wait(lambda: any("cannot run" in p and "no-such-program" in p for p in problems)), problems
+    assert wait_until(lambda: any("cannot run" in p and "no-such-program" in p for p in problems)), problems
     hub.close()
     assert sum(r["type"] == "problem" for r in _records(tmp_path)) >= 3  # problems are kept in the log too
 
@@ -117,7 +108,7 @@ def test_a_hanging_webhook_never_holds_up_analysis_or_the_other_sinks(tmp_path):
         hub.observe(frame_result(track, {track: 0.9}))
         hub.observe(frame_result(track + 0.5, {}, ended=[track]))
     assert time.perf_counter() - started < 0.5  # analysis is not held up
-    assert _wait(lambda: len(shown) == 60)  # new + snapshot update + end each, despite the webhook
+    assert wait_until(lambda: len(shown) == 60)  # new + snapshot update + end each, despite the webhook
     assert len(hub.webhook.outbox) >= 59  # kept for delivery
     hub.close(timeout=0.2)
     silent.close()
@@ -131,7 +122,7 @@ def test_no_images_means_no_files_and_nothing_sent(tmp_path):
     config.webhook.url, config.webhook.include_snapshot = server.url, True
     hub = AlertHub(config, "cam", environ={})
     hub.observe(frame_result(0.0, {1: 0.9}))
-    assert _wait(lambda: len(server.received) == 2)
+    assert wait_until(lambda: len(server.received) == 2)
     hub.close()
     server.stop()
     update = server.received[1].body

@@ -18,6 +18,7 @@ from emotui.alerts.hub import AlertHub, AlertListener
 from emotui.config import AlertRuleConfig, Config
 from emotui.pipeline import create_pipeline
 from emotui.vision import EMOTIONS
+from tests.conftest import wait_until
 from tests.factories import frame_result
 from tests.mosquitto import Broker, Subscriber, mosquitto_binary
 
@@ -56,15 +57,6 @@ class Recorder:
                                       on_armed=lambda armed, origin: self.armed.append((armed, origin)))
 
 
-def _wait(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def _payloads(subscriber: Subscriber, topic: str) -> list:
     return [json.loads(m.payload) for m in subscriber.on(topic)]
 
@@ -83,7 +75,7 @@ def test_topics_payloads_and_discovery_on_real_video(tmp_path, broker, media_dir
         if result.time > 2.0:
             break
     pipeline.stop()
-    assert _wait(lambda: len(recorder.events) >= 2), recorder.problems  # new, then the snapshot update
+    assert wait_until(lambda: len(recorder.events) >= 2), recorder.problems  # new, then the snapshot update
     hub.close()
 
     # availability: online while running, offline after a clean close, retained both times
@@ -150,22 +142,22 @@ def test_arming_over_mqtt(tmp_path, broker):
     recorder = Recorder()
     hub = AlertHub(config, "test", recorder.listener, environ={})
     watcher = Subscriber(broker.port)
-    assert _wait(lambda: hub.mqtt.connected)
+    assert wait_until(lambda: hub.mqtt.connected)
     hub.observe(frame_result(0.0, {1: 0.9}))
-    assert _wait(lambda: len(recorder.events) == 2)  # new and its snapshot update
+    assert wait_until(lambda: len(recorder.events) == 2)  # new and its snapshot update
 
     watcher.publish(f"{PREFIX}/{CAMERA}/armed/set", "OFF")
-    assert _wait(lambda: recorder.armed == [(False, "mqtt")])
+    assert wait_until(lambda: recorder.armed == [(False, "mqtt")])
     assert not hub.engine.armed
-    assert _wait(lambda: [e.type for e in recorder.events] == ["new", "update", "end"])  # disarming ends it
+    assert wait_until(lambda: [e.type for e in recorder.events] == ["new", "update", "end"])  # disarming ends it
     assert watcher.wait_for(lambda ms: [m.payload for m in ms if m.topic.endswith("armed/state")][-1:] == [b"OFF"])
     assert hub.observe(frame_result(0.1, {1: 0.9})) == []  # disarmed: silent
 
     watcher.publish(f"{PREFIX}/{CAMERA}/armed/set", "on")
-    assert _wait(lambda: recorder.armed == [(False, "mqtt"), (True, "mqtt")])
+    assert wait_until(lambda: recorder.armed == [(False, "mqtt"), (True, "mqtt")])
     assert [e.type for e in hub.observe(frame_result(0.2, {1: 0.9}))] == ["new"]
     watcher.publish(f"{PREFIX}/{CAMERA}/armed/set", "maybe")
-    assert _wait(lambda: any("expected ON or OFF" in p for p in recorder.problems))
+    assert wait_until(lambda: any("expected ON or OFF" in p for p in recorder.problems))
     assert hub.engine.armed
     hub.close()
     watcher.close()
@@ -181,7 +173,7 @@ def test_broker_down_events_arrive_exactly_once_in_order(tmp_path, broker):
     watcher = Subscriber(broker.port, [f"{PREFIX}/events"], client_id="operator", persistent=True)
     recorder = Recorder()
     hub = AlertHub(config, "test", recorder.listener, environ={})
-    assert _wait(lambda: hub.mqtt.connected)
+    assert wait_until(lambda: hub.mqtt.connected)
     clock = iter(range(10_000))
 
     def visits(count: int) -> None:
@@ -192,11 +184,11 @@ def test_broker_down_events_arrive_exactly_once_in_order(tmp_path, broker):
             hub.observe(frame_result(track / 10 + 0.05, {}, ended=[track]))
 
     visits(10)
-    assert _wait(lambda: len(watcher.on(f"{PREFIX}/events")) == 20)
+    assert wait_until(lambda: len(watcher.on(f"{PREFIX}/events")) == 20)
     broker.stop()
-    assert _wait(lambda: not hub.mqtt.connected)
+    assert wait_until(lambda: not hub.mqtt.connected)
     visits(15)  # 30 events while the broker is down: kept on disk
-    assert _wait(lambda: len(recorder.events) == 50)
+    assert wait_until(lambda: len(recorder.events) == 50)
     assert len(hub.mqtt.outbox) == 30
     broker.start()
     visits(5)
@@ -267,13 +259,13 @@ def test_username_and_password_come_from_the_environment(tmp_path):
         config = _config(tmp_path, broker.port, [AlertRuleConfig(name="fear")])
         good = AlertHub(config, "test", Recorder().listener,
                         environ={"EMOTUI_MQTT_USERNAME": "doorpi", "EMOTUI_MQTT_PASSWORD": "s3cret"})
-        assert _wait(lambda: good.mqtt.connected)
+        assert wait_until(lambda: good.mqtt.connected)
         good.close()
         config.alerts.dir = str(tmp_path / "alerts-2")
         recorder = Recorder()
         bad = AlertHub(config, "test", recorder.listener,
                        environ={"EMOTUI_MQTT_USERNAME": "doorpi", "EMOTUI_MQTT_PASSWORD": "wrong"})
-        assert _wait(lambda: any("refused the connection" in p and "authori" in p.lower()
+        assert wait_until(lambda: any("refused the connection" in p and "authori" in p.lower()
                                  for p in recorder.problems)), recorder.problems
         assert not bad.mqtt.connected
         assert not any("wrong" in p or "s3cret" in p for p in recorder.problems)  # secrets never shown
@@ -304,7 +296,7 @@ def test_tls_with_a_private_ca(tmp_path):
         config = _config(tmp_path, broker.port, [AlertRuleConfig(name="fear")])
         config.mqtt.tls, config.mqtt.ca_file = True, str(certs / "ca.pem")
         hub = AlertHub(config, "test", Recorder().listener, environ={})
-        assert _wait(lambda: hub.mqtt.connected)
+        assert wait_until(lambda: hub.mqtt.connected)
         hub.close()
         config.mqtt.ca_file = str(certs / "missing.pem")
         with pytest.raises(Exception, match="mqtt.ca_file: no such file"):

@@ -16,6 +16,7 @@ from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.outbox import Outbox
 from emotui.alerts.webhook import WebhookSink
 from emotui.config import WebhookConfig
+from tests.conftest import wait_until
 from tests.hookserver import HookServer
 
 
@@ -72,19 +73,12 @@ def alert(number: int, event_type: str = "new") -> AlertEvent:
     )
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
-
-
 def test_a_server_error_is_retried_and_the_event_delivered_once(server, open_sink):
     server.answers = [(500, {}), (200, {})]
     opened = open_sink(WebhookConfig(url=server.url, backoff_s=0.05, retries=3))
 
     opened.sink.submit(alert(1))
-    wait_until(lambda: opened.sink.delivered == 1)
+    assert wait_until(lambda: opened.sink.delivered == 1)
 
     time.sleep(0.1)  # nothing more arrives
     assert [request.body for request in server.received] == [alert(1).to_dict()] * 2
@@ -100,7 +94,7 @@ def test_a_client_error_or_redirect_gives_the_event_up_at_once(server, open_sink
 
     opened.sink.submit(alert(1))
     opened.sink.submit(alert(2))
-    wait_until(lambda: opened.sink.delivered == 1)
+    assert wait_until(lambda: opened.sink.delivered == 1)
 
     assert [request.body["id"] for request in server.received] == ["alert-1", "alert-2"]
     assert server.methods == ["POST", "POST"]  # the redirect was not followed with a GET
@@ -114,7 +108,7 @@ def test_retries_run_out_against_a_server_that_is_always_unavailable(server, ope
     opened = open_sink(WebhookConfig(url=server.url, backoff_s=0.01, retries=2))
 
     opened.sink.submit(alert(1, "end"))
-    wait_until(lambda: opened.sink.failed == 1)
+    assert wait_until(lambda: opened.sink.failed == 1)
 
     time.sleep(0.1)
     assert len(server.received) == 3
@@ -129,7 +123,7 @@ def test_retry_after_from_the_server_replaces_the_backoff(server, open_sink):
 
     opened.sink.submit(alert(1))
 
-    wait_until(lambda: opened.sink.delivered == 1, timeout=2.0)  # not after the 30 s backoff
+    assert wait_until(lambda: opened.sink.delivered == 1, timeout=2.0)  # not after the 30 s backoff
     assert len(server.received) == 2
 
 
@@ -142,7 +136,7 @@ def test_headers_come_from_the_config_the_environment_and_url_credentials(server
     server.answers = [(401, {})]
 
     opened.sink.submit(alert(1))
-    wait_until(lambda: opened.sink.failed == 1)
+    assert wait_until(lambda: opened.sink.failed == 1)
 
     headers = server.received[0].headers
     assert headers["X-Source"] == "door"
@@ -175,7 +169,7 @@ def test_the_snapshot_is_sent_as_base64_only_when_asked(server, open_sink, inclu
 
     opened.sink.submit(alert(1, "update"), jpeg)
     opened.sink.submit(alert(2, "update"))
-    wait_until(lambda: opened.sink.delivered == 2)
+    assert wait_until(lambda: opened.sink.delivered == 2)
 
     first, second = (request.body for request in server.received)
     if include_snapshot:
@@ -189,7 +183,7 @@ def test_only_the_configured_event_types_are_sent(server, open_sink):
 
     for event in (alert(1, "new"), alert(1, "update"), alert(1, "end"), alert(2, "new")):
         opened.sink.submit(event)
-    wait_until(lambda: opened.sink.delivered == 2)
+    assert wait_until(lambda: opened.sink.delivered == 2)
 
     time.sleep(0.1)
     assert [(r.body["id"], r.body["type"]) for r in server.received] == [("alert-1", "new"), ("alert-2", "new")]
@@ -204,7 +198,7 @@ def test_events_raised_while_the_server_is_down_arrive_in_order_once_it_is_up(fr
 
     late = HookServer(port=free_port).start()
     try:
-        wait_until(lambda: opened.sink.delivered == 3)
+        assert wait_until(lambda: opened.sink.delivered == 3)
         time.sleep(0.1)
         assert [request.body["id"] for request in late.received] == ["alert-1", "alert-2", "alert-3"]
     finally:
@@ -226,7 +220,7 @@ def test_what_is_left_at_close_is_delivered_by_the_next_start(free_port, tmp_pat
     outbox = Outbox(tmp_path / "outbox.sqlite3", "webhook", config.queue_max)
     sink = WebhookSink(config, outbox, lambda text: None, environ={})
     try:
-        wait_until(lambda: sink.delivered == 2)
+        assert wait_until(lambda: sink.delivered == 2)
         assert [(r.body["id"], r.body["type"]) for r in late.received] == [("alert-1", "new"), ("alert-2", "end")]
     finally:
         sink.close(timeout=0)
@@ -238,7 +232,7 @@ def test_close_interrupts_a_long_backoff_and_keeps_the_event(server, open_sink):
     server.answers = [(503, {})]
     opened = open_sink(WebhookConfig(url=server.url, backoff_s=30.0, retries=5))
     opened.sink.submit(alert(1))
-    wait_until(lambda: len(server.received) == 1)
+    assert wait_until(lambda: len(server.received) == 1)
     time.sleep(0.05)  # now in the 30 s backoff
 
     started = time.monotonic()

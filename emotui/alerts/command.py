@@ -1,9 +1,12 @@
-"""The `exec` hook: run a command (an argv list, never a shell) for alert events."""
+"""The `exec` hook: run a command (an argv list, never a shell) for alert events, one at a time
+and in order on its own thread, so an alert storm never forks a crowd of processes."""
 
 from __future__ import annotations
 
+import queue
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 
 from emotui.alerts.events import AlertEvent
@@ -17,7 +20,9 @@ class ExecHook:
         self.on = on
         self.timeout_s = timeout_s
         self._on_problem = on_problem
-        self._running: set[threading.Thread] = set()
+        self._commands: queue.Queue[tuple[list[str], str] | None] = queue.Queue()
+        self._runner = threading.Thread(target=self._run_commands, name="emotui-exec", daemon=True)
+        self._runner.start()
 
     def arguments(self, event: AlertEvent) -> list[str]:
         """The argv with {placeholders} filled from the event (missing values become empty)."""
@@ -26,34 +31,34 @@ class ExecHook:
         return [part.format_map(values) for part in self.argv]
 
     def submit(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
-        """Start the command for a matching event; waiting and reporting happen on a thread."""
-        if event.type not in self.on:
-            return
-        argv = self.arguments(event)
-        try:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE)
-        except OSError as error:
-            self._on_problem(f"exec: cannot run {argv[0]}: {error.strerror or error}")
-            return
-        thread = threading.Thread(target=self._wait, args=(process, argv[0], event.id), daemon=True)
-        self._running.add(thread)
-        thread.start()
-
-    def _wait(self, process: subprocess.Popen, program: str, alert_id: str) -> None:
-        try:
-            _, stderr = process.communicate(timeout=self.timeout_s)
-            if process.returncode != 0:
-                detail = stderr.decode("utf-8", "replace").strip()[:STDERR_SHOWN]
-                self._on_problem(f"exec: {program} exited with {process.returncode} for alert {alert_id}"
-                                 + (f": {detail}" if detail else ""))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            self._on_problem(f"exec: {program} still running after {self.timeout_s:g} s for alert {alert_id}; killed")
-        finally:
-            self._running.discard(threading.current_thread())
+        if event.type in self.on:
+            self._commands.put((self.arguments(event), event.id))
 
     def close(self, timeout: float = 5.0) -> None:
-        for thread in list(self._running):
-            thread.join(timeout)
+        """Let queued commands run for up to `timeout` seconds; the rest are dropped."""
+        self._commands.put(None)
+        self._runner.join(timeout)
+
+    def _run_commands(self) -> None:
+        while (item := self._commands.get()) is not None:
+            argv, alert_id = item
+            try:
+                self._run(argv, alert_id)
+            except Exception as error:  # never let the runner die
+                self._on_problem(f"exec: {argv[0]} for alert {alert_id}: {type(error).__name__}: {error}")
+
+    def _run(self, argv: list[str], alert_id: str) -> None:
+        started = time.monotonic()
+        try:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  timeout=self.timeout_s)
+        except OSError as error:
+            self._on_problem(f"exec: cannot run {argv[0]}: {error.strerror or error}")
+        except subprocess.TimeoutExpired:  # subprocess.run has killed it
+            self._on_problem(f"exec: {argv[0]} still running after {time.monotonic() - started:.1f} s "
+                             f"(limit {self.timeout_s:g} s) for alert {alert_id}; killed")
+        else:
+            if done.returncode != 0:
+                detail = done.stderr.decode("utf-8", "replace").strip()[:STDERR_SHOWN]
+                self._on_problem(f"exec: {argv[0]} exited with {done.returncode} for alert {alert_id}"
+                                 + (f": {detail}" if detail else ""))

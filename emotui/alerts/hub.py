@@ -1,8 +1,8 @@
 """The alert hub: runs the rules on each result and hands their events to the sinks on its own
 thread, so a slow or failing sink never holds up analysis and never loses an event.
 
-Per event, in order: MQTT and webhook outboxes (on disk), the audit log (fsynced), the listener
-(console or headless output), the exec hook. A `new` alert then gets its snapshot (privacy
+Per event, in order: MQTT and webhook outboxes (on disk), the audit log (fsynced, on a thread of
+its own), the listener (console or headless output), the exec hook. A `new` alert then gets its snapshot (privacy
 permitting), announced by an `update` that carries the path, as do the alert's later records."""
 
 from __future__ import annotations
@@ -71,6 +71,16 @@ class AlertHub:
             self.audit = AuditLog(folder / AUDIT_FILE, int(config.alerts.log_max_mb * 1_000_000), config.alerts.log_keep)
         except AuditLogError as error:
             raise AlertSetupError(str(error)) from None
+        # The audit log has a thread of its own: its fsync per record must not delay the other sinks.
+        self._audit_records: queue.Queue[tuple[str, dict] | None] = queue.Queue()
+        self._audit_writer = threading.Thread(target=self._write_audit, name="emotui-audit", daemon=True)
+        self._audit_writer.start()
+        self._record("start", {
+            "camera": self.camera, "source": self._source, "version": __version__, "armed": self.engine.armed,
+            "rules": [rule.name for rule in config.alerts.rules],
+            "sinks": [name for name, on in (("mqtt", config.mqtt.host), ("webhook", config.webhook.url),
+                                            ("exec", config.alerts.exec)) if on],
+        })
         self._outboxes: list[Outbox] = []
         self.mqtt: MqttSink | None = None
         self.webhook: WebhookSink | None = None
@@ -83,9 +93,11 @@ class AlertHub:
             if config.webhook.url:
                 self.webhook = WebhookSink(config.webhook, self._outbox(folder, "webhook", config.webhook.queue_max),
                                            self.problem, environ)
-        except Exception:
+        except Exception as error:
             self._close_sinks(0)
-            self.audit.close()
+            self._record("problem", {"text": f"alerts not started: {error}"})
+            self._record("stop", {"camera": self.camera})
+            self._close_audit()
             raise
         if config.alerts.exec:
             self.exec_hook = ExecHook(config.alerts.exec, config.alerts.exec_on, config.alerts.exec_timeout_s,
@@ -95,12 +107,6 @@ class AlertHub:
         self._clock = clock
         self._dispatcher = threading.Thread(target=self._dispatch, name="emotui-alerts", daemon=True)
         self._dispatcher.start()
-        self._record("start", {
-            "camera": self.camera, "source": self._source, "version": __version__, "armed": self.engine.armed,
-            "rules": [rule.name for rule in config.alerts.rules],
-            "sinks": [name for name, sink in (("mqtt", self.mqtt), ("webhook", self.webhook),
-                                              ("exec", self.exec_hook)) if sink],
-        })
 
     def _outbox(self, folder: Path, name: str, max_items: int) -> Outbox:
         try:
@@ -152,6 +158,11 @@ class AlertHub:
         self._dispatcher.join()
         self._close_sinks(timeout)
         self._record("stop", {"camera": self.camera})
+        self._close_audit()
+
+    def _close_audit(self) -> None:
+        self._audit_records.put(None)
+        self._audit_writer.join()
         self.audit.close()
 
     # --- the dispatcher thread ----------------------------------------------------------------------
@@ -200,10 +211,15 @@ class AlertHub:
         self._deliver(replace(event, type="update", snapshot=path, timestamp=self._clock()), jpeg)
 
     def _record(self, record_type: str, data: dict) -> None:
-        try:
-            self.audit.append(record_type, data)
-        except (OSError, AuditLogError, ValueError) as error:
-            self.listener.on_problem(f"audit log {self.audit.path}: cannot write a {record_type} record: {error}")
+        self._audit_records.put((record_type, data))
+
+    def _write_audit(self) -> None:
+        while (item := self._audit_records.get()) is not None:
+            record_type, data = item
+            try:
+                self.audit.append(record_type, data)
+            except (OSError, AuditLogError, ValueError) as error:
+                self.listener.on_problem(f"audit log {self.audit.path}: cannot write a {record_type} record: {error}")
 
     def _close_sinks(self, timeout: float) -> None:
         for sink in (self.mqtt, self.webhook, self.exec_hook):

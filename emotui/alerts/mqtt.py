@@ -3,7 +3,7 @@
 Topics under the configured prefix (default `emotui`):
 - `<prefix>/available`: `online`, retained; the broker sets `offline` (last will) if emotui vanishes.
 - `<prefix>/events`: `{"type": new|update|end, "before": {...}, "after": {...}}` like `frigate/events`.
-  Events go through an on-disk outbox and are published one at a time with QoS 1, so those raised
+  Events go through an on-disk outbox and are published in order with QoS 1, so those raised
   while the broker is down are delivered, in order, once it is back.
 - `<prefix>/<camera>/state`: `{"faces", "dominant", "emotions", "armed"}`, retained, on change.
 - `<prefix>/<camera>/snapshot`: the latest alert snapshot as JPEG, retained.
@@ -23,7 +23,7 @@ import re
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -38,6 +38,7 @@ from emotui.pipeline import FrameResult
 
 STATE_MIN_INTERVAL_S = 0.5  # emotion-only changes of the live state are published at most this often
 RECONNECT_DELAY_S = (1, 30)  # paho's reconnect backoff, min and max
+MAX_IN_FLIGHT = 20  # events published but not yet acknowledged (paho's default in-flight window)
 
 
 def topic_slug(name: str) -> str:
@@ -74,6 +75,7 @@ class MqttSink:
         self._state_published_at = 0.0
         self._track_emotions: dict[int, str] = {}
         self._connected = threading.Event()
+        self._wake = threading.Event()  # something for the sender: a new event, an acknowledgement, a connection
         self._stopping = threading.Event()
         self._was_connected = False
         self._lock = threading.Lock()
@@ -97,6 +99,7 @@ class MqttSink:
         self._client.on_disconnect = self._disconnected
         self._client.on_connect_fail = self._connect_failed
         self._client.on_message = self._message
+        self._client.on_publish = lambda *args: self._wake.set()
         self._client.connect_async(config.host, config.port, config.keepalive_s)
         self._client.loop_start()
         self._sender = threading.Thread(target=self._send_events, name="emotui-mqtt", daemon=True)
@@ -117,6 +120,7 @@ class MqttSink:
         else:
             self._last_records[event.id] = after
         self.outbox.put(self.topics["events"], json.dumps({"type": event.type, "before": before, "after": after}).encode())
+        self._wake.set()
         with self._lock:
             open_alerts = self._open_alerts.setdefault(event.rule, set())
             was_on = bool(open_alerts)
@@ -163,6 +167,7 @@ class MqttSink:
         while len(self.outbox) and self.connected and time.monotonic() < deadline:
             time.sleep(0.02)
         self._stopping.set()
+        self._wake.set()
         self._sender.join(timeout=2)
         if self.connected:
             info = self._client.publish(self.topics["available"], "offline", qos=1, retain=True)
@@ -192,6 +197,7 @@ class MqttSink:
                 on = bool(self._open_alerts.get(rule.name))
                 client.publish(self._rule_topic(rule.name), "ON" if on else "OFF", qos=1, retain=True)
             self._connected.set()
+            self._wake.set()
             self._publish_state_if_due(force=True)
         if self._was_connected:
             self._on_problem(f"mqtt: reconnected to {self._where()}; {len(self.outbox)} queued events to deliver")
@@ -217,25 +223,33 @@ class MqttSink:
     # --- publishing ---------------------------------------------------------------------------
 
     def _send_events(self) -> None:
-        """Publish the outbox's head with QoS 1 and remove it once the broker has acknowledged it.
-        A message handed to paho is never published twice by us: paho resends it after a reconnect."""
+        """Publish the outbox in order with QoS 1, up to MAX_IN_FLIGHT at a time, and remove each
+        message once the broker has acknowledged it. A message handed to paho is never published
+        twice by us: after a reconnect paho resends what was not acknowledged, in order."""
+        in_flight: deque[tuple[int, paho.MQTTMessageInfo]] = deque()
+        last_sent = 0
         while not self._stopping.is_set():
-            message = self.outbox.wait(0.2)
-            if message is None or not self._connected.wait(0.2):
-                continue
+            self._wake.wait(0.2)  # set by submit, by acknowledgements and on connect
+            self._wake.clear()
             try:
-                info = self._client.publish(message.topic, message.body, qos=1)
-                if info.rc == paho.MQTT_ERR_NO_CONN:  # lost the connection just now: paho keeps it
-                    info.rc = paho.MQTT_ERR_SUCCESS  # and sends it after reconnecting; wait for that
-                while not info.is_published():
-                    info.wait_for_publish(timeout=0.1)
-                    if self._stopping.is_set():
-                        return  # not acknowledged: stays in the outbox for the next start
-                self.outbox.remove(message.id)
-                self.delivered += 1
+                while in_flight and in_flight[0][1].is_published():
+                    self.outbox.remove(in_flight.popleft()[0])
+                    self.delivered += 1
+                while self.connected and len(in_flight) < MAX_IN_FLIGHT and self.outbox.newest_id > last_sent:
+                    for message in self.outbox.batch(last_sent, MAX_IN_FLIGHT - len(in_flight)):
+                        info = self._client.publish(message.topic, message.body, qos=1)
+                        last_sent = message.id
+                        if info.rc == paho.MQTT_ERR_NO_CONN:  # lost the connection just now: paho keeps
+                            info.rc = paho.MQTT_ERR_SUCCESS  # it and sends it after reconnecting
+                        elif info.rc != paho.MQTT_ERR_SUCCESS:  # it can never be sent (e.g. too large)
+                            self.outbox.remove(message.id)
+                            self._on_problem(f"mqtt: dropped an event paho refused: {paho.error_string(info.rc)}")
+                            continue
+                        in_flight.append((message.id, info))
             except Exception as error:  # never let the sender thread die
                 self._on_problem(f"mqtt: could not publish an event: {type(error).__name__}: {error}")
                 self._stopping.wait(1.0)
+        # unacknowledged messages stay in the outbox for the next start
 
     def _publish_live(self, topic: str, payload: str | bytes, retain: bool = False) -> None:
         if self.connected:

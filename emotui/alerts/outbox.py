@@ -36,36 +36,47 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(f"CREATE TABLE IF NOT EXISTS {name} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
                          "topic TEXT NOT NULL, body BLOB NOT NULL, queued_at REAL NOT NULL)")
+        self.newest_id, self._count = self._db.execute(
+            f"SELECT COALESCE(MAX(id), 0), COUNT(*) FROM {name}").fetchone()
         self._changed = threading.Condition()
         self._closed = False
 
     def put(self, topic: str, body: bytes) -> None:
         with self._changed:
-            self._db.execute(f"INSERT INTO {self.name} (topic, body, queued_at) VALUES (?, ?, ?)",
-                             (topic, body, time.time()))
-            excess = len(self) - self.max_items
+            inserted = self._db.execute(f"INSERT INTO {self.name} (topic, body, queued_at) VALUES (?, ?, ?)",
+                                        (topic, body, time.time()))
+            self.newest_id = inserted.lastrowid
+            self._count += 1
+            excess = self._count - self.max_items
             if excess > 0:
-                self._db.execute(f"DELETE FROM {self.name} WHERE id IN "
-                                 f"(SELECT id FROM {self.name} ORDER BY id LIMIT ?)", (excess,))
+                self._count -= self._db.execute(f"DELETE FROM {self.name} WHERE id IN "
+                                                f"(SELECT id FROM {self.name} ORDER BY id LIMIT ?)", (excess,)).rowcount
                 self.dropped += excess
             self._changed.notify_all()
 
-    def peek(self) -> QueuedMessage | None:
+    def peek(self, after: int = 0) -> QueuedMessage | None:
+        """The oldest message (with an id above `after`), or None."""
+        batch = self.batch(after, 1)
+        return batch[0] if batch else None
+
+    def batch(self, after: int, limit: int) -> list[QueuedMessage]:
+        """Up to `limit` messages with ids above `after`, oldest first."""
         with self._changed:
-            row = self._db.execute(
-                f"SELECT id, topic, body, queued_at FROM {self.name} ORDER BY id LIMIT 1").fetchone()
-        return QueuedMessage(row[0], row[1], bytes(row[2]), row[3]) if row else None
+            rows = self._db.execute(f"SELECT id, topic, body, queued_at FROM {self.name} WHERE id > ? "
+                                    "ORDER BY id LIMIT ?", (after, limit)).fetchall()
+        return [QueuedMessage(row[0], row[1], bytes(row[2]), row[3]) for row in rows]
 
     def remove(self, message_id: int) -> None:
         with self._changed:
-            self._db.execute(f"DELETE FROM {self.name} WHERE id = ?", (message_id,))
+            self._count -= self._db.execute(f"DELETE FROM {self.name} WHERE id = ?", (message_id,)).rowcount
 
-    def wait(self, timeout: float) -> QueuedMessage | None:
-        """The head, waiting up to `timeout` seconds for one to arrive; None if still empty or closed."""
+    def wait(self, timeout: float, after: int = 0) -> QueuedMessage | None:
+        """The oldest message (with an id above `after`), waiting up to `timeout` seconds for one
+        to arrive; None if there is still none, or the outbox is closed."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while not self._closed:
-                if (head := self.peek()) is not None:
+                if (head := self.peek(after)) is not None:
                     return head
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -74,8 +85,7 @@ class Outbox:
         return None
 
     def __len__(self) -> int:
-        with self._changed:
-            return self._db.execute(f"SELECT COUNT(*) FROM {self.name}").fetchone()[0]
+        return self._count
 
     def close(self) -> None:
         with self._changed:
