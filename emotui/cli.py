@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import threading
@@ -55,14 +56,23 @@ def _store(config: Config) -> ModelStore:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from emotui.alerts.hub import AlertHub, AlertListener
-    from emotui.headless import run_headless
+    from emotui.headless import run_headless, status_reporter
     from emotui.pipeline import create_pipeline
 
     if not args.headless:
         return cmd_tui(args)
     config = _load(args)
-    pipeline = create_pipeline(config, args.source, say, realtime=args.realtime)
-    output = threading.Lock()  # frame lines from here, alert lines from the hub's thread
+    output = threading.Lock()  # frame lines from here, alert and status lines from other threads
+    out = _LockedWriter(sys.stdout, output)
+    hub: AlertHub | None = None
+    report = status_reporter(out, args.json)
+
+    def on_status(status) -> None:
+        report(status)
+        if hub is not None:
+            hub.source_status(status)
+
+    pipeline = create_pipeline(config, args.source, say, realtime=args.realtime, on_status=on_status)
     ring = config.ui.bell and sys.stderr.isatty()
 
     def show_alert(event) -> None:
@@ -77,12 +87,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         on_armed=lambda armed, origin: say(f"alerts {'armed' if armed else 'disarmed'} ({origin})")))
     say(f"analysing {pipeline.source} with {pipeline.analyzer.detector.name} + {pipeline.analyzer.classifier.name}; "
         f"audit log {hub.audit.path}")
+    stopped_by = _stop_on_signals(pipeline)
     try:
-        summary = run_headless(pipeline, hub, _LockedWriter(sys.stdout, output), args.json, args.changes, args.frames)
+        summary = run_headless(pipeline, hub, out, args.json, args.changes, args.frames)
     finally:
         hub.close()
+    summary["stopped_by"] = stopped_by[-1] if stopped_by else None
     _emit({"summary": summary}, args.json, lambda d: "summary:\n" + _pretty(d["summary"]))
-    return EXIT_INTERRUPTED if summary["interrupted"] else EXIT_OK
+    if stopped_by == ["SIGINT"] or summary["interrupted"]:
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _stop_on_signals(pipeline) -> list[str]:
+    """SIGTERM (systemd, docker) and SIGINT end the run cleanly: the source stops, then the
+    caller flushes the alerts and prints the summary. A second signal stops at once."""
+    received: list[str] = []
+
+    def stop(signum, frame) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signal.Signals(signum).name)
+        say(f"{received[0]}: stopping")
+        pipeline.stop(wait=False)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+    return received
 
 
 class _LockedWriter:

@@ -85,6 +85,15 @@ def _camera_name(value: str) -> str | None:
 class SourceConfig:
     uri: str = setting("0", "camera index, video file, rtsp:// or http(s):// URL, image file or folder")
     name: str = setting("", "camera name in events and MQTT topics (default: the host name)", _camera_name)
+    loop: bool = setting(False, "play a video file or image folder again from the start when it ends")
+    reconnect: bool = setting(True, "reconnect a camera or stream that drops (else analysis ends)")
+    retry_min_s: float = setting(0.5, "first wait before reconnecting; doubles per failed attempt, with jitter",
+                                 _range(0.05, 60.0))
+    retry_max_s: float = setting(2.0, "longest wait between reconnect attempts (so analysis resumes soon after "
+                                 "the stream is back)", _range(0.1, 600.0))
+    stall_s: float = setting(5.0, "a stream that delivers no frame for this long counts as lost", _range(0.5, 600.0))
+    rtsp_transport: str = setting("tcp", "RTSP over tcp (reliable through NAT and Wi-Fi) or udp",
+                                  _choice("tcp", "udp"))
 
 
 @dataclass

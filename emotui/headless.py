@@ -9,7 +9,26 @@ from collections import Counter
 from typing import TextIO
 
 from emotui.alerts.hub import AlertHub
+from emotui.capture import SourceStatus
 from emotui.pipeline import STAGES, FrameResult, Pipeline, summarise
+
+REPORTED_STATES = ("live", "lost", "retrying", "ended", "failed")  # not each reconnect attempt
+
+
+def status_reporter(out: TextIO, as_json: bool):
+    """A Capture status callback printing the source's state changes: an outage as `lost`, then
+    `retrying` with its first retry (not every attempt), then `live` when it is back."""
+    last = {"state": None}
+
+    def report(status: SourceStatus) -> None:
+        if status.state not in REPORTED_STATES or status.state == last["state"]:
+            return
+        last["state"] = status.state
+        line = json.dumps({"status": status.to_dict()}) if as_json else f"source {status.describe()}"
+        out.write(line + "\n")
+        out.flush()
+
+    return report
 
 
 def _describe(result: FrameResult) -> str:
@@ -70,6 +89,8 @@ def run_headless(pipeline: Pipeline, hub: AlertHub | None, out: TextIO, as_json:
         "stage_ms_median": {stage: round(ms, 3) for stage, ms in metrics.stage_ms.items()},
         "duration_s": round(elapsed, 3),
         "alerts": alerts,
+        "source_status": pipeline.capture.status.to_dict(),
+        "corrupt_frames": pipeline.capture.corrupt_frames,
         "interrupted": interrupted,
     }
 

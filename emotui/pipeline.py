@@ -7,12 +7,12 @@ import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from emotui.capture import Capture, Frame, SourceSpec, parse_source
+from emotui.capture import Capture, Frame, SourceSpec, SourceStatus, parse_source
 from emotui.config import Config
 from emotui.models import ModelStore, Progress, default_models_dir
 from emotui.vision import EMOTIONS
@@ -136,8 +136,8 @@ class Pipeline:
         finally:
             self.capture.stop()
 
-    def stop(self) -> None:
-        self.capture.stop()
+    def stop(self, wait: bool = True) -> None:
+        self.capture.stop(wait)
 
     @property
     def paused(self) -> bool:
@@ -200,12 +200,16 @@ def create_analyzer(config: Config, progress: Progress) -> Analyzer:
     )
 
 
-def create_pipeline(config: Config, source: str | None, progress: Progress, realtime: bool = False) -> Pipeline:
+def create_pipeline(config: Config, source: str | None, progress: Progress, realtime: bool = False,
+                    fail_fast: bool = True, on_status: Callable[[SourceStatus], None] | None = None) -> Pipeline:
     """The one factory used by the CLI, the console and the tests; `source` overrides the config's.
-    realtime plays files at their own frame rate (the console); otherwise as fast as analysis goes."""
+    realtime plays files at their own frame rate (the console); otherwise as fast as analysis goes.
+    fail_fast raises SourceError when the source cannot be opened (headless); otherwise a live
+    source is retried (the console). on_status hears the source's state changes."""
     spec = parse_source(source if source is not None else config.source.uri)
     analyzer = create_analyzer(config, progress)
-    return Pipeline(Capture(spec, realtime=realtime), analyzer)
+    return Pipeline(Capture(spec, realtime=realtime, settings=config.source, fail_fast=fail_fast,
+                            on_status=on_status), analyzer)
 
 
 def summarise(results: list[float]) -> dict[str, float]:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from emotui.capture import Capture, Frame, FrameBuffer, SourceError, SourceSpec, parse_source
+from emotui.config import SourceConfig
 
 
 def _frame(index: int) -> Frame:
@@ -69,7 +70,7 @@ class FakeWebcam:
 
 def test_live_capture_drops_oldest_when_analysis_is_slow_and_releases_the_camera():
     webcam = FakeWebcam(frames=200)
-    capture = Capture(SourceSpec("camera", 0), reader=webcam).start()
+    capture = Capture(SourceSpec("camera", 0), reader=webcam, settings=SourceConfig(reconnect=False)).start()
     indices = []
     for frame in capture.frames():
         indices.append(frame.index)
@@ -81,7 +82,7 @@ def test_live_capture_drops_oldest_when_analysis_is_slow_and_releases_the_camera
 
 def test_stop_ends_a_live_capture_promptly():
     webcam = FakeWebcam(frames=10**9)
-    capture = Capture(SourceSpec("camera", 0), reader=webcam).start()
+    capture = Capture(SourceSpec("camera", 0), reader=webcam, settings=SourceConfig(reconnect=False)).start()
     frames = capture.frames()
     next(frames)
     started = time.perf_counter()

@@ -21,8 +21,9 @@ def test_headless_json_prints_one_line_per_frame_then_a_summary(face_video):
     result = run_cli("run", "--headless", "--json", "--source", face_video)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    frames, summary = lines[:-1], lines[-1]["summary"]
+    frames, summary = [line for line in lines if "frame" in line], lines[-1]["summary"]
     assert [f["frame"] for f in frames] == list(range(78))
+    assert [line["status"]["state"] for line in lines if "status" in line] == ["ended"]  # reported once
     face = frames[10]["faces"][0]
     assert set(face["probabilities"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
     assert face["dominant"] == max(face["probabilities"], key=face["probabilities"].get)
@@ -36,8 +37,8 @@ def test_headless_json_prints_one_line_per_frame_then_a_summary(face_video):
 def test_changes_flag_prints_only_frames_where_something_changed(face_video):
     every = run_cli("run", "--headless", "--json", "--source", face_video)
     changes = run_cli("run", "--headless", "--json", "--changes", "--source", face_video)
-    frames = [json.loads(line) for line in every.stdout.splitlines()[:-1]]
-    changed = [json.loads(line) for line in changes.stdout.splitlines()[:-1]]
+    frames = [line for line in map(json.loads, every.stdout.splitlines()) if "frame" in line]
+    changed = [line for line in map(json.loads, changes.stdout.splitlines()) if "frame" in line]
     expected = [
         f["frame"] for i, f in enumerate(frames)
         if i == 0 or [x["dominant"] for x in f["faces"]] != [x["dominant"] for x in frames[i - 1]["faces"]]

@@ -75,7 +75,8 @@ def test_list_defaults_are_not_shared_between_instances():
 
 # Every field of every section set to a valid, non-default value.
 FULL = {
-    "source": {"uri": "rtsp://camera.local/stream", "name": "front-door"},
+    "source": {"uri": "rtsp://camera.local/stream", "name": "front-door", "loop": True, "reconnect": False,
+               "retry_min_s": 1.0, "retry_max_s": 10.0, "stall_s": 3.0, "rtsp_transport": "udp"},
     "detector": {"name": "deepface:yunet", "min_score": 0.45, "min_face_px": 32, "nms_iou": 0.5, "tiles": 3},
     "emotion": {
         "model": "custom",

@@ -303,3 +303,26 @@ def test_tls_with_a_private_ca(tmp_path):
             AlertHub(config, "test", Recorder().listener, environ={})
     finally:
         broker.stop()
+
+
+def test_source_status_is_published_retained_and_outages_are_audited(tmp_path, broker):
+    from emotui.capture import SourceStatus
+
+    config = _config(tmp_path, broker.port, [AlertRuleConfig(name="fear")])
+    hub = AlertHub(config, "test", Recorder().listener, environ={})
+    assert wait_until(lambda: hub.mqtt.connected)
+    hub.source_status(SourceStatus("lost", "stream stalled", outages=1))
+    hub.source_status(SourceStatus("retrying", "connection refused", retry_at=time.time() + 1.0, outages=1))
+    hub.source_status(SourceStatus("live", outages=1, reconnects=1))
+    watcher = Subscriber(broker.port, [f"{PREFIX}/{CAMERA}/status"])
+    assert watcher.wait_for(lambda ms: len(ms) == 1)  # the retained latest state
+    (latest,) = _payloads(watcher, f"{PREFIX}/{CAMERA}/status")
+    assert (latest["state"], latest["outages"], latest["reconnects"]) == ("live", 1, 1)
+    hub.source_status(SourceStatus("lost", "closed", outages=2))
+    assert watcher.wait_for(lambda ms: len(ms) == 2)
+    assert json.loads(watcher.messages[-1].payload)["detail"] == "closed"
+    hub.close()
+    watcher.close()
+    audit = [json.loads(line) for line in (tmp_path / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    assert [(r["data"]["state"], r["data"]["outages"]) for r in audit if r["type"] == "source"] == [
+        ("lost", 1), ("live", 1), ("lost", 2)]

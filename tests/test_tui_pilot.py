@@ -210,8 +210,12 @@ async def test_resize_adapts_the_layout(config, video):
 async def test_missing_camera_is_shown_with_the_source_hint(config):
     app = create_app(config, "7")
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: "source error" in log_text(app))
+        await wait_for(pilot, lambda: "source unavailable" in log_text(app))
         assert "no camera at index 7; pass --source" in log_text(app)
+        await pilot.pause(1.5)  # retries go on, logged once, shown in the status line
+        assert log_text(app).count("source unavailable") == 1
+        assert "retry in" in str(app.query_one(StatusLine).render()) or \
+            "connecting" in str(app.query_one(StatusLine).render())
         assert app.is_running
 
 

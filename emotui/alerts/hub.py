@@ -28,7 +28,7 @@ from emotui.alerts.mqtt import MqttSink
 from emotui.alerts.outbox import Outbox
 from emotui.alerts.rules import RuleEngine
 from emotui.alerts.webhook import WebhookSink
-from emotui.capture import redact_source
+from emotui.capture import SourceStatus, redact_source
 from emotui.config import AlertRuleConfig, Config
 from emotui.pipeline import FrameResult
 from emotui.snapshots import SnapshotError, default_snapshot_dir, encode_jpeg, save_snapshot
@@ -144,6 +144,14 @@ class AlertHub:
     def set_threshold(self, rule: AlertRuleConfig, value: float, origin: str) -> None:
         self.engine.set_threshold(rule, value)
         self._work.put(("threshold", {"rule": rule.name, "threshold": rule.threshold, "origin": origin}))
+
+    def source_status(self, status: SourceStatus) -> None:
+        """The source's state changed: MQTT `<camera>/status`, and outages in the audit log."""
+        if self.mqtt is not None:
+            self.mqtt.publish_status(status)
+        if status.state in ("lost", "failed", "ended") or (status.state == "live" and status.reconnects):
+            self._record("source", {"state": status.state, "detail": status.detail, "outages": status.outages,
+                                    "reconnects": status.reconnects})
 
     def problem(self, text: str) -> None:
         """A sink's trouble: told to the listener and kept in the audit log."""

@@ -9,6 +9,7 @@ Topics under the configured prefix (default `emotui`):
 - `<prefix>/<camera>/snapshot`: the latest alert snapshot as JPEG, retained.
 - `<prefix>/<camera>/armed/set` (`ON`/`OFF`, subscribed) and `<prefix>/<camera>/armed/state` (retained).
 - `<prefix>/<camera>/alerts/<rule>/state`: `ON` while the rule has an open alert, retained.
+- `<prefix>/<camera>/status`: the source's state (connecting, live, lost, retrying, ...), retained.
 - `<prefix>/tracked_object_update`: `{"type": "classification", "model": "emotion", "sub_label", "score", ...}`
   whenever a face's dominant emotion changes, as Frigate publishes its classifications.
 Live state, snapshots and classifications are not queued: they are current values, republished on connect.
@@ -33,6 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from emotui import __version__
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.outbox import Outbox
+from emotui.capture import SourceStatus
 from emotui.config import AlertRuleConfig, MqttConfig
 from emotui.pipeline import FrameResult
 
@@ -66,6 +68,7 @@ class MqttSink:
             "snapshot": f"{prefix}/{camera}/snapshot",
             "armed_set": f"{prefix}/{camera}/armed/set",
             "armed_state": f"{prefix}/{camera}/armed/state",
+            "status": f"{prefix}/{camera}/status",
             "tracked_object_update": f"{prefix}/tracked_object_update",
         }
         self._last_records: dict[str, dict] = {}  # alert id -> last "after", for "before"
@@ -74,6 +77,7 @@ class MqttSink:
         self._published_state: dict | None = None
         self._state_published_at = 0.0
         self._track_emotions: dict[int, str] = {}
+        self._source_status: str | None = None  # JSON of the latest SourceStatus, republished on connect
         self._connected = threading.Event()
         self._wake = threading.Event()  # something for the sender: a new event, an acknowledgement, a connection
         self._stopping = threading.Event()
@@ -153,6 +157,12 @@ class MqttSink:
         for track_id in result.ended_tracks:
             self._track_emotions.pop(track_id, None)
 
+    def publish_status(self, status: SourceStatus) -> None:
+        """The source's state (connecting, live, lost, retrying, ended, failed), retained."""
+        with self._lock:
+            self._source_status = json.dumps(status.to_dict())
+            self._publish_live(self.topics["status"], self._source_status, retain=True)
+
     def set_armed(self, armed: bool) -> None:
         with self._lock:
             self._armed = armed
@@ -196,6 +206,8 @@ class MqttSink:
             for rule in self.rules:
                 on = bool(self._open_alerts.get(rule.name))
                 client.publish(self._rule_topic(rule.name), "ON" if on else "OFF", qos=1, retain=True)
+            if self._source_status is not None:
+                client.publish(self.topics["status"], self._source_status, qos=1, retain=True)
             self._connected.set()
             self._wake.set()
             self._publish_state_if_due(force=True)

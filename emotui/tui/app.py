@@ -25,7 +25,7 @@ from textual.widgets import RichLog
 
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.hub import AlertHub, AlertListener
-from emotui.capture import SourceError
+from emotui.capture import SourceError, SourceStatus
 from emotui.config import Config, ConfigError, KeysConfig, write_thresholds
 from emotui.models import ModelError
 from emotui.pipeline import FrameResult, Pipeline, create_pipeline
@@ -76,6 +76,12 @@ class AlertsArmed(Message):
         self.origin = origin
 
 
+class SourceChanged(Message):
+    def __init__(self, status: SourceStatus) -> None:
+        super().__init__()
+        self.status = status
+
+
 class SourceTrouble(Message):
     def __init__(self, text: str, severity: str) -> None:
         super().__init__()
@@ -108,6 +114,7 @@ class EmotuiApp(App[int]):
         self.boxes_on = config.ui.boxes
         self.bell_on = config.ui.bell
         self.source_state = "starting"
+        self._source_status_logged: str | None = None
         self._shown_index: int | None = None
 
     # --- layout and lifecycle ---------------------------------------------------------------
@@ -178,7 +185,8 @@ class EmotuiApp(App[int]):
     def _analyse(self) -> None:
         try:
             pipeline = create_pipeline(self.config, self.source_text, self._progress,
-                                       realtime=self.config.ui.realtime)
+                                       realtime=self.config.ui.realtime, fail_fast=False,
+                                       on_status=self._source_changed)
             self.post_message(ResultsStarted(pipeline))
             for result in pipeline.results():
                 self.latest = result
@@ -191,6 +199,12 @@ class EmotuiApp(App[int]):
             self.post_message(SourceTrouble(f"model error: {error}", "error"))
         except Exception as error:  # keep the console up and say what broke
             self.post_message(SourceTrouble(f"analysis stopped: {type(error).__name__}: {error}", "error"))
+
+    def _source_changed(self, status: SourceStatus) -> None:
+        """From the capture thread."""
+        if self.hub is not None:
+            self.hub.source_status(status)
+        self.post_message(SourceChanged(status))
 
     def _progress(self, text: str) -> None:
         self.call_from_thread(self.log_line, text, "info")
@@ -213,6 +227,27 @@ class EmotuiApp(App[int]):
     def on_alerts_armed(self, message: AlertsArmed) -> None:
         self.log_line(f"alerts {'armed' if message.armed else 'disarmed'} ({message.origin})", "warning")
         self._refresh_panels()
+
+    def on_source_changed(self, message: SourceChanged) -> None:
+        """Each outage is logged once when it starts and once when the source is back; the
+        status line shows the state (and the next retry) all along."""
+        status, previous = message.status, self._source_status_logged
+        if status.state == "connecting":
+            return
+        if status.state == "retrying":
+            if previous is None:  # not reached yet: say so once
+                self.log_line(f"source unavailable: {status.detail}; retrying", "error")
+                self._source_status_logged = "retrying"
+            return
+        if status.state == "lost":
+            self.log_line(f"source lost: {status.detail}; reconnecting", "warning")
+        elif status.state == "live" and previous == "lost":
+            self.log_line(f"source back (reconnect {status.reconnects})", "info")
+        elif status.state == "live" and previous == "retrying":
+            self.log_line("source connected", "info")
+        elif status.state == "ended" and status.detail:
+            self.log_line(f"source ended {status.detail}", "warning")
+        self._source_status_logged = status.state
 
     def on_source_trouble(self, message: SourceTrouble) -> None:
         self.log_line(message.text, message.severity)
@@ -242,8 +277,11 @@ class EmotuiApp(App[int]):
         result, pipeline = self.latest, self.pipeline
         self.bars.show(result.faces if result else [], self.rules, self.selected_rule)
         alerts = "alerts off" if self.hub is None else "armed" if self.hub.engine.armed else "disarmed"
+        state = self.source_state
+        if pipeline is not None and (status := pipeline.capture.status).state in ("connecting", "lost", "retrying"):
+            state = status.state + (f", retry in {status.retry_in_s:.0f} s" if status.retry_at is not None else "")
         self.status.show(
-            self.source_text, self.source_state, result, pipeline.metrics() if pipeline else None,
+            self.source_text, state, result, pipeline.metrics() if pipeline else None,
             self.models_text(), bool(pipeline and pipeline.paused), alerts,
         )
 

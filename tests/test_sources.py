@@ -1,0 +1,269 @@
+"""Live sources against real servers on loopback: an MJPEG camera that is killed and restarted,
+stalls, corrupt frames, bad sources with their specific errors, looping files, and the headless
+service stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from emotui.capture import Capture, SourceError, SourceStatus, parse_source
+from emotui.config import Config, SourceConfig
+from emotui.pipeline import create_pipeline
+from tests.conftest import run_cli, wait_until
+from tests.cameras import MjpegCamera
+from tests.mosquitto import free_port
+
+FACES = ("videos", "faces", "liveportrait_d6.mp4")
+
+
+@pytest.fixture
+def video(media_dir) -> Path:
+    return media_dir.joinpath(*FACES)
+
+
+@pytest.fixture
+def camera(video):
+    camera = MjpegCamera(free_port(), video)
+    yield camera
+    camera.kill()
+
+
+class Watcher:
+    """Runs a pipeline on a thread, keeping the results' arrival times and every status."""
+
+    def __init__(self, config: Config, source: str) -> None:
+        self.statuses: list[SourceStatus] = []
+        self.arrivals: list[tuple[float, float]] = []  # (time.monotonic(), source time)
+        self.pipeline = create_pipeline(config, source, lambda text: None, on_status=self.statuses.append)
+        self.error: Exception | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for result in self.pipeline.results():
+                self.arrivals.append((time.monotonic(), result.time))
+        except Exception as error:
+            self.error = error
+
+    def states(self) -> list[str]:
+        return [s.state for s in self.statuses]
+
+    def stop(self) -> None:
+        self.pipeline.stop()
+        self._thread.join(timeout=10)
+
+
+def _config(**source) -> Config:
+    config = Config()
+    config.source = SourceConfig(**{"retry_min_s": 0.2, "retry_max_s": 1.0, "stall_s": 2.0, **source})
+    return config
+
+
+def test_mjpeg_camera_killed_and_restarted_is_reconnected(camera, model_store):
+    camera.start()
+    watcher = Watcher(_config(), camera.url)
+    assert wait_until(lambda: len(watcher.arrivals) >= 15, timeout=20), watcher.statuses
+    camera.kill()
+    assert wait_until(lambda: "lost" in watcher.states(), timeout=10)
+    before = len(watcher.arrivals)
+    time.sleep(2.5)  # down for a while: several attempts fail
+    assert len(watcher.arrivals) == before
+    camera.start()
+    back = time.monotonic()
+    assert wait_until(lambda: len(watcher.arrivals) > before + 5, timeout=10)
+    resumed_after = watcher.arrivals[before][0] - back
+    watcher.stop()
+    assert watcher.error is None
+    assert resumed_after < 3.0  # analysis resumes within 3 s of the stream coming back
+    states = watcher.states()
+    assert states.count("lost") == 1 and states.count("retrying") >= 2  # one outage, several attempts
+    assert states[states.index("lost"):].count("live") == 1
+    live_again = [s for s in watcher.statuses if s.state == "live"][-1]
+    assert (live_again.outages, live_again.reconnects) == (1, 1)
+    lost = next(s for s in watcher.statuses if s.state == "lost")
+    assert "stopped sending frames" in lost.detail or "127.0.0.1" in lost.detail
+    retrying = [s for s in watcher.statuses if s.state == "retrying"]
+    assert all(0 < s.retry_at - s.since <= 1.0 for s in retrying)  # capped backoff
+    assert any("connection refused" in s.detail for s in retrying)
+    times = [t for _, t in watcher.arrivals]
+    assert times == sorted(times)  # the source clock never goes back across the reconnect
+
+
+def test_a_stalled_stream_counts_as_lost(video, model_store):
+    camera = MjpegCamera(free_port(), video, mode="stall").start()
+    try:
+        watcher = Watcher(_config(stall_s=1.0), camera.url)
+        assert wait_until(lambda: "lost" in watcher.states(), timeout=10)
+        watcher.stop()
+    finally:
+        camera.kill()
+    lost = next(s for s in watcher.statuses if s.state == "lost")
+    assert "stalled" in lost.detail and len(watcher.arrivals) == 3
+
+
+def test_corrupt_frames_are_skipped_and_counted(video, model_store):
+    camera = MjpegCamera(free_port(), video, mode="corrupt", fps=30).start()
+    try:
+        watcher = Watcher(_config(), camera.url)
+        assert wait_until(lambda: len(watcher.arrivals) >= 20, timeout=20)
+        corrupt = watcher.pipeline.capture.corrupt_frames
+        watcher.stop()
+    finally:
+        camera.kill()
+    assert corrupt >= 5 and watcher.error is None
+    assert watcher.pipeline.capture.status.corrupt_frames >= corrupt
+
+
+def _specific_error(source: str) -> str:
+    with pytest.raises(SourceError) as raised:
+        Capture(parse_source(source), settings=SourceConfig(stall_s=2.0))
+    return str(raised.value)
+
+
+def test_bad_live_sources_give_specific_errors(video):
+    closed = free_port()
+    assert f"cannot connect to 127.0.0.1:{closed}" in _specific_error(f"http://127.0.0.1:{closed}/stream")
+    assert "connection refused" in _specific_error(f"rtsp://user:secret@127.0.0.1:{closed}/live")
+    assert "secret" not in _specific_error(f"rtsp://user:secret@127.0.0.1:{closed}/live")  # credentials hidden
+    assert "cannot resolve the host" in _specific_error("http://no-such-camera.invalid/stream")
+    for mode, expected in (("missing", "answered 404"),
+                           ("octet", "sends application/octet-stream, which is neither MJPEG nor")):
+        camera = MjpegCamera(free_port(), video, mode=mode).start()
+        try:
+            assert expected in _specific_error(camera.url)
+        finally:
+            camera.kill()
+
+
+def test_truncated_and_empty_files_give_specific_errors(tmp_path, video):
+    data = video.read_bytes()
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "head.mp4").write_bytes(data[: len(data) // 3])  # the index (moov) is at the end: unreadable
+    assert "is empty (0 bytes)" in _specific_error(str(tmp_path / "empty.mp4"))
+    assert "cannot decode" in _specific_error(str(tmp_path / "head.mp4"))
+    assert "not a camera index, a URL, or an existing file" in _specific_error(str(tmp_path / "nope.mp4"))
+
+
+def test_headless_run_on_an_unreachable_camera_exits_3_naming_it():
+    closed = free_port()
+    result = run_cli("run", "--headless", "--source", f"http://127.0.0.1:{closed}/video")
+    assert result.returncode == 3
+    assert f"cannot connect to 127.0.0.1:{closed}" in result.stderr and "connection refused" in result.stderr
+
+
+def test_a_looping_file_goes_on_with_a_running_clock(video):
+    capture = Capture(parse_source(str(video)), settings=SourceConfig(loop=True)).start()
+    times = []
+    for frame in capture.frames():
+        times.append(frame.time)
+        if len(times) == 200:  # the clip has 78 frames: more than two passes
+            break
+    capture.stop()
+    assert times == sorted(times) and len(set(times)) == 200
+    assert capture.status.state != "ended"
+
+
+def test_headless_service_stops_cleanly_on_sigterm(tmp_path, camera, model_store):
+    camera.start()
+    config = tmp_path / "emotui.toml"
+    config.write_text(f'[alerts]\ndir = "{tmp_path / "alerts"}"\n')
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emotui", "--config", str(config), "run", "--headless", "--json",
+         "--source", camera.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:  # until the first frame: it is running
+            if "frame" in json.loads(line):
+                break
+        process.send_signal(signal.SIGTERM)
+    except BaseException:
+        process.kill()
+        raise
+    stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
+    summary = json.loads(stdout.splitlines()[-1])["summary"]
+    assert summary["stopped_by"] == "SIGTERM" and summary["frames_processed"] > 0
+    assert "SIGTERM: stopping" in stderr
+    records = [json.loads(line) for line in (tmp_path / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    assert records[-1]["type"] == "stop"  # alerts flushed and the audit log closed
+
+
+async def test_console_logs_an_outage_once_and_the_return(camera, model_store):
+    from emotui.tui.app import create_app
+
+    camera.start()
+    config = _config()
+    config.ui.bell = False
+    app = create_app(config, camera.url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        async def until(condition, timeout=15.0):
+            deadline = time.monotonic() + timeout
+            while not condition():
+                assert time.monotonic() < deadline, "condition not met in time"
+                await pilot.pause(0.05)
+
+        log = lambda: "\n".join(line.text for line in app.query_one("#log").lines)  # noqa: E731
+        await until(lambda: app.latest is not None)
+        camera.kill()
+        await until(lambda: "source lost" in log())
+        await pilot.pause(1.0)
+        assert "lost" in str(app.query_one("StatusLine").render()) or \
+            "retry in" in str(app.query_one("StatusLine").render())
+        await pilot.pause(1.0)
+        camera.start()
+        await until(lambda: "source back" in log())
+        text = log()
+    assert text.count("source lost") == 1 and text.count("source back") == 1
+
+
+@pytest.fixture
+def rtsp_camera(tmp_path, video):
+    import os
+
+    import cv2
+
+    from tests.cameras import RtspCamera, rtsp_unavailable
+
+    reason = rtsp_unavailable()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"the RTSP server cannot run: {reason} (.ci/run installs gst-rtsp-server)")
+        pytest.skip(f"the RTSP server cannot run: {reason}")
+    frames = tmp_path / "rtsp-frames"
+    frames.mkdir()
+    capture = cv2.VideoCapture(str(video))
+    for index in range(60):
+        ok, image = capture.read()
+        assert ok
+        cv2.imwrite(str(frames / f"{index:05d}.jpg"), cv2.resize(image, (320, 320)))
+    capture.release()
+    camera = RtspCamera(free_port(), frames)
+    yield camera
+    camera.kill()
+
+
+def test_rtsp_camera_killed_and_restarted_is_reconnected(rtsp_camera, model_store):
+    rtsp_camera.start()
+    watcher = Watcher(_config(), rtsp_camera.url)
+    assert wait_until(lambda: len(watcher.arrivals) >= 15, timeout=20), watcher.statuses
+    rtsp_camera.kill()
+    assert wait_until(lambda: "lost" in watcher.states(), timeout=10), watcher.statuses
+    before = len(watcher.arrivals)
+    time.sleep(2.0)
+    rtsp_camera.start()
+    back = time.monotonic()
+    assert wait_until(lambda: len(watcher.arrivals) > before + 5, timeout=10), watcher.statuses
+    resumed_after = watcher.arrivals[before][0] - back
+    watcher.stop()
+    assert watcher.error is None and resumed_after < 3.0
+    states = watcher.states()
+    assert states.count("lost") == 1 and states[states.index("lost"):].count("live") == 1
+    assert [s for s in watcher.statuses if s.state == "live"][-1].reconnects == 1
