@@ -49,12 +49,9 @@ class StreamLost(SourceError):
     """A live source stopped delivering: closed, stalled or unreadable."""
 
 
-SOURCE_STATES = ("connecting", "live", "lost", "retrying", "ended", "failed")
-
-
 @dataclass(frozen=True)
 class SourceStatus:
-    state: str  # one of SOURCE_STATES
+    state: str  # connecting, live, lost, retrying, ended or failed
     detail: str = ""  # why (lost, failed) or what (ended)
     retry_at: float | None = None  # time.time() of the next attempt, while retrying
     outages: int = 0  # times a live source was lost
@@ -428,10 +425,6 @@ class Capture:
         self._started = time.perf_counter()
         self.frames_read = 0
         self.resolution: tuple[int, int] | None = None
-
-    @property
-    def source_fps(self) -> float:
-        return self._reader.fps if self._reader is not None else 0.0
 
     @property
     def dropped(self) -> int:

@@ -108,7 +108,7 @@ def test_ended_track_ends_its_alert_at_once():
         engine.evaluate(_result(t / 10, {1: 0.9}))
     events = engine.evaluate(_result(0.5, {}, ended=[1]))
     assert [(e.type, e.track_id) for e in events] == [("end", 1)]
-    assert engine.open_alerts() == []
+    assert engine.finish() == []  # nothing left open
 
 
 def test_a_face_missing_from_a_frame_is_neither_a_hit_nor_a_miss():

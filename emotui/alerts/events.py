@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
 
 
 class AlertSetupError(Exception):
@@ -43,7 +42,3 @@ class AlertEvent:
 
     def _peak(self) -> str:
         return f"{self.peak_score:.0%}" if self.kind == "emotion" else f"{self.peak_score:g}"
-
-    @property
-    def started(self) -> datetime:
-        return datetime.fromtimestamp(self.start_time).astimezone()

@@ -89,10 +89,6 @@ class RuleEngine:
         with self._lock:
             return self._end_where(lambda key: True)
 
-    def open_alerts(self) -> list[AlertEvent]:
-        with self._lock:
-            return [episode.alert for episode in self._episodes.values() if episode.alert is not None]
-
     def evaluate(self, result: FrameResult) -> list[AlertEvent]:
         with self._lock:
             self._source_time = result.time
