@@ -107,7 +107,7 @@ def test_a_hanging_webhook_never_holds_up_analysis_or_the_other_sinks(tmp_path):
     for track in range(1, 21):
         hub.observe(frame_result(track, {track: 0.9}))
         hub.observe(frame_result(track + 0.5, {}, ended=[track]))
-    assert time.perf_counter() - started < 0.5  # analysis is not held up
+    assert time.perf_counter() - started < 2.0  # analysis is not held up (the webhook waits 30 s)
     assert wait_until(lambda: len(shown) == 60)  # new + snapshot update + end each, despite the webhook
     assert len(hub.webhook.outbox) >= 59  # kept for delivery
     hub.close(timeout=0.2)

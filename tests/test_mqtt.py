@@ -314,10 +314,12 @@ def test_source_status_is_published_retained_and_outages_are_audited(tmp_path, b
     hub.source_status(SourceStatus("lost", "stream stalled", outages=1))
     hub.source_status(SourceStatus("retrying", "connection refused", retry_at=time.time() + 1.0, outages=1))
     hub.source_status(SourceStatus("live", outages=1, reconnects=1))
+    time.sleep(0.3)  # the broker has them (QoS 0, published from paho's thread)
     watcher = Subscriber(broker.port, [f"{PREFIX}/{CAMERA}/status"])
-    assert watcher.wait_for(lambda ms: len(ms) == 1)  # the retained latest state
+    assert watcher.wait_for(lambda ms: len(ms) == 1)  # only the latest state is retained
     (latest,) = _payloads(watcher, f"{PREFIX}/{CAMERA}/status")
     assert (latest["state"], latest["outages"], latest["reconnects"]) == ("live", 1, 1)
+    assert watcher.messages[0].retain
     hub.source_status(SourceStatus("lost", "closed", outages=2))
     assert watcher.wait_for(lambda ms: len(ms) == 2)
     assert json.loads(watcher.messages[-1].payload)["detail"] == "closed"
