@@ -273,3 +273,17 @@ async def test_exits_cleanly_when_the_terminal_hangs_up(config, video):
         os.kill(os.getpid(), signal.SIGHUP)
         await asyncio.sleep(0.3)
     assert not app.is_running
+
+
+async def test_sigterm_quits_like_q_and_closes_the_audit_log(config, video, tmp_path):
+    import os
+    import signal
+
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(0.3)
+    assert not app.is_running and app.return_code == 0
+    records = [json.loads(line) for line in (tmp_path / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    assert records[-1]["type"] == "stop"

@@ -142,10 +142,12 @@ class EmotuiApp(App[int]):
         # handler, not the event loop's: it must run at once (before Textual's SIGCONT handler, and even
         # if the loop is stuck on the dead terminal).
         self._loop = asyncio.get_running_loop()
-        try:
-            self._previous_sighup = signal.signal(signal.SIGHUP, self._hang_up)
-        except (AttributeError, ValueError):  # no SIGHUP (Windows), or not the main thread
-            self._previous_sighup = None
+        self._previous_handlers = {}
+        for name, handler in (("SIGHUP", self._hang_up), ("SIGTERM", self._terminate)):
+            try:
+                self._previous_handlers[name] = signal.signal(getattr(signal, name), handler)
+            except (AttributeError, ValueError):  # no such signal (Windows), or not the main thread
+                pass
         self.log_line(f"opening {self.source_text}", "info")
         try:
             self.hub = AlertHub(self.config, self.source_text, AlertListener(
@@ -161,8 +163,15 @@ class EmotuiApp(App[int]):
             self.pipeline.stop()
         if self.hub is not None:
             self.hub.close(timeout=2.0)  # ends open alerts, flushes the sinks, writes `stop`
-        if getattr(self, "_previous_sighup", None) is not None:
-            signal.signal(signal.SIGHUP, self._previous_sighup)
+        for name, handler in getattr(self, "_previous_handlers", {}).items():
+            signal.signal(getattr(signal, name), handler)
+
+    def _terminate(self, signum: int, frame: object) -> None:
+        """SIGTERM (shutdown, kill): quit as `q` does, alerts flushed."""
+        try:
+            self._loop.call_soon_threadsafe(self.exit, 0)
+        except RuntimeError:  # the loop has already closed
+            pass
 
     def _hang_up(self, signum: int, frame: object) -> None:
         """SIGHUP: the terminal went away. Exit cleanly, and within HANGUP_GRACE_S in any case."""
