@@ -81,6 +81,11 @@ class AlertHub:
             "sinks": [name for name, on in (("mqtt", config.mqtt.host), ("webhook", config.webhook.url),
                                             ("exec", config.alerts.exec)) if on],
         })
+        # Work for the dispatcher thread, which starts once the sinks are up; MQTT may already
+        # arm or disarm (a retained command) while they start.
+        self._work: queue.Queue = queue.Queue()
+        self._snapshots: dict[str, str] = {}  # open alert id -> its snapshot (dispatcher thread only)
+        self._clock = clock
         self._outboxes: list[Outbox] = []
         self.mqtt: MqttSink | None = None
         self.webhook: WebhookSink | None = None
@@ -102,9 +107,6 @@ class AlertHub:
         if config.alerts.exec:
             self.exec_hook = ExecHook(config.alerts.exec, config.alerts.exec_on, config.alerts.exec_timeout_s,
                                       self.problem)
-        self._work: queue.Queue = queue.Queue()
-        self._snapshots: dict[str, str] = {}  # open alert id -> its snapshot (dispatcher thread only)
-        self._clock = clock
         self._dispatcher = threading.Thread(target=self._dispatch, name="emotui-alerts", daemon=True)
         self._dispatcher.start()
 
