@@ -263,8 +263,9 @@ def open_http_stream(spec: SourceSpec, settings: SourceConfig) -> MjpegReader | 
     shown = redact_source(url)
     check_reachable(url, settings.stall_s)
     parts = urlsplit(url)
-    request = urllib.request.Request(urlunsplit(parts._replace(netloc=parts.hostname + (
-        f":{parts.port}" if parts.port else ""))), headers={"User-Agent": "emotui"})
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
+    request = urllib.request.Request(urlunsplit(parts._replace(netloc=host + (f":{parts.port}" if parts.port else ""))),
+                                     headers={"User-Agent": "emotui"})
     if parts.username is not None:  # urllib does not take credentials from the URL
         import base64
 
