@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/console.py [--seconds 20] [--cols 100 --rows 30] [--source CLIP] [--json-only]
 
 What it does:
-  * transcodes a face clip (default $EMOTUI_MEDIA_DIR or ../shared/media, then
+  * transcodes a face clip (default: the tests' media, $EMOTUI_MEDIA_DIR or ../shared/media, then
     videos/faces/liveportrait_d6.mp4) to a
     640x480, 15 fps mp4 in a temporary folder (never inside the repository);
   * starts `python -m emotui --config <tmp toml> --source <video>` in a pty of --cols x --rows,
@@ -47,7 +47,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MEDIA = Path(os.environ.get("EMOTUI_MEDIA_DIR") or REPO.parent / "shared" / "media")  # as the tests
+sys.path.insert(0, str(REPO))
+
+from tests.media import find_media  # noqa: E402
+
+MEDIA = find_media()  # as the tests
 DEFAULT_CLIP = MEDIA / "videos" / "faces" / "liveportrait_d6.mp4"
 VIDEO_SIZE, VIDEO_FPS = (640, 480), 15.0
 PREVIEW_FPS, COLOUR = 8.0, "256"

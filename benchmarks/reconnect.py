@@ -22,9 +22,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.cameras import MjpegCamera  # noqa: E402
+from tests.media import find_media  # noqa: E402
 from tests.mosquitto import free_port  # noqa: E402
 
-CLIP = REPO.parent / "shared" / "media" / "videos" / "faces" / "liveportrait_d6.mp4"
+CLIP = find_media() / "videos" / "faces" / "liveportrait_d6.mp4"
 
 
 def main() -> None:

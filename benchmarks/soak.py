@@ -30,9 +30,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.media import find_media  # noqa: E402
 from tests.mosquitto import Broker, Subscriber  # noqa: E402
 
-CLIP = REPO.parent / "shared" / "media" / "videos" / "faces" / "liveportrait_d6.mp4"
+CLIP = find_media() / "videos" / "faces" / "liveportrait_d6.mp4"
 
 
 def make_clip(target: Path) -> dict:

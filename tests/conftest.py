@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from emotui.models import ModelError, ModelStore, default_models_dir
+from tests.media import MEDIA_ENV, find_media
 
 REPO = Path(__file__).resolve().parents[1]
-MEDIA_ENV = "EMOTUI_MEDIA_DIR"
 OFFLINE_MODELS = ("mini-xception", "blazeface", "blazeface-full")
 
 
@@ -28,8 +28,8 @@ def _unavailable(message: str) -> None:
 
 @pytest.fixture(scope="session")
 def media_dir() -> Path:
-    """../shared/media beside the repo, or $EMOTUI_MEDIA_DIR."""
-    path = Path(os.environ.get(MEDIA_ENV) or REPO.parent / "shared" / "media")
+    """The research media (tests/media.py: $EMOTUI_MEDIA_DIR, else ../shared/media)."""
+    path = find_media()
     if not (path / "expressions").is_dir():
         _unavailable(f"test media not found at {path} (set {MEDIA_ENV})")
     return path
