@@ -14,6 +14,7 @@ other streams go through OpenCV's FFmpeg backend.
 
 from __future__ import annotations
 
+import base64
 import os
 import random
 import socket
@@ -76,7 +77,7 @@ class SourceStatus:
 @dataclass(frozen=True)
 class Frame:
     index: int  # position in the source, dropped frames included
-    time: float  # seconds on the source clock: media time for files, since opening for live sources
+    time: float  # seconds on the source clock: media time for files, since the capture started for live ones
     captured_at: float  # time.perf_counter() when the frame was handed over (after decoding)
     decode_ms: float
     image: np.ndarray  # BGR
@@ -133,7 +134,6 @@ class VideoReader:
         self.spec = spec
         settings = settings or SourceConfig()
         if spec.kind == "url":
-            check_reachable(str(spec.target), settings.stall_s)
             if str(spec.target).lower().startswith("rtsp"):
                 # read by FFmpeg when the capture opens; one transport for every RTSP source
                 os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{settings.rtsp_transport}"
@@ -261,14 +261,11 @@ def open_http_stream(spec: SourceSpec, settings: SourceConfig) -> MjpegReader | 
     """MJPEG is read here; anything else an HTTP server sends goes to FFmpeg."""
     url = str(spec.target)
     shown = redact_source(url)
-    check_reachable(url, settings.stall_s)
     parts = urlsplit(url)
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
     request = urllib.request.Request(urlunsplit(parts._replace(netloc=host + (f":{parts.port}" if parts.port else ""))),
                                      headers={"User-Agent": "emotui"})
     if parts.username is not None:  # urllib does not take credentials from the URL
-        import base64
-
         token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     try:
@@ -347,8 +344,10 @@ def open_reader(spec: SourceSpec, settings: SourceConfig | None = None) -> Frame
     settings = settings or SourceConfig()
     if spec.kind in ("image", "folder"):
         return ImageReader(spec)
-    if spec.kind == "url" and str(spec.target).lower().startswith(("http://", "https://")):
-        return open_http_stream(spec, settings)
+    if spec.kind == "url":
+        check_reachable(str(spec.target), settings.stall_s)  # a specific error when the host is not there
+        if str(spec.target).lower().startswith(("http://", "https://")):
+            return open_http_stream(spec, settings)
     return VideoReader(spec, settings)
 
 

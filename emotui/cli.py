@@ -62,8 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.headless:
         return cmd_tui(args)
     config = _load(args)
-    output = threading.Lock()  # frame lines from here, alert and status lines from other threads
-    out = _LockedWriter(sys.stdout, output)
+    out = _LockedWriter(sys.stdout)  # frame lines from here, alert and status lines from other threads
     hub: AlertHub | None = None
     report = status_reporter(out, args.json)
 
@@ -76,9 +75,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     ring = config.ui.bell and sys.stderr.isatty()
 
     def show_alert(event) -> None:
-        with output:
-            print(json.dumps({"alert": event.to_dict()}) if args.json else f"ALERT {event.type} {event.describe()}",
-                  flush=True)
+        out.write((json.dumps({"alert": event.to_dict()}) if args.json else f"ALERT {event.type} {event.describe()}")
+                  + "\n")
+        out.flush()
         if ring and event.type == "new":
             print("\a", end="", file=sys.stderr, flush=True)
 
@@ -119,8 +118,8 @@ def _stop_on_signals(pipeline) -> list[str]:
 class _LockedWriter:
     """A text stream whose writes hold a lock, so lines from two threads never interleave."""
 
-    def __init__(self, stream, lock: threading.Lock) -> None:
-        self._stream, self._lock = stream, lock
+    def __init__(self, stream) -> None:
+        self._stream, self._lock = stream, threading.Lock()
 
     def write(self, text: str) -> int:
         with self._lock:

@@ -4,6 +4,7 @@ In CI (CI=true) a missing media folder or model fails the run; elsewhere such te
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -64,6 +65,11 @@ def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def audit_records(alerts_dir: Path) -> list[dict]:
+    """The records of the audit log in an `alerts.dir`, in order."""
+    return [json.loads(line) for line in (alerts_dir / "alerts.jsonl").read_text().splitlines()]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -16,7 +16,7 @@ from emotui.alerts.audit import chain_files, verify
 from emotui.alerts.events import AlertSetupError
 from emotui.alerts.hub import AUDIT_FILE, AlertHub, AlertListener
 from emotui.config import AlertRuleConfig, Config
-from tests.conftest import run_cli, wait_until
+from tests.conftest import audit_records, run_cli, wait_until
 from tests.factories import frame_result
 from tests.hookserver import HookServer
 
@@ -31,10 +31,6 @@ def _config(tmp_path: Path, **rule) -> Config:
     return config
 
 
-def _records(tmp_path: Path) -> list[dict]:
-    return [json.loads(line) for line in (tmp_path / "alerts" / AUDIT_FILE).read_text().splitlines()]
-
-
 def test_the_audit_log_records_a_run_and_verifies(tmp_path):
     shown = []
     hub = AlertHub(_config(tmp_path), "cam", AlertListener(on_event=shown.append), environ={})
@@ -42,7 +38,7 @@ def test_the_audit_log_records_a_run_and_verifies(tmp_path):
     hub.set_threshold(hub.engine.rules[0], 0.95, "console")
     hub.observe(frame_result(0.1, {1: 0.9}))  # below the new threshold: ends after one frame
     hub.close()
-    records = _records(tmp_path)
+    records = audit_records(tmp_path / "alerts")
     assert [r["type"] for r in records] == ["start", "new", "update", "threshold", "end", "stop"]
     assert records[0]["data"]["camera"] == "door" and records[0]["data"]["rules"] == ["fear"]
     assert [r["data"] for r in records if r["type"] in ("new", "update", "end")] == [e.to_dict() for e in shown]
@@ -57,7 +53,7 @@ def test_restart_continues_the_chain(tmp_path):
         hub = AlertHub(_config(tmp_path), "cam", environ={})
         hub.observe(frame_result(0.0, {1: 0.9}))
         hub.close()
-    records = _records(tmp_path)
+    records = audit_records(tmp_path / "alerts")
     assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
     assert [r["type"] for r in records].count("start") == 2
     assert verify([tmp_path / "alerts" / AUDIT_FILE]).ok
@@ -91,7 +87,7 @@ def test_exec_hook_runs_an_argv_with_placeholders_and_reports_failures(tmp_path)
     hub.observe(frame_result(1.2, {4: 0.9}))
     assert wait_until(lambda: any("cannot run" in p and "no-such-program" in p for p in problems)), problems
     hub.close()
-    assert sum(r["type"] == "problem" for r in _records(tmp_path)) >= 3  # problems are kept in the log too
+    assert sum(r["type"] == "problem" for r in audit_records(tmp_path / "alerts")) >= 3  # problems are kept in the log too
 
 
 def test_a_hanging_webhook_never_holds_up_analysis_or_the_other_sinks(tmp_path):
@@ -112,7 +108,7 @@ def test_a_hanging_webhook_never_holds_up_analysis_or_the_other_sinks(tmp_path):
     assert len(hub.webhook.outbox) >= 59  # kept for delivery
     hub.close(timeout=0.2)
     silent.close()
-    assert sum(r["type"] in ("new", "update", "end") for r in _records(tmp_path)) == 60
+    assert sum(r["type"] in ("new", "update", "end") for r in audit_records(tmp_path / "alerts")) == 60
 
 
 def test_no_images_means_no_files_and_nothing_sent(tmp_path):

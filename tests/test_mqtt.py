@@ -18,7 +18,7 @@ from emotui.alerts.hub import AlertHub, AlertListener
 from emotui.config import AlertRuleConfig, Config
 from emotui.pipeline import create_pipeline
 from emotui.vision import EMOTIONS
-from tests.conftest import wait_until
+from tests.conftest import audit_records, wait_until
 from tests.factories import frame_result
 from tests.mosquitto import Broker, Subscriber, mosquitto_binary
 
@@ -161,7 +161,7 @@ def test_arming_over_mqtt(tmp_path, broker):
     assert hub.engine.armed
     hub.close()
     watcher.close()
-    audit = [json.loads(line) for line in (tmp_path / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    audit = audit_records(tmp_path / "alerts")
     assert [(r["type"], r["data"].get("origin")) for r in audit if r["type"] in ("armed", "disarmed")] == [
         ("disarmed", "mqtt"), ("armed", "mqtt")]
 
@@ -325,6 +325,6 @@ def test_source_status_is_published_retained_and_outages_are_audited(tmp_path, b
     assert json.loads(watcher.messages[-1].payload)["detail"] == "closed"
     hub.close()
     watcher.close()
-    audit = [json.loads(line) for line in (tmp_path / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    audit = audit_records(tmp_path / "alerts")
     assert [(r["data"]["state"], r["data"]["outages"]) for r in audit if r["type"] == "source"] == [
         ("lost", 1), ("live", 1), ("lost", 2)]

@@ -14,6 +14,9 @@ from emotui.tui.app import create_app
 from emotui.tui.preview import Preview
 from emotui.tui.screens import HelpScreen, ThresholdEditor
 from emotui.tui.widgets import EmotionBars, StatusLine
+from tests.cameras import MjpegCamera
+from tests.conftest import audit_records
+from tests.mosquitto import free_port
 
 pytestmark = pytest.mark.usefixtures("model_store")
 
@@ -227,7 +230,7 @@ async def test_alert_lines_are_the_events_written_to_the_audit_log(config, media
         await wait_for(pilot, lambda: "ALERT smile: face #1 happy" in log_text(app))
         await wait_for(pilot, lambda: "update smile update: face #1" in log_text(app))  # with its snapshot
         logged = log_text(app).replace("\n", "")
-    records = [json.loads(line) for line in (tmp_path / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    records = audit_records(tmp_path / "alerts")
     events = [r for r in records if r["type"] in ("new", "update", "end")]
     assert events[0]["type"] == "new" and events[0]["data"]["rule"] == "smile"
     snapshot = next(r["data"]["snapshot"] for r in events if r["data"]["snapshot"])
@@ -248,7 +251,7 @@ async def test_arm_key_disarms_and_rearms_and_is_recorded(config, video, tmp_pat
         await wait_for(pilot, lambda: "alerts armed (console)" in log_text(app))
         await pilot.pause(0.3)
         assert "DISARMED" not in str(app.query_one(StatusLine).render())
-    records = [json.loads(line) for line in (tmp_path / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    records = audit_records(tmp_path / "alerts")
     assert [r["type"] for r in records if r["type"] in ("armed", "disarmed")] == ["disarmed", "armed"]
 
 
@@ -285,5 +288,25 @@ async def test_sigterm_quits_like_q_and_closes_the_audit_log(config, video, tmp_
         os.kill(os.getpid(), signal.SIGTERM)
         await asyncio.sleep(0.3)
     assert not app.is_running and app.return_code == 0
-    records = [json.loads(line) for line in (tmp_path / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    records = audit_records(tmp_path / "alerts")
     assert records[-1]["type"] == "stop"
+
+
+async def test_a_camera_outage_is_logged_once_and_its_return_once(config, media_dir):
+    camera = MjpegCamera(free_port(), media_dir / "videos" / "faces" / "liveportrait_d6.mp4").start()
+    config.source.retry_min_s, config.source.retry_max_s = 0.2, 1.0
+    app = create_app(config, camera.url)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(pilot)
+            camera.kill()
+            await wait_for(pilot, lambda: "source lost" in log_text(app))
+            await pilot.pause(1.0)
+            assert "retry" in str(app.query_one(StatusLine).render())  # retrying, retry in N s
+            await pilot.pause(1.0)
+            camera.start()
+            await wait_for(pilot, lambda: "source back" in log_text(app))
+            text = log_text(app)
+    finally:
+        camera.kill()
+    assert text.count("source lost") == 1 and text.count("source back") == 1

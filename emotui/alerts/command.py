@@ -30,7 +30,7 @@ class ExecHook:
                   "emotion": event.emotion or "", "score": f"{event.score:.3f}", "peak_score": f"{event.peak_score:.3f}"}
         return [part.format_map(values) for part in self.argv]
 
-    def submit(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
+    def submit(self, event: AlertEvent) -> None:
         if event.type in self.on:
             self._commands.put((self.arguments(event), event.id))
 

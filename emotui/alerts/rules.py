@@ -39,6 +39,11 @@ def in_schedule(rule: AlertRuleConfig, when: datetime) -> bool:
     return False
 
 
+def set_threshold(rule: AlertRuleConfig, value: float) -> None:
+    """The rule's threshold, clamped to 0-1 and rounded as the config file keeps it."""
+    rule.threshold = round(min(1.0, max(0.0, value)), 4)
+
+
 @dataclass
 class _Observation:
     met: bool
@@ -76,7 +81,7 @@ class RuleEngine:
 
     def set_threshold(self, rule: AlertRuleConfig, value: float) -> None:
         with self._lock:
-            rule.threshold = round(min(1.0, max(0.0, value)), 4)
+            set_threshold(rule, value)
 
     def set_armed(self, armed: bool) -> list[AlertEvent]:
         """Arm or disarm; disarming ends the open alerts (their `end` records are returned)."""
@@ -93,9 +98,10 @@ class RuleEngine:
         with self._lock:
             self._source_time = result.time
             now = self._clock()
+            when = datetime.fromtimestamp(now).astimezone()
             events: list[AlertEvent] = []
             for rule in self.rules:
-                if not self.armed or not in_schedule(rule, datetime.fromtimestamp(now).astimezone()):
+                if not self.armed or not in_schedule(rule, when):
                     events += self._end_where(lambda key, name=rule.name: key[0] == name)
                     continue
                 for track_id, observation in self._observe(rule, result).items():

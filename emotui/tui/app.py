@@ -25,6 +25,7 @@ from textual.widgets import RichLog
 
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.hub import AlertHub, AlertListener
+from emotui.alerts.rules import set_threshold
 from emotui.capture import SourceError, SourceStatus
 from emotui.config import Config, ConfigError, KeysConfig, write_thresholds
 from emotui.models import ModelError
@@ -335,7 +336,7 @@ class EmotuiApp(App[int]):
         if self.hub is not None:
             self.hub.set_threshold(rule, value, "console")  # recorded in the audit log
         else:
-            rule.threshold = round(min(1.0, max(0.0, value)), 4)
+            set_threshold(rule, value)
 
     def _change_threshold(self, direction: int) -> None:
         if not self.rules:
