@@ -1,0 +1,51 @@
+"""The durable outbox: order, the bound (oldest dropped, counted), surviving a reopen, waiting."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from emotui.alerts.outbox import Outbox
+
+
+def test_bounded_fifo_drops_the_oldest_and_counts_them(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite3", "mqtt", max_items=3)
+    for number in range(5):
+        outbox.put("t", f"m{number}".encode())
+    assert len(outbox) == 3 and outbox.dropped == 2
+    assert [m.body for m in outbox.batch(0, 10)] == [b"m2", b"m3", b"m4"]
+    head = outbox.peek()
+    outbox.remove(head.id)
+    outbox.remove(head.id)  # twice: nothing more goes
+    assert len(outbox) == 2 and outbox.peek().body == b"m3"
+    assert [m.body for m in outbox.batch(outbox.peek().id, 10)] == [b"m4"]  # only what comes after
+    outbox.close()
+
+
+def test_what_is_queued_survives_a_reopen_in_order_and_ids_keep_growing(tmp_path):
+    first = Outbox(tmp_path / "o.sqlite3", "webhook", max_items=100)
+    for number in range(3):
+        first.put("", f"e{number}".encode())
+    newest = first.newest_id
+    first.close()
+    again = Outbox(tmp_path / "o.sqlite3", "webhook", max_items=100)
+    other = Outbox(tmp_path / "o.sqlite3", "mqtt", max_items=100)  # its own table in the same file
+    assert [m.body for m in again.batch(0, 10)] == [b"e0", b"e1", b"e2"] and len(again) == 3
+    assert len(other) == 0 and again.newest_id == newest
+    again.put("", b"e3")
+    assert again.newest_id > newest
+    again.close()
+    other.close()
+
+
+def test_wait_returns_a_message_as_soon_as_one_arrives_and_none_when_closed(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite3", "mqtt", max_items=10)
+    assert outbox.wait(0.05) is None
+    threading.Timer(0.1, outbox.put, ("t", b"late")).start()
+    started = time.monotonic()
+    message = outbox.wait(5.0)
+    assert message.body == b"late" and time.monotonic() - started < 1.0
+    assert outbox.wait(0.05, after=message.id) is None  # nothing newer than it
+    threading.Timer(0.1, outbox.close).start()
+    started = time.monotonic()
+    assert outbox.wait(5.0, after=message.id) is None and time.monotonic() - started < 1.0
