@@ -47,6 +47,10 @@ def _load(args: argparse.Namespace) -> Config:
     return config
 
 
+def _tiles_option(value: str) -> int | str:
+    return int(value) if value.strip().isdigit() else value
+
+
 def _store(config: Config) -> ModelStore:
     return ModelStore(default_models_dir(config.models.dir))
 
@@ -184,28 +188,26 @@ def _transcode(source: Path, size: str, folder: Path) -> Path:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from emotui import evaluation
-    from emotui.pipeline import create_analyzer, create_detector
+    from emotui.pipeline import create_analyzer
 
     config = _load(args)
     folder = Path(args.dir)
     if not folder.is_dir():
         say(f"{folder} is not a folder")
         return EXIT_USAGE
-    min_face = config.detector.min_face_px
+    analyzer = create_analyzer(config, say)
     try:
         if args.what == "expressions":
-            analyzer = create_analyzer(config, say)
-            result = evaluation.evaluate_expressions(
-                folder, analyzer.detector, analyzer.classifier, config.emotion.padding, min_face, say
-            )
+            result = evaluation.evaluate_expressions(folder, analyzer, say)
             result["detector"], result["emotion_model"] = analyzer.detector.name, analyzer.classifier.name
             _emit(result, args.json, _render_expressions)
         elif args.what == "faces":
-            detector = create_detector(config, _store(config), say)
-            _emit(evaluation.evaluate_faces(folder, detector, min_face, args.iou, say), args.json, _pretty)
+            _emit(evaluation.evaluate_faces(folder, analyzer, args.iou, say), args.json, _pretty)
+        elif args.what == "nofaces":
+            _emit(evaluation.evaluate_videos(folder, analyzer.restarted, args.every, say), args.json, _pretty)
         else:
-            detector = create_detector(config, _store(config), say)
-            _emit(evaluation.evaluate_false_alarms(folder, detector, min_face, args.every, say), args.json, _pretty)
+            report = evaluation.evaluate_media(folder, analyzer.restarted, args.iou, args.every, say)
+            _emit(report, args.json, evaluation.render_media)
     except evaluation.EvaluationError as error:
         say(str(error))
         return EXIT_USAGE
@@ -307,9 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("--config", help="config file (else $EMOTUI_CONFIG, ./emotui.toml, user config dir)")
     analysis = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)  # likewise
-    analysis.add_argument("--detector", help="blazeface, blazeface-full, haar or deepface:<backend>")
+    analysis.add_argument("--detector", help="blazeface-dual (default), blazeface, blazeface-full, haar or deepface:<backend>")
     analysis.add_argument("--min-score", type=float, help="detector confidence threshold, 0-1")
-    analysis.add_argument("--tiles", type=int, help="detect also on an N x N grid of tiles (small faces)")
+    analysis.add_argument("--tiles", type=_tiles_option, help='"auto", or N for an N x N grid of tiles (1: none)')
     analysis.add_argument("--emotion", help="mini-xception, deepface or custom")
 
     parser = argparse.ArgumentParser(
@@ -346,11 +348,16 @@ def build_parser() -> argparse.ArgumentParser:
     expressions = kinds.add_parser("expressions", parents=[common, analysis],
                                    help="DIR/<label>/*.jpg|png: emotion accuracy")
     faces = kinds.add_parser("faces", parents=[common, analysis], help="photos + boxes.csv: detector recall")
-    faces.add_argument("--iou", type=float, default=0.3, help="IoU that counts as found (default 0.3)")
     nofaces = kinds.add_parser("nofaces", parents=[common, analysis],
-                               help="videos with no face: share of sampled frames with a detection")
-    nofaces.add_argument("--every", type=int, default=5, help="sample every Nth frame (default 5)")
-    for kind in (expressions, faces, nofaces):
+                               help="videos with no face: share of frames in which a face is reported")
+    media = kinds.add_parser("media", parents=[common, analysis],
+                             help="the scorecard of a folder laid out like the research media (see README)")
+    for kind in (faces, media):
+        kind.add_argument("--iou", type=float, default=0.3, help="IoU that counts as found (default 0.3)")
+    for kind in (nofaces, media):
+        kind.add_argument("--every", type=int, default=1,
+                          help="analyse every Nth frame of a video, as a camera at 1/N the rate (default 1)")
+    for kind in (expressions, faces, nofaces, media):
         kind.add_argument("dir")
         kind.add_argument("--json", action="store_true")
         kind.set_defaults(handler=cmd_eval)

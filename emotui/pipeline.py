@@ -3,6 +3,7 @@ the benchmarks and the console. No UI imports here."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -16,14 +17,19 @@ from emotui.capture import Capture, Frame, SourceSpec, SourceStatus, parse_sourc
 from emotui.config import Config
 from emotui.models import ModelStore, Progress, default_models_dir
 from emotui.vision import EMOTIONS
+from emotui.vision.blazeface import (
+    BOX_FIT, CALIBRATION, CLOSER_ZOOM, CONFIRM_RAW, FULL_RANGE, REFIND_RAW, SHORT_RANGE, BlazeFaceModel,
+)
 from emotui.vision.detectors import (
-    FULL_RANGE, SHORT_RANGE, BlazeFaceDetector, DeepFaceDetector, FaceDetector, HaarDetector,
-    TiledDetector,
+    BlazeFaceDetector, CloserLook, DeepFaceDetector, DualRangeDetector, FaceDetector, HaarDetector,
 )
 from emotui.vision.emotions import (
-    CustomClassifier, DeepFaceEmotion, EmotionClassifier, MiniXception, crop_faces,
+    CustomClassifier, DeepFaceEmotion, EmotionClassifier, MiniXception, classify_mirrored, face_crops,
 )
-from emotui.vision.tracker import TrackedFace, Tracker
+from emotui.vision.detections import Detections, box_sides
+from emotui.vision.finder import FaceFinder
+from emotui.vision.masks import Masks
+from emotui.vision.tracker import TrackedFace, Tracker, sightings_as_detections
 
 STAGES = ("decode", "detect", "classify", "track")
 
@@ -37,6 +43,7 @@ class FrameResult:
     stage_ms: dict[str, float]  # decode, detect, classify, track
     latency_ms: float  # from the start of decoding to the result
     image: np.ndarray = field(repr=False, compare=False)  # the analysed BGR frame
+    masks: Masks = field(default=Masks(), repr=False, compare=False)  # where no face counts
 
     def to_dict(self) -> dict:
         return {
@@ -50,6 +57,7 @@ class FrameResult:
                     "dominant": face.dominant,
                     "probabilities": {e: round(float(p), 4) for e, p in zip(EMOTIONS, face.probabilities)},
                     "dwell_s": round(face.dwell_s, 2),
+                    "stationary": face.stationary,
                 }
                 for face in self.faces
             ],
@@ -68,23 +76,54 @@ class MetricsSnapshot:
 
 
 class Analyzer:
-    """Detect, classify and track one frame at a time."""
+    """Detect, track and classify one frame at a time. `still_images` treats every frame as a
+    photo of its own: all tiles at once, no search for faces of the previous frame."""
 
-    def __init__(self, detector: FaceDetector, classifier: EmotionClassifier, tracker: Tracker,
-                 min_face_px: int, padding: float) -> None:
-        self.detector = detector
+    def __init__(self, finder: FaceFinder, classifier: EmotionClassifier, tracker: Tracker, padding: float,
+                 still_images: bool = False) -> None:
+        self.finder = finder
         self.classifier = classifier
         self.tracker = tracker
-        self._min_face_px = min_face_px
         self._padding = padding
+        self.still_images = still_images
+
+    @property
+    def detector(self) -> FaceDetector:
+        return self.finder.detector
+
+    def restarted(self) -> Analyzer:
+        """The same models with a new tracker (no faces known), e.g. for the next video."""
+        return Analyzer(self.finder, self.classifier, self.tracker.restarted(), self._padding, self.still_images)
+
+    def faces_in_photo(self, image: np.ndarray) -> Detections:
+        """The faces reported in a still image: every tile scanned, new faces confirmed."""
+        return self.finder.confirm(image, self.finder.detect(image, full_scan=True), self.tracker.start_score)
+
+    def classify_largest_face(self, image: np.ndarray, is_crop: bool = False) -> np.ndarray | None:
+        """The emotion probabilities of the largest face in a still image (of the whole image when
+        it `is_crop`), or None when no face is found."""
+        if is_crop:
+            return classify_mirrored(self.classifier, [image])[0]
+        faces = self.faces_in_photo(image)
+        if len(faces) == 0:
+            return None
+        return self.classify(image, faces.select(np.arange(len(faces)) == np.argmax(box_sides(faces.boxes))))[0]
+
+    def classify(self, image: np.ndarray, faces: Detections) -> np.ndarray:
+        """(N, 7) emotion probabilities of the faces: each crop turned upright by its eyes and
+        classified together with its mirror image."""
+        crops = face_crops(image, faces.boxes, faces.keypoints, self._padding, 2 * max(self.classifier.input_size))
+        return classify_mirrored(self.classifier, crops)
 
     def process(self, frame: Frame) -> FrameResult:
         started = time.perf_counter()
-        detections = self.detector.detect(frame.image).at_least(self._min_face_px)
+        image = frame.image
+        candidates = self.finder.detect(image, full_scan=self.still_images)
+        sightings = self.tracker.match(image, candidates, frame.time, self.finder, rescue=not self.still_images)
         detected = time.perf_counter()
-        probabilities = self.classifier.classify(crop_faces(frame.image, detections.boxes, self._padding))
+        probabilities = self.classify(image, sightings_as_detections(sightings))
         classified = time.perf_counter()
-        update = self.tracker.update(detections, probabilities, frame.time)
+        update = self.tracker.update(sightings, probabilities, frame.time)
         tracked = time.perf_counter()
         return FrameResult(
             index=frame.index,
@@ -99,6 +138,7 @@ class Analyzer:
             },
             latency_ms=frame.decode_ms + (tracked - frame.captured_at) * 1000,
             image=frame.image,
+            masks=self.finder.masks,
         )
 
 
@@ -162,41 +202,63 @@ class Pipeline:
         )
 
 
+def model_threads(config: Config) -> int:
+    """CPU threads per model: `models.threads`, or for 0 two (one on a single-core machine)."""
+    return config.models.threads or min(2, os.cpu_count() or 1)
+
+
 def create_detector(config: Config, store: ModelStore, progress: Progress) -> FaceDetector:
-    detector = _create_base_detector(config, store, progress)
-    if config.detector.tiles > 1:
-        return TiledDetector(detector, config.detector.tiles, config.detector.nms_iou)
-    return detector
-
-
-def _create_base_detector(config: Config, store: ModelStore, progress: Progress) -> FaceDetector:
     settings, models = config.detector, config.models
+    grid = None if settings.tiles == "auto" else int(settings.tiles)
+    floor = min(settings.track_min_score, settings.min_score)
+
+    def blazeface(name: str) -> BlazeFaceModel:
+        layout = SHORT_RANGE if name == "blazeface" else FULL_RANGE
+        return BlazeFaceModel(store.ensure(name, models.auto_pull, progress), layout, CALIBRATION[name], floor,
+                              settings.nms_iou, model_threads(config), BOX_FIT[name])
+
+    def looks(name: str, model: BlazeFaceModel, confirm: bool) -> CloserLook:
+        return CloserLook(model, CLOSER_ZOOM[name], (CONFIRM_RAW if confirm else REFIND_RAW)[name])
+
+    if settings.name == "blazeface-dual":
+        short, full = blazeface("blazeface"), blazeface("blazeface-full")
+        return DualRangeDetector(short, full, looks("blazeface-full", full, True), looks("blazeface", short, False),
+                                 settings.nms_iou, settings.min_face_px, grid)
     if settings.name in ("blazeface", "blazeface-full"):
-        layout = SHORT_RANGE if settings.name == "blazeface" else FULL_RANGE
-        path = store.ensure(settings.name, models.auto_pull, progress)
-        return BlazeFaceDetector(settings.name, path, layout, settings.min_score, settings.nms_iou, models.threads)
+        model = blazeface(settings.name)
+        # "auto" tiles are sized for the full range; blazeface, the fast option, tiles only when asked
+        auto = 1 if settings.name == "blazeface" else None
+        return BlazeFaceDetector(settings.name, model, looks(settings.name, model, True),
+                                 looks(settings.name, model, False), settings.nms_iou, settings.min_face_px,
+                                 auto if grid is None else grid)
     if settings.name == "haar":
         return HaarDetector(store.verified_path("haar"), settings.min_face_px)
     return DeepFaceDetector(settings.name.removeprefix("deepface:"), settings.min_score)
 
 
+def create_finder(config: Config, store: ModelStore, progress: Progress) -> FaceFinder:
+    return FaceFinder(create_detector(config, store, progress), config.detector.min_face_px,
+                      Masks.from_config(config.detector.masks))
+
+
 def create_classifier(config: Config, store: ModelStore, progress: Progress) -> EmotionClassifier:
     models = config.models
     if config.emotion.model == "mini-xception":
-        return MiniXception(store.ensure("mini-xception", models.auto_pull, progress), models.threads)
+        return MiniXception(store.ensure("mini-xception", models.auto_pull, progress), model_threads(config))
     if config.emotion.model == "deepface":
         return DeepFaceEmotion()
-    return CustomClassifier(config.emotion.custom, models.threads)
+    return CustomClassifier(config.emotion.custom, model_threads(config))
 
 
-def create_analyzer(config: Config, progress: Progress) -> Analyzer:
+def create_analyzer(config: Config, progress: Progress, still_images: bool = False) -> Analyzer:
     store = ModelStore(default_models_dir(config.models.dir))
+    settings = config.detector
     return Analyzer(
-        detector=create_detector(config, store, progress),
+        finder=create_finder(config, store, progress),
         classifier=create_classifier(config, store, progress),
-        tracker=Tracker(config.tracker),
-        min_face_px=config.detector.min_face_px,
+        tracker=Tracker(config.tracker, settings.min_score, min(settings.track_min_score, settings.min_score)),
         padding=config.emotion.padding,
+        still_images=still_images,
     )
 
 
@@ -207,7 +269,7 @@ def create_pipeline(config: Config, source: str | None, progress: Progress, real
     fail_fast raises SourceError when the source cannot be opened (headless); otherwise a live
     source is retried (the console). on_status hears the source's state changes."""
     spec = parse_source(source if source is not None else config.source.uri)
-    analyzer = create_analyzer(config, progress)
+    analyzer = create_analyzer(config, progress, still_images=spec.kind in ("image", "folder"))
     return Pipeline(Capture(spec, realtime=realtime, settings=config.source, fail_fast=fail_fast,
                             on_status=on_status), analyzer)
 

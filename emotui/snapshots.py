@@ -20,7 +20,8 @@ import platformdirs
 from emotui.capture import redact_source
 from emotui.files import write_atomically
 from emotui.pipeline import FrameResult
-from emotui.vision import EMOTION_COLOURS
+from emotui.vision import EMOTION_COLOURS, EMOTIONS
+from emotui.vision.masks import Masks
 from emotui.vision.tracker import TrackedFace
 
 FILE_PREFIX = "emotui-"
@@ -37,9 +38,10 @@ def default_snapshot_dir() -> Path:
 
 
 def face_label(face: TrackedFace) -> str:
-    """`#<track_id> <dominant> <pct>%`, the label drawn above a face box."""
-    percent = int(round(float(np.max(face.probabilities)) * 100))
-    return f"#{face.track_id} {face.dominant} {percent}%"
+    """`#<track_id> <dominant> <pct>%` (and `still` for a stationary face), the label drawn
+    above a face box."""
+    percent = int(round(float(face.probabilities[EMOTIONS.index(face.dominant)]) * 100))
+    return f"#{face.track_id} {face.dominant} {percent}%" + (" still" if face.stationary else "")
 
 
 def bgr(emotion: str) -> tuple[int, int, int]:
@@ -48,10 +50,11 @@ def bgr(emotion: str) -> tuple[int, int, int]:
     return blue, green, red
 
 
-def annotate(image: np.ndarray, faces: list[TrackedFace]) -> np.ndarray:
-    """A copy of the BGR `image` with each face's box in its dominant emotion's colour and a
-    label above it (below the box's top edge when there is no room above). `image` is untouched."""
-    out = image.copy()
+def annotate(image: np.ndarray, faces: list[TrackedFace], masks: Masks = Masks()) -> np.ndarray:
+    """A copy of the BGR `image` with the masked areas shaded and each face's box in its
+    dominant emotion's colour with a label above it (below the box's top edge when there is no
+    room above). `image` is untouched."""
+    out = masks.draw(image.copy())
     height, width = out.shape[:2]
     short = min(width, height)
     thickness = max(1, round(short / 300))
@@ -105,7 +108,7 @@ def picture(result: FrameResult, images: str, draw_boxes: bool = True) -> np.nda
         raise SnapshotError("the frame has no image")
     if images == "blurred":
         image = blur_faces(image, result.faces)
-    return annotate(image, result.faces) if draw_boxes else image
+    return annotate(image, result.faces, result.masks) if draw_boxes else image
 
 
 def encode_jpeg(result: FrameResult, images: str, quality: int = 85) -> bytes | None:

@@ -60,8 +60,8 @@ def test_no_file_means_built_in_defaults():
     config = load_config(None)
     assert config == Config()
     assert config.path is None
-    assert config.detector.name == "blazeface"
-    assert config.detector.min_score == 0.6
+    assert config.detector.name == "blazeface-dual"
+    assert config.detector.min_score == 0.5 and config.detector.tiles == "auto" and config.detector.masks == []
     assert config.emotion.model == "mini-xception"
     assert config.emotion.custom.labels == list(EMOTIONS)
     assert config.models.auto_pull is True
@@ -77,7 +77,8 @@ def test_list_defaults_are_not_shared_between_instances():
 FULL = {
     "source": {"uri": "rtsp://camera.local/stream", "name": "front-door", "loop": True, "reconnect": False,
                "retry_min_s": 1.0, "retry_max_s": 10.0, "stall_s": 3.0, "rtsp_transport": "udp"},
-    "detector": {"name": "deepface:yunet", "min_score": 0.45, "min_face_px": 32, "nms_iou": 0.5, "tiles": 3},
+    "detector": {"name": "deepface:yunet", "min_score": 0.45, "track_min_score": 0.2, "min_face_px": 32,
+                 "nms_iou": 0.5, "tiles": 3, "masks": [[[0.0, 0.0], [0.3, 0.0], [0.3, 0.2]]]},
     "emotion": {
         "model": "custom",
         "padding": 0.1,
@@ -91,7 +92,8 @@ FULL = {
             "softmax": True,
         },
     },
-    "tracker": {"smoothing": "window", "ema_alpha": 0.5, "window": 12, "iou_threshold": 0.4, "max_absence_s": 2.5},
+    "tracker": {"smoothing": "window", "smoothing_s": 1.5, "label_margin": 0.1, "iou_threshold": 0.4,
+                "max_absence_s": 2.5, "stationary_s": 60.0, "stationary_score": 0.7, "ignore_stationary": True},
     "models": {"dir": "/srv/emotui-models", "auto_pull": False, "threads": 4},
     "alerts": {"threshold_step": 0.1, "armed": False, "dir": "/srv/alerts", "log_max_mb": 2.5, "log_keep": 3,
                "exec": ["notify-send", "{rule}: {emotion} {score}"], "exec_on": ["new", "end"],
@@ -146,7 +148,7 @@ def test_partial_file_keeps_other_defaults_and_integers_become_floats(tmp_path):
     path = write(tmp_path / "partial.toml", "[detector]\nmin_score = 1\n")
     config = load_config(path)
     assert config.detector.min_score == 1.0 and isinstance(config.detector.min_score, float)
-    assert config.detector.name == "blazeface"
+    assert config.detector.name == "blazeface-dual"
     assert config.tracker == TrackerConfig()
 
 
@@ -157,25 +159,28 @@ ERRORS = {
                             "min_score =", ["must be a number", "'high'", "0-1"]),
     "bool for an integer": ("[models]\nauto_pull = false\nthreads = true\n", "models.threads",
                             "threads =", ["must be an integer", "True"]),
-    "float for an integer": ("[detector]\ntiles = 2.5\n", "detector.tiles", "tiles =", ["must be an integer"]),
+    "float for an integer": ("[detector]\nmin_face_px = 2.5\n", "detector.min_face_px", "min_face_px =",
+                             ["must be an integer"]),
+    "float for a grid size": ("[detector]\ntiles = 2.5\n", "detector.tiles", "tiles =",
+                              ['must be "auto" or a grid size from 1 (no tiles) to 8', "got 2.5"]),
     "number for a string": ("[source]\nuri = 0\n", "source.uri", "uri =", ["must be str"]),
     "above the range": ("# tiles\n\n[detector]\ntiles = 9\n", "detector.tiles", "tiles = 9",
-                        ["must be from 1 to 4", "got 9"]),
-    "below the range": ("[tracker]\nema_alpha = 0.0\n", "tracker.ema_alpha", "ema_alpha",
-                        ["must be from 0.01 to 1.0"]),
+                        ["grid size from 1 (no tiles) to 8", "got 9"]),
+    "below the range": ("[tracker]\nsmoothing_s = -1.0\n", "tracker.smoothing_s", "smoothing_s",
+                        ["must be from 0.0 to 60.0"]),
     "below a minimum": ("[detector]\nmin_face_px = 0\n", "detector.min_face_px", "min_face_px",
                         ["must be at least 1"]),
     "bad detector name": ('[source]\nuri = "x"\n\n[detector]\nname = "yolo"\n', "detector.name", 'name = "yolo"',
-                          ["blazeface, blazeface-full, haar or deepface:<backend>", "'yolo'"]),
+                          ["blazeface-dual, blazeface, blazeface-full, haar or deepface:<backend>", "'yolo'"]),
     "deepface without backend": ('[detector]\nname = "deepface:"\n', "detector.name", "name =", ["deepface:<backend>"]),
     "bad detector name as a dotted key": ('detector.name = "yolo"\n', "detector.name", "detector.name",
-                                          ["blazeface, blazeface-full, haar"]),
+                                          ["blazeface-dual, blazeface, blazeface-full, haar"]),
     "bad choice": ('[emotion]\nmodel = "resnet"\n', "emotion.model", "model =",
                    ["must be one of: mini-xception, deepface, custom"]),
     "bad choice in an inline table": ('[emotion]\npadding = 0.1\ncustom = { color = "cmyk" }\n',
                                       "emotion.custom.color", "custom =", ["must be one of: grey, rgb, bgr"]),
-    "unknown key": ("[tracker]\nwindow = 4\nema_alfa = 0.5\n", "tracker.ema_alfa", "ema_alfa",
-                    ["unknown key", "did you mean 'ema_alpha'?"]),
+    "unknown key": ("[tracker]\nsmoothing_s = 4\nlabel_margn = 0.5\n", "tracker.label_margn", "label_margn",
+                    ["unknown key", "did you mean 'label_margin'?"]),
     "unknown key in a nested table": ("[emotion.custom]\nlables = []\n", "emotion.custom.lables", "lables",
                                       ["did you mean 'labels'?"]),
     "unknown key without a close match": ("[models]\nzzz = 1\n", "models.zzz", "zzz",
@@ -257,7 +262,7 @@ def test_all_errors_in_one_file_are_reported_at_once(tmp_path):
         "min_score = 1.5",
         "",
         "[tracker]",
-        "windw = 5",
+        "smothing_s = 5",
         "",
         "[emotion.custom]",
         'labels = ["happy", "bored"]',
@@ -272,13 +277,13 @@ def test_all_errors_in_one_file_are_reported_at_once(tmp_path):
     assert found == [
         ("detector.name", 3),
         ("detector.min_score", 4),
-        ("tracker.windw", 7),
+        ("tracker.smothing_s", 7),
         ("emotion.custom.labels", 10),
         ("modles", 12),
     ]
     assert all(issue.file == path for issue in issues)
     assert "did you mean 'models'?" in issues[-1].message
-    assert "did you mean 'window'?" in issues[2].message
+    assert "did you mean 'smoothing_s'?" in issues[2].message
 
 
 # --- discovery ---------------------------------------------------------------------------------
@@ -382,13 +387,13 @@ def test_cli_config_check_good_file(tmp_path):
 
 
 def test_cli_config_check_bad_file_lists_every_error(tmp_path):
-    text = '[detector]\nname = "yolo"\n\n[tracker]\nwindow = "8"\n'
+    text = '[detector]\nname = "yolo"\n\n[tracker]\nsmoothing_s = "8"\n'
     path = write(tmp_path / "bad.toml", text)
     result = run_cli("config", "check", str(path))
     assert result.returncode == 2
     assert result.stdout == ""
     assert f"{path}:2: detector.name: " in result.stderr
-    assert f"{path}:5: tracker.window: must be an integer" in result.stderr
+    assert f"{path}:5: tracker.smoothing_s: must be a number" in result.stderr
     assert "deepface:<backend>" in result.stderr
 
 
@@ -409,7 +414,7 @@ def test_cli_config_check_without_a_file_checks_the_one_found(tmp_path):
     write(tmp_path / "emotui.toml", "[detector]\ntiles = 0\n")
     result = run_cli("config", "check")
     assert result.returncode == 2
-    assert "emotui.toml:2: detector.tiles: must be from 1 to 4" in result.stderr
+    assert "emotui.toml:2: detector.tiles: must be \"auto\" or a grid size from 1 (no tiles) to 8" in result.stderr
 
 
 def test_cli_config_check_missing_file(tmp_path):

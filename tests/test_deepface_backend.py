@@ -17,7 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 from emotui.models import ModelError
 from emotui.vision import EMOTIONS
 from emotui.vision.detectors import DeepFaceDetector
-from emotui.vision.emotions import DeepFaceEmotion, crop_faces
+from emotui.vision.emotions import DeepFaceEmotion, face_crops
 from tests.conftest import run_cli
 
 SIDE = 48  # DeepFace's Emotion model takes (N, 48, 48, 1) grey in [0, 1]
@@ -182,7 +182,7 @@ def test_deepface_emotion_classifies_faces_of_different_sizes_cropped_from_one_f
     photo = media_dir / "photos" / "group_annotated" / "2008_001009.jpg"
     frame = cv2.imread(str(photo))
     boxes = np.array([(x, y, x + w, y + h) for x, y, w, h in _annotated_boxes(photo)], np.float32)
-    crops = crop_faces(frame, boxes, padding=0.1)
+    crops = face_crops(frame, boxes, None, padding=0.1, max_side=512)
     assert crops[0].shape != crops[1].shape
 
     probabilities = DeepFaceEmotion().classify(crops)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from emotui.capture import read_image
 from emotui.config import Config
+from emotui.evaluation import evaluate_video, read_boxes
 from emotui.pipeline import create_analyzer, create_pipeline
 from emotui.vision import EMOTIONS
-from emotui.vision.emotions import crop_faces
+from emotui.vision.detections import box_sides, iou_matrix
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +22,12 @@ def analyzer(model_store):
 @pytest.mark.parametrize("name", ["yale_subject08_happy.png", "jaffe_NA.HA2.203.png"])
 def test_a_known_happy_face_is_detected_once_and_classified_happy(media_dir, analyzer, name):
     image = read_image(media_dir / "expressions" / "happy" / name)
-    faces = analyzer.detector.detect(image)
+    faces = analyzer.faces_in_photo(image)
     assert len(faces) == 1
-    probabilities = analyzer.classifier.classify(crop_faces(image, faces.boxes, 0.05))
+    probabilities = analyzer.classify(image, faces)
     assert probabilities.shape == (1, 7) and probabilities.sum() == pytest.approx(1, abs=1e-4)
     assert EMOTIONS[int(np.argmax(probabilities[0]))] == "happy"
+    assert EMOTIONS[int(np.argmax(analyzer.classify_largest_face(image)))] == "happy"
 
 
 def test_face_crops_are_classified_in_one_batch_matching_single_calls(media_dir, analyzer):
@@ -81,10 +84,57 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union)
 
 
-def test_tiled_full_range_detector_finds_small_faces_in_group_photos(media_dir, model_store):
+GROUP = ("photos", "group_annotated")
+
+
+def _recall(found, truth) -> int:
+    overlap = iou_matrix(truth, found.boxes)
+    return int((overlap.max(axis=1, initial=0) >= 0.3).sum()) if overlap.size else 0
+
+
+def test_the_default_finds_the_small_faces_of_a_group_photo_and_nothing_else(media_dir, analyzer):
+    truth = read_boxes(media_dir.joinpath(*GROUP, "boxes.csv"))["2007_007763.jpg"]  # 7 faces of 37-45 px
+    image = read_image(media_dir.joinpath(*GROUP, "2007_007763.jpg"))
+    found = analyzer.faces_in_photo(image)
+    assert _recall(found, truth) == 7 and len(found) == 7
     config = Config()
-    config.detector.name, config.detector.tiles, config.detector.min_score = "blazeface-full", 3, 0.64
-    detector = create_analyzer(config, print).detector
-    image = read_image(media_dir / "photos" / "group_annotated" / "2007_007763.jpg")
-    plain = create_analyzer(Config(), print).detector.detect(image)
-    assert len(detector.detect(image)) == 7 > len(plain)
+    config.detector.name = "blazeface"  # the short range alone, the fast option, sees few of them
+    assert _recall(create_analyzer(config, print).faces_in_photo(image), truth) < 4
+
+
+def test_the_default_finds_a_face_filling_the_frame_that_the_full_range_alone_misses(media_dir, analyzer):
+    capture = cv2.VideoCapture(str(media_dir / "videos" / "faces" / "liveportrait_d18.mp4"))
+    config = Config()
+    config.detector.name = "blazeface-full"
+    full_only = create_analyzer(config, print)
+    found = full_found = frames = 0
+    while frames < 60:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        height, width = frame.shape[:2]
+        close_up = frame[int(height * 0.18):int(height * 0.78), int(width * 0.22):int(width * 0.78)]
+        faces = analyzer.faces_in_photo(close_up)
+        found += len(faces) == 1 and box_sides(faces.boxes)[0] > 0.8 * min(close_up.shape[:2])
+        full_found += len(full_only.faces_in_photo(close_up)) > 0
+        frames += 1
+    assert frames == 60 and found == 60 and full_found < 30
+
+
+def test_a_mask_hides_the_faces_centred_in_it_and_only_those(media_dir):
+    truth = read_boxes(media_dir.joinpath(*GROUP, "boxes.csv"))["2007_007763.jpg"]
+    image = read_image(media_dir.joinpath(*GROUP, "2007_007763.jpg"))
+    config = Config()
+    config.detector.masks = [[[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]]  # the left half
+    found = create_analyzer(config, print).faces_in_photo(image)
+    centres = (truth[:, 0] + truth[:, 2]) / 2
+    left = centres < image.shape[1] / 2
+    assert 0 < left.sum() < len(truth)
+    assert len(found) == (~left).sum() and _recall(found, truth[~left]) == (~left).sum()
+    assert ((found.boxes[:, 0] + found.boxes[:, 2]) / 2 >= image.shape[1] / 2).all()
+
+
+@pytest.mark.parametrize("clip", ["diego_chickens.mp4", "iacv_highway_foreste.mp4"])
+def test_a_no_face_clip_yields_no_track(media_dir, analyzer, clip):
+    report = evaluate_video(media_dir / "videos" / "nofaces" / clip, analyzer.restarted())
+    assert report["frames"] > 300 and report["tracks"] == 0 and report["frames_with_face"] == 0

@@ -59,7 +59,8 @@ def two_face_result(real_result) -> FrameResult:
     angry[EMOTIONS.index("angry")] = 0.83
     angry[EMOTIONS.index("neutral")] = 0.17
     extra = dataclasses.replace(
-        real, track_id=real.track_id + 41, box=np.array([20, 60, 110, 140], dtype=np.float32), probabilities=angry
+        real, track_id=real.track_id + 41, box=np.array([20, 60, 110, 140], dtype=np.float32), probabilities=angry,
+        label="angry",
     )
     return dataclasses.replace(real_result, faces=[*real_result.faces, extra], image=real_result.image)
 

@@ -62,7 +62,7 @@ async def test_shows_frames_bars_and_status_from_a_real_video(config, video):
         assert "#1" in bars and all(e[:8] in bars for e in ("angry", "happy", "neutral"))
         status = str(app.query_one(StatusLine).render())
         assert "liveportrait_d6.mp4" in status and "480x480" in status and "fps" in status
-        assert "blazeface + mini-xception" in status
+        assert "blazeface-dual + mini-xception" in status
         preview = app.query_one(Preview)
         assert any(seg.text.strip("▀ ") == "" and seg.style for seg in preview.render_line(10))
 

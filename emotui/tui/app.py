@@ -35,6 +35,7 @@ from emotui.tui.preview import COLOUR_MODES, Preview, PreviewBox
 from emotui.tui.screens import HelpScreen, ThresholdEditor
 from emotui.tui.widgets import EmotionBars, StatusLine
 from emotui.vision import EMOTION_COLOURS
+from emotui.vision.masks import Masks
 
 ALERT_LOG_LINES = 500
 PANEL_REFRESH_S = 0.25
@@ -278,10 +279,11 @@ class EmotuiApp(App[int]):
 
     def _show_frame(self, result: FrameResult) -> None:
         boxes = [
-            PreviewBox(tuple(float(v) for v in face.box), EMOTION_COLOURS[face.dominant], f"#{face.track_id}")
+            PreviewBox(tuple(float(v) for v in face.box), EMOTION_COLOURS[face.dominant],
+                       f"#{face.track_id}" + (" still" if face.stationary else ""))
             for face in result.faces
         ] if self.boxes_on else []
-        self.preview.show(result.image, boxes)
+        self.preview.show(result.image, boxes, result.masks if self.boxes_on else Masks())
 
     def _refresh_panels(self) -> None:
         result, pipeline = self.latest, self.pipeline

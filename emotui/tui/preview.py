@@ -14,6 +14,8 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from emotui.vision.masks import Masks
+
 COLOUR_MODES = ("truecolor", "256", "16", "grey")
 AUTO = "auto"
 HALF_BLOCK = "▀"  # foreground = top pixel, background = bottom pixel
@@ -104,11 +106,13 @@ def _row_strip(fg: list[int], bg: list[int], starts: list[int]) -> Strip:
 
 def render_preview(
     image_bgr: np.ndarray, cols: int, rows: int, mode: str, boxes: Sequence[PreviewBox] = (),
+    masks: Masks = Masks(),
 ) -> list[Strip]:
-    """The image as `rows` strips of `cols` half-block cells in the colour mode, boxes drawn."""
+    """The image as `rows` strips of `cols` half-block cells in the colour mode, the masked
+    areas shaded and outlined, boxes drawn."""
     height, width = image_bgr.shape[:2]
     small = cv2.resize(image_bgr, (cols, rows * 2), interpolation=cv2.INTER_AREA)
-    rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+    rgb = masks.draw(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
     corners = []
     for face in boxes:
         x1, y1, x2, y2 = face.box
@@ -154,6 +158,7 @@ class Preview(Widget):
         self.colour_mode = colour_mode
         self._image: np.ndarray | None = None
         self._boxes: tuple[PreviewBox, ...] = ()
+        self._masks = Masks()
         self._message = "no frame yet"
         self._lines: list[Strip] | None = None
         self._lines_key: tuple | None = None
@@ -170,12 +175,13 @@ class Preview(Widget):
             return self.colour_mode
         return _TERMINAL_MODES.get(self.app.console.color_system, "grey")
 
-    def show(self, image_bgr: np.ndarray, boxes: Sequence[PreviewBox] = ()) -> None:
-        """Display a BGR frame; a frame is new when it is another array object or the boxes differ."""
+    def show(self, image_bgr: np.ndarray, boxes: Sequence[PreviewBox] = (), masks: Masks = Masks()) -> None:
+        """Display a BGR frame with face boxes and masks; a frame is new when it is another array
+        object or the boxes or masks differ."""
         boxes = tuple(boxes)
-        if image_bgr is self._image and boxes == self._boxes:
+        if image_bgr is self._image and boxes == self._boxes and masks is self._masks:
             return
-        self._image, self._boxes = image_bgr, boxes
+        self._image, self._boxes, self._masks = image_bgr, boxes, masks
         self._lines = None
         self.refresh()
 
@@ -205,7 +211,7 @@ class Preview(Widget):
         left, top = (width - cols) // 2, (height - rows) // 2
         before = [Segment(" " * left, style)] if left else []
         after = [Segment(" " * (width - cols - left), style)] if width > cols + left else []
-        strips = render_preview(self._image, cols, rows, self.active_mode, self._boxes)
+        strips = render_preview(self._image, cols, rows, self.active_mode, self._boxes, self._masks)
         for y, strip in enumerate(strips, top):
             lines[y] = Strip([*before, *strip, *after], width)
         return lines

@@ -38,7 +38,8 @@ class EmotionBars(Static):
         for face in sorted(faces, key=lambda f: f.track_id):
             text.append(f"#{face.track_id}", style=f"bold {rgb(face.dominant)}")
             text.append(f" {face.dwell_s:5.1f}s ", style="dim")
-            text.append(f"{face.dominant}\n", style=rgb(face.dominant))
+            text.append(face.dominant, style=rgb(face.dominant))
+            text.append(" still (stationary)\n" if face.stationary else "\n", style="dim")
             for index, emotion in enumerate(EMOTIONS):
                 self._bar_line(text, emotion, float(face.probabilities[index]), face.dominant == emotion,
                                rules, selected_rule)

@@ -1,4 +1,6 @@
-"""Face detectors behind one interface: `detect(frame_bgr) -> Detections`."""
+"""Face detectors behind one interface: `detect(frame_bgr) -> Detections` finds candidate faces
+with calibrated scores; `confirm` and `refind` take a closer look at places, on a zoomed-in window
+(to confirm a new face, or to find a tracked face that the whole-frame pass missed)."""
 
 from __future__ import annotations
 
@@ -11,118 +13,189 @@ import cv2
 import numpy as np
 
 from emotui.models import ModelError
-from emotui.vision.detections import Detections, weighted_nms
-from emotui.vision.runtime import TFLiteRunner
+from emotui.vision.blazeface import BlazeFaceModel
+from emotui.vision.detections import Detections, iou_matrix, weighted_nms
 
 
 class FaceDetector(Protocol):
     name: str
 
-    def detect(self, frame: np.ndarray) -> Detections: ...
+    def detect(self, frame: np.ndarray, full_scan: bool = False) -> Detections:
+        """Candidate faces. `full_scan` covers every tile in this one call (a still image);
+        otherwise a video's tiles are spread over successive frames."""
+        ...
+
+    def confirm(self, frame: np.ndarray, boxes: np.ndarray) -> Detections | None:
+        """Per box, the face that a strict look at a zoomed-in window around it confirms (score 0
+        and the box itself when none is), or None when this detector cannot look closer."""
+        ...
+
+    def refind(self, frame: np.ndarray, boxes: np.ndarray) -> Detections | None:
+        """Like `confirm`, but a quick, lenient look for faces already tracked there."""
+        ...
+
+
+# Smallest face (pixels in the model's input) that full-range BlazeFace finds reliably: measured on
+# the annotated group photos at 6-64 px (benchmarks/calibrate_detector.py): 0/18 at 6 px, 13/18 at
+# 10 px, 16/18 at 12-14 px, 17/18 from 16 px.
+FULL_RANGE_MIN_FACE = 16
 
 
 @dataclass(frozen=True)
-class AnchorLayout:
-    """MediaPipe SSD anchor options for a BlazeFace variant (fixed anchor size)."""
+class TilePlan:
+    """Square windows over the frame in which a face of `min_face_px` appears at least
+    FULL_RANGE_MIN_FACE pixels tall to a model of `input_size`; they overlap by the size from which
+    the whole-frame pass finds a face by itself, so no face falls between them."""
 
-    input_size: int
-    strides: tuple[int, ...]
-    two_anchors_per_layer: bool  # interpolated_scale_aspect_ratio == 1.0
+    windows: tuple[tuple[float, float, float], ...]  # (left, top, side) in frame pixels
+
+    @classmethod
+    def for_frame(cls, width: int, height: int, input_size: int, min_face_px: float, grid: int | None) -> TilePlan:
+        """The plan for a frame size: `grid` N gives an N x N grid of windows 1.5/N of the frame
+        (N = 1: none); None sizes the grid from `min_face_px`."""
+        if grid is not None:
+            if grid <= 1:
+                return cls(())
+            side = min(width, height, max(width, height) * 1.5 / grid)
+            columns = rows = grid
+        else:
+            side = input_size * min_face_px / FULL_RANGE_MIN_FACE
+            if side >= max(width, height):
+                return cls(())
+            side = min(side, width, height)
+            overlap = min(side / 2, FULL_RANGE_MIN_FACE * max(width, height) / input_size)
+            columns = 1 if width <= side else math.ceil((width - overlap) / (side - overlap))
+            rows = 1 if height <= side else math.ceil((height - overlap) / (side - overlap))
+        lefts = np.linspace(0, max(0.0, width - side), columns)
+        tops = np.linspace(0, max(0.0, height - side), rows)
+        return cls(tuple((float(left), float(top), float(side)) for top in tops for left in lefts))
 
 
-SHORT_RANGE = AnchorLayout(128, (8, 16, 16, 16), True)
-FULL_RANGE = AnchorLayout(192, (4,), False)
+class _TileScan:
+    """A model's tile windows over a frame: all of them at once, or one per call in turn."""
+
+    def __init__(self, model: BlazeFaceModel, min_face_px: float, grid: int | None) -> None:
+        self._model = model
+        self._min_face_px = min_face_px
+        self._grid = grid
+        self._plans: dict[tuple[int, int], TilePlan] = {}
+        self._next = -1
+
+    def windows(self, frame: np.ndarray) -> tuple[tuple[float, float, float], ...]:
+        height, width = frame.shape[:2]
+        if (width, height) not in self._plans:
+            self._plans[(width, height)] = TilePlan.for_frame(width, height, self._model.input_size,
+                                                              self._min_face_px, self._grid)
+        return self._plans[(width, height)].windows
+
+    def all(self, frame: np.ndarray) -> list[Detections]:
+        return [self._model.run_window(frame, *window) for window in self.windows(frame)]
+
+    def next(self, frame: np.ndarray) -> Detections:
+        windows = self.windows(frame)
+        self._next = (self._next + 1) % len(windows)
+        return self._model.run_window(frame, *windows[self._next])
 
 
-def generate_anchors(layout: AnchorLayout) -> np.ndarray:
-    """(N, 2) anchor centres, normalised to [0, 1], in the order the model emits them."""
-    centres: list[np.ndarray] = []
-    layer = 0
-    while layer < len(layout.strides):
-        stride = layout.strides[layer]
-        per_cell = 0
-        while layer < len(layout.strides) and layout.strides[layer] == stride:
-            per_cell += 2 if layout.two_anchors_per_layer else 1
-            layer += 1
-        cells = math.ceil(layout.input_size / stride)
-        grid = (np.arange(cells, dtype=np.float32) + 0.5) / cells
-        ys, xs = np.meshgrid(grid, grid, indexing="ij")
-        cell_centres = np.stack([xs.ravel(), ys.ravel()], axis=1)
-        centres.append(np.repeat(cell_centres, per_cell, axis=0))
-    return np.concatenate(centres)
+SAME_FACE_IOU = 0.3  # a closer look's face is the box's face when they overlap this much
 
 
-def decode_boxes(raw_boxes: np.ndarray, anchors: np.ndarray, input_size: int) -> np.ndarray:
-    """BlazeFace regressors (N, 16) → (N, 4) xyxy boxes normalised to the model input."""
-    centre = raw_boxes[:, :2] / input_size + anchors
-    half = raw_boxes[:, 2:4] / input_size / 2
-    return np.concatenate([centre - half, centre + half], axis=1)
+@dataclass(frozen=True)
+class CloserLook:
+    """A model run on a window `zoom` times a face's size around it, keeping faces of at least
+    `raw_score` (the model's own probability)."""
+
+    model: BlazeFaceModel
+    zoom: float
+    raw_score: float
+
+    def __call__(self, frame: np.ndarray, boxes: np.ndarray) -> Detections:
+        """Per box: the face overlapping it most, if by at least SAME_FACE_IOU (a neighbour's face,
+        or one of two heads that looked like one big face, must not stand in for it), or score 0
+        and the box itself."""
+        floor = self.model.calibration.of_raw(self.raw_score)
+        out_boxes, out_scores, out_keypoints = [], [], []
+        for box in boxes:
+            side = float(max(box[2] - box[0], box[3] - box[1]))
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            window = side * self.zoom
+            found = self.model.run_window(frame, cx - window / 2, cy - window / 2, window, floor)
+            overlap = iou_matrix(np.asarray(box, np.float32)[None], found.boxes)[0]
+            if len(found) and overlap.max() >= SAME_FACE_IOU:
+                best = int(np.argmax(overlap))
+                out_boxes.append(found.boxes[best])
+                out_scores.append(found.scores[best])
+                out_keypoints.append(found.keypoints[best])
+            else:
+                out_boxes.append(np.asarray(box, np.float32))
+                out_scores.append(0.0)
+                out_keypoints.append(np.zeros((6, 2), np.float32))
+        if not out_scores:
+            return Detections.empty(with_keypoints=True)
+        return Detections(np.asarray(out_boxes, np.float32), np.asarray(out_scores, np.float32),
+                          np.asarray(out_keypoints, np.float32))
 
 
 class BlazeFaceDetector:
-    """MediaPipe BlazeFace (short or full range) on LiteRT: letterbox, decode anchors, weighted NMS."""
+    """One BlazeFace range on the whole frame, plus tile windows for small faces when `grid`
+    asks (a video: the whole frame and one tile in turn; a still image: all of them)."""
 
-    RAW_SCORE_LIMIT = 80.0
+    def __init__(self, name: str, model: BlazeFaceModel, confirm: CloserLook, refind: CloserLook, nms_iou: float,
+                 min_face_px: float, grid: int | None) -> None:
+        self.name = name if grid in (None, 1) else f"{name} (tiles {grid}x{grid})"
+        self._model = model
+        self._confirm = confirm
+        self._refind = refind
+        self._nms_iou = nms_iou
+        self._tiles = _TileScan(model, min_face_px, grid)
+        self._frames = 0
 
-    def __init__(self, name: str, model_path: Path, layout: AnchorLayout, min_score: float,
-                 nms_iou: float, threads: int = 1) -> None:
-        self.name = name
-        self._runner = TFLiteRunner(model_path, threads)
-        self._layout = layout
-        self._anchors = generate_anchors(layout)
-        expected = (1, layout.input_size, layout.input_size, 3)
-        if self._runner.input_shape != expected:
-            raise ModelError(f"{model_path} takes input {self._runner.input_shape}, not {expected} as {name} should")
-        self._min_score = min_score
+    def detect(self, frame: np.ndarray, full_scan: bool = False) -> Detections:
+        has_tiles = bool(self._tiles.windows(frame))
+        if full_scan and has_tiles:
+            found = [self._model.run(frame), *self._tiles.all(frame)]
+        elif has_tiles and self._frames % 2:
+            found = [self._tiles.next(frame)]
+        else:
+            found = [self._model.run(frame)]
+        self._frames += 1
+        return weighted_nms(Detections.concatenate(found), self._nms_iou) if len(found) > 1 else found[0]
+
+    def confirm(self, frame: np.ndarray, boxes: np.ndarray) -> Detections:
+        return self._confirm(frame, boxes)
+
+    def refind(self, frame: np.ndarray, boxes: np.ndarray) -> Detections:
+        return self._refind(frame, boxes)
+
+
+class DualRangeDetector:
+    """Both BlazeFace ranges. Every frame: the short range on the whole frame (near faces, up to
+    one filling it) and one run of the full range, on the whole frame and on a tile window in
+    turn (far faces, down to `min_face_px`); a still image gets the whole frame and every tile.
+    Candidates are merged by weighted NMS on their calibrated scores. New faces are confirmed by
+    the full range (the stricter judge), tracked ones refound by the short range (the cheaper)."""
+
+    name = "blazeface-dual"
+
+    def __init__(self, short: BlazeFaceModel, full: BlazeFaceModel, confirm: CloserLook, refind: CloserLook,
+                 nms_iou: float, min_face_px: float, grid: int | None) -> None:
+        if grid not in (None, 1):
+            self.name = f"blazeface-dual (tiles {grid}x{grid})"
+        self._short = short
+        self._full = BlazeFaceDetector("blazeface-full", full, confirm, refind, nms_iou, min_face_px, grid)
+        self._confirm = confirm
+        self._refind = refind
         self._nms_iou = nms_iou
 
-    def detect(self, frame: np.ndarray) -> Detections:
-        size = self._layout.input_size
-        height, width = frame.shape[:2]
-        scale = size / max(height, width)
-        new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-        pad_x, pad_y = (size - new_w) // 2, (size - new_h) // 2
-        resized = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_AREA)
-        square = cv2.copyMakeBorder(resized, pad_y, size - new_h - pad_y, pad_x, size - new_w - pad_x,
-                                    cv2.BORDER_CONSTANT, value=(0, 0, 0))
-        tensor = cv2.cvtColor(square, cv2.COLOR_BGR2RGB).astype(np.float32) * (2 / 255.0) - 1.0
-        outputs = self._runner.run(tensor[None])
-        regressors = next(o for o in outputs if o.shape[-1] == 16)[0]
-        logits = next(o for o in outputs if o.shape[-1] == 1)[0, :, 0]
-        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -self.RAW_SCORE_LIMIT, self.RAW_SCORE_LIMIT)))
-        keep = scores >= self._min_score
-        if not keep.any():
-            return Detections.empty()
-        boxes = decode_boxes(regressors[keep], self._anchors[keep], size) * size
-        boxes = (boxes - [pad_x, pad_y, pad_x, pad_y]) / scale
-        boxes = np.clip(boxes, 0, [width, height, width, height])
-        return weighted_nms(boxes.astype(np.float32), scores[keep].astype(np.float32), self._nms_iou)
+    def detect(self, frame: np.ndarray, full_scan: bool = False) -> Detections:
+        found = [self._short.run(frame), self._full.detect(frame, full_scan)]
+        return weighted_nms(Detections.concatenate(found), self._nms_iou)
 
+    def confirm(self, frame: np.ndarray, boxes: np.ndarray) -> Detections:
+        return self._confirm(frame, boxes)
 
-class TiledDetector:
-    """Runs a detector on the whole frame and on an N x N grid of overlapping tiles (each 1.5/N of
-    the frame), merging the boxes: small faces are seen at a larger scale."""
-
-    TILE_FRACTION = 1.5
-
-    def __init__(self, inner: FaceDetector, tiles: int, nms_iou: float) -> None:
-        self.name = f"{inner.name} (tiles {tiles}x{tiles})"
-        self._inner = inner
-        self._tiles = tiles
-        self._nms_iou = nms_iou
-
-    def detect(self, frame: np.ndarray) -> Detections:
-        height, width = frame.shape[:2]
-        tile_h = min(height, int(height * self.TILE_FRACTION / self._tiles))
-        tile_w = min(width, int(width * self.TILE_FRACTION / self._tiles))
-        found = [self._inner.detect(frame)]
-        for top in np.linspace(0, height - tile_h, self._tiles).astype(int):
-            for left in np.linspace(0, width - tile_w, self._tiles).astype(int):
-                tile = self._inner.detect(frame[top:top + tile_h, left:left + tile_w])
-                found.append(Detections(tile.boxes + np.float32([left, top, left, top]), tile.scores))
-        boxes = np.concatenate([d.boxes for d in found])
-        scores = np.concatenate([d.scores for d in found])
-        return weighted_nms(boxes, scores, self._nms_iou) if len(scores) else Detections.empty()
+    def refind(self, frame: np.ndarray, boxes: np.ndarray) -> Detections:
+        return self._refind(frame, boxes)
 
 
 class HaarDetector:
@@ -136,7 +209,7 @@ class HaarDetector:
             raise ModelError(f"{cascade_path} is not a usable Haar cascade")
         self._min_size = (min_face_px, min_face_px)
 
-    def detect(self, frame: np.ndarray) -> Detections:
+    def detect(self, frame: np.ndarray, full_scan: bool = False) -> Detections:
         grey = cv2.equalizeHist(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame)
         found = self._cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=self._min_size)
         if len(found) == 0:
@@ -144,6 +217,12 @@ class HaarDetector:
         boxes = np.asarray(found, np.float32)
         boxes[:, 2:] += boxes[:, :2]
         return Detections(boxes, np.ones(len(boxes), np.float32))
+
+    def confirm(self, frame: np.ndarray, boxes: np.ndarray) -> None:
+        return None
+
+    def refind(self, frame: np.ndarray, boxes: np.ndarray) -> None:
+        return None
 
 
 class DeepFaceDetector:
@@ -159,11 +238,11 @@ class DeepFaceDetector:
             raise ModelError(
                 f"DeepFace detector '{backend}' could not be loaded: {str(error).rstrip('.')}. DeepFace downloads its "
                 "weights from GitHub at first use, so this backend needs internet access once; offline, "
-                "use detector blazeface, blazeface-full or haar"
+                "use detector blazeface-dual, blazeface, blazeface-full or haar"
             ) from None
         self._min_score = min_score
 
-    def detect(self, frame: np.ndarray) -> Detections:
+    def detect(self, frame: np.ndarray, full_scan: bool = False) -> Detections:
         regions = self._model.detect_faces(frame)
         boxes = [(r.x, r.y, r.x + r.w, r.y + r.h) for r in regions]
         scores = [1.0 if r.confidence is None else float(r.confidence) for r in regions]
@@ -171,3 +250,10 @@ class DeepFaceDetector:
             return Detections.empty()
         found = Detections(np.asarray(boxes, np.float32), np.asarray(scores, np.float32))
         return found.select(found.scores >= self._min_score)
+
+    def confirm(self, frame: np.ndarray, boxes: np.ndarray) -> None:
+        return None
+
+    def refind(self, frame: np.ndarray, boxes: np.ndarray) -> None:
+        return None
+

