@@ -66,6 +66,18 @@ def fit_platt(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> tuple[float,
     return float(a), float(b)
 
 
+def every_nth_frame(path: Path, n: int) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames, index = [], 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return frames
+        if index % n == 0:
+            frames.append(frame)
+        index += 1
+
+
 def closer_raw(model: BlazeFaceModel, zoom: float, image: np.ndarray, box: np.ndarray) -> float:
     """The raw score of the face nearest the box centre in a closer look (0 when none)."""
     side = float(max(box[2] - box[0], box[3] - box[1]))
@@ -91,30 +103,12 @@ def main() -> None:
     # (source, image, box) of faces, and (image, box) of look-alikes, found per model
     group = read_boxes(media / "photos/group_annotated/boxes.csv")
     group_images = {name: cv2.imread(str(media / "photos/group_annotated" / name)) for name in group}
-    single_face_frames = []
-    for clip in sorted((media / "videos/faces").glob("liveportrait_*.mp4")):
-        capture = cv2.VideoCapture(str(clip))
-        index = 0
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if index % 5 == 0:
-                single_face_frames.append(frame)
-            index += 1
+    single_face_frames = [frame for clip in sorted((media / "videos/faces").glob("liveportrait_*.mp4"))
+                          for frame in every_nth_frame(clip, 5)]
     stills = [cv2.imread(str(p)) for label in (media / "expressions").iterdir() if label.is_dir()
               for p in sorted(label.iterdir()) if p.name.startswith(("jaffe_", "yale_"))]
-    negative_images = []
-    for clip in sorted((media / "videos/nofaces").glob("*.mp4")):
-        capture = cv2.VideoCapture(str(clip))
-        index = 0
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if index % 2 == 0:
-                negative_images.append(frame)
-            index += 1
+    negative_images = [frame for clip in sorted((media / "videos/nofaces").glob("*.mp4"))
+                       for frame in every_nth_frame(clip, 2)]
     negative_images += [cv2.imread(str(p)) for p in sorted((media / "photos/nofaces").glob("*.jpg"))]
 
     report: dict = {"media": str(media), "positives": {}, "negatives": {}}

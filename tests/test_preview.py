@@ -16,6 +16,7 @@ from textual.app import App, ComposeResult
 
 from emotui.tui.preview import COLOUR_MODES, HALF_BLOCK, Preview, PreviewBox, fit_cells, render_preview
 from emotui.vision import EMOTION_COLOURS
+from emotui.vision.masks import Masks
 
 RICH_SYSTEMS = {"truecolor": "truecolor", "256": "256", "16": "standard", "grey": "256"}
 CLIP = ("videos", "faces", "face_recognition_short_hamilton_clip.mp4")
@@ -128,6 +129,22 @@ def test_a_box_is_drawn_in_its_colour_with_its_label():
 
     assert pixel(20, 25) == pixel(60, 25) == pixel(40, 40) == colour  # left, right and bottom edges
     assert pixel(40, 25) == pixel(19, 25) == pixel(61, 25) == pixel(40, 41) == (0, 0, 0)
+
+
+def test_masks_are_shaded_and_outlined_in_the_preview():
+    image = solid((200, 200, 200), 160, 96)  # 80 x 48 preview pixels
+    masks = Masks.from_config([[[0.5, 0.0], [1.0, 0.0], [1.0, 0.5], [0.5, 0.5]]])  # the top-right quarter
+    strips = render_preview(image, 80, 24, "truecolor", masks=masks)
+
+    def pixel(x: int, y: int) -> tuple[int, int, int]:
+        char, style = cells(strips[y // 2])[x]
+        top = y % 2 == 0 and char == HALF_BLOCK
+        return (style.color if top else style.bgcolor).triplet
+
+    assert pixel(60, 12) != (200, 200, 200) and pixel(60, 12)[0] < 200  # inside: shaded darker
+    assert pixel(60, 0) == (128, 128, 128)  # the outline along the top edge
+    assert pixel(20, 12) == pixel(60, 40) == (200, 200, 200)  # outside: untouched
+    assert render_preview(image, 80, 24, "truecolor") != strips
 
 
 def test_a_label_is_clipped_to_the_preview_width():

@@ -23,6 +23,7 @@ from emotui.snapshots import (
     SnapshotError, annotate, blur_faces, default_snapshot_dir, encode_jpeg, face_label, save_snapshot,
 )
 from emotui.vision import EMOTION_COLOURS, EMOTIONS
+from emotui.vision.masks import Masks
 
 SOURCE = "videos/faces/liveportrait_d0.mp4"
 
@@ -316,3 +317,19 @@ def test_permission_denied_is_reported_with_the_path_even_when_running_as_root(t
         save_snapshot(tmp_path, real_result, "cam")
     assert str(tmp_path) in str(caught.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_masks_are_shaded_and_outlined_on_snapshots_and_a_stationary_face_is_labelled_still(tmp_path, real_result):
+    masks = Masks.from_config([[[0.0, 0.0], [0.25, 0.0], [0.25, 0.25], [0.0, 0.25]]])
+    still = dataclasses.replace(real_result.faces[0], stationary=True)
+    result = dataclasses.replace(real_result, faces=[still], image=real_result.image, masks=masks)
+    png, sidecar = save_snapshot(tmp_path, result, "cam")
+    image, frame = _read_png(png), real_result.image
+    height, width = frame.shape[:2]
+    assert not np.array_equal(image[height // 16, width // 16], frame[height // 16, width // 16])  # shaded
+    assert tuple(int(c) for c in image[0, width // 8]) == (128, 128, 128)  # the outline
+    assert np.array_equal(image[height - 2, :width // 3], frame[height - 2, :width // 3])  # outside: untouched
+    assert face_label(still).endswith(" still")
+    assert json.loads(sidecar.read_text())["faces"][0]["stationary"] is True
+    unboxed, _ = save_snapshot(tmp_path, result, "cam", draw_boxes=False)
+    assert np.array_equal(_read_png(unboxed), frame)  # masks are drawn with the boxes, not without them

@@ -178,6 +178,20 @@ async def test_boxes_colour_bell_help_and_quit_keys(config, video):
     assert not pipeline.capture._thread.is_alive()  # source released
 
 
+async def test_masks_show_in_the_preview_with_the_boxes_and_hide_faces_under_them(config, video):
+    config.detector.masks = [[[0.0, 0.0], [1.0, 0.0], [1.0, 0.2], [0.0, 0.2]]]  # a strip along the top
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        preview = app.query_one(Preview)
+        await wait_for(pilot, lambda: preview._image is not None)
+        assert preview._masks.polygons and len(preview._masks.polygons) == 1
+        await pilot.press("b")
+        await wait_for(pilot, lambda: not preview._masks)  # boxes off: masks off too
+        assert app.latest.masks  # still applied to detection
+        await pilot.press("q")
+
+
 async def test_keys_are_rebindable_from_config(config, video):
     config.keys.snapshot = "x"
     config.keys.quit = "ctrl+q"
