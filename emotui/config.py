@@ -20,7 +20,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 import platformdirs
 
 from emotui.files import write_atomically
-from emotui.vision import EMOTIONS
+from emotui.vocabulary import EMOTIONS, EventType, RuleKind, Severity
 
 CONFIG_ENV = "EMOTUI_CONFIG"
 CONFIG_FILENAME = "emotui.toml"
@@ -189,9 +189,9 @@ class ModelsConfig:
                            "CPU time", _range(0, 64))
 
 
-RULE_KINDS = ("emotion", "face", "crowd")
+RULE_KINDS = tuple(RuleKind)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-EVENT_TYPES = ("new", "update", "end")
+EVENT_TYPES = tuple(EventType)
 EXEC_PLACEHOLDERS = ("type", "id", "camera", "rule", "kind", "track_id", "emotion", "score", "peak_score",
                      "faces", "snapshot")
 
@@ -250,7 +250,7 @@ class AlertRuleConfig:
                                   _time_windows)
     days: list[str] = setting(list(WEEKDAYS), "days on which the windows start", _weekdays)
     severity: str = setting("alert", "info, warning or alert (colour in the console)",
-                            _choice("info", "warning", "alert"))
+                            _choice(*Severity))
 
 
 def _unique_rule_names(rules: list[AlertRuleConfig]) -> str | None:

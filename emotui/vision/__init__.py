@@ -1,6 +1,6 @@
 """Face detection, emotion classification and tracking (no UI imports)."""
 
-EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+from emotui.vocabulary import EMOTIONS
 
 # One colour (RGB) per emotion, shared by the console and the annotated snapshots.
 EMOTION_COLOURS = {
