@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import subprocess
 import sys
 import threading
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emotui.capture import Capture, Frame, FrameBuffer, SourceError, SourceSpec, parse_source
+from emotui.capture import Capture, Frame, FrameBuffer, SourceError, SourceSpec, SourceState, parse_source
 from emotui.capture.readers.mjpeg import MjpegReader
 from emotui.capture.sources import StreamLost
 from emotui.config import SourceConfig
@@ -96,6 +97,17 @@ def test_stop_ends_a_live_capture_promptly():
     capture.stop()
     assert len(list(frames)) <= 1  # at most the one buffered frame, then the iteration ends
     assert time.perf_counter() - started < 2 and webcam.closed
+
+
+def test_source_states_are_published_as_the_same_strings():
+    assert [state.value for state in SourceState] == ["connecting", "live", "lost", "retrying", "ended", "failed"]
+    statuses = []
+    capture = Capture(SourceSpec("camera", 0), reader=FakeWebcam(frames=3), settings=SourceConfig(reconnect=False),
+                      on_status=statuses.append).start()
+    list(capture.frames())
+    assert all(isinstance(status.state, SourceState) for status in statuses)
+    assert [json.loads(json.dumps(status.to_dict()))["state"] for status in statuses] == ["live", "lost", "ended"]
+    assert statuses[-1].describe() == "ended: camera 0 stopped sending frames (closed, or stalled for 5 s)"
 
 
 def test_video_file_is_read_in_order_with_media_timestamps(media_dir):

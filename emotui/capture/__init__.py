@@ -3,11 +3,11 @@ kind of source), `buffer` (the hand-over to analysis) and `capture` (the thread 
 reconnects and reports). The names other modules use are importable from here."""
 
 from emotui.capture.buffer import Frame, FrameBuffer
-from emotui.capture.capture import Capture, SourceStatus
+from emotui.capture.capture import Capture, SourceState, SourceStatus
 from emotui.capture.readers.images import read_image
 from emotui.capture.sources import IMAGE_SUFFIXES, SourceError, SourceSpec, parse_source, redact_source
 
 __all__ = [
-    "IMAGE_SUFFIXES", "Capture", "Frame", "FrameBuffer", "SourceError", "SourceSpec", "SourceStatus",
+    "IMAGE_SUFFIXES", "Capture", "Frame", "FrameBuffer", "SourceError", "SourceSpec", "SourceState", "SourceStatus",
     "parse_source", "read_image", "redact_source",
 ]

@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
 
 import numpy as np
 
@@ -29,9 +30,20 @@ from emotui.config import SourceConfig
 FILE_BUFFER_FRAMES = 1
 
 
+class SourceState(StrEnum):
+    """A source's state; its values are what the status lines, MQTT and the audit log publish."""
+
+    CONNECTING = "connecting"  # opening a live source
+    LIVE = "live"  # delivering frames
+    LOST = "lost"  # a live source stopped delivering: an outage begins
+    RETRYING = "retrying"  # waiting to open it again
+    ENDED = "ended"  # a file's end, or a live source lost without reconnecting
+    FAILED = "failed"  # the capture stopped on an error
+
+
 @dataclass(frozen=True)
 class SourceStatus:
-    state: str  # connecting, live, lost, retrying, ended or failed
+    state: SourceState
     detail: str = ""  # why (lost, failed) or what (ended)
     retry_at: float | None = None  # time.time() of the next attempt, while retrying
     outages: int = 0  # times a live source was lost
@@ -69,7 +81,7 @@ class Capture:
         self.settings = settings or SourceConfig()
         self._realtime = realtime and not spec.live
         self._on_status = on_status
-        self._status = SourceStatus("connecting" if spec.live else "live")
+        self._status = SourceStatus(SourceState.CONNECTING if spec.live else SourceState.LIVE)
         self._corrupt_closed = 0  # corrupt frames counted by readers already closed
         self._reader = reader if reader is not None else (
             open_reader(spec, self.settings) if fail_fast or not spec.live else None)
@@ -116,7 +128,7 @@ class Capture:
                 self._run_file()
         except Exception as error:  # handed to the consumer, which raises it
             self._error = error
-            self._set_status("failed", str(error))
+            self._set_status(SourceState.FAILED, str(error))
         finally:
             self._buffer.close()
             self._close_reader()
@@ -143,14 +155,14 @@ class Capture:
             self._close_reader()
             self._reader = open_reader(self.spec, self.settings)
         if not self._stopping.is_set():
-            self._set_status("ended", early)
+            self._set_status(SourceState.ENDED, early)
 
     def _run_live(self) -> None:
         """Read until the source drops, then reopen it with capped exponential backoff and jitter."""
         attempt = 0
         while not self._stopping.is_set():
             if self._reader is None:
-                self._set_status("connecting")
+                self._set_status(SourceState.CONNECTING)
                 try:
                     self._reader = open_reader(self.spec, self.settings)
                 except SourceError as error:
@@ -169,9 +181,9 @@ class Capture:
             self._close_reader()
             if self.frames_read > delivered_before:  # it had been live: a new outage
                 attempt = 0
-                self._set_status("lost", reason, outages=self._status.outages + 1)
+                self._set_status(SourceState.LOST, reason, outages=self._status.outages + 1)
             if not self.settings.reconnect:
-                self._set_status("ended", reason)
+                self._set_status(SourceState.ENDED, reason)
                 return
             self._wait_to_retry(reason, attempt)
             attempt += 1
@@ -183,9 +195,9 @@ class Capture:
             if decoded is None:
                 return f"{self.spec} stopped sending frames (closed, or stalled for {self.settings.stall_s:g} s)"
             (image, _), decode_ms = decoded
-            if self._status.state != "live":
+            if self._status.state != SourceState.LIVE:
                 came_back = self._status.outages > 0
-                self._set_status("live", reconnects=self._status.reconnects + came_back)
+                self._set_status(SourceState.LIVE, reconnects=self._status.reconnects + came_back)
             if not self._deliver(image, time.perf_counter() - self._started, decode_ms):
                 return "stopped"
         return "stopped"
@@ -194,7 +206,7 @@ class Capture:
         settings = self.settings
         delay = min(settings.retry_max_s, settings.retry_min_s * 2 ** min(attempt, 30))
         delay *= random.uniform(0.5, 1.0)  # jitter, so cameras that dropped together do not retry together
-        self._set_status("retrying", reason, retry_at=time.time() + delay)
+        self._set_status(SourceState.RETRYING, reason, retry_at=time.time() + delay)
         self._stopping.wait(delay)
 
     def _timed_read(self) -> tuple[tuple[np.ndarray, float], float] | None:
@@ -212,7 +224,7 @@ class Capture:
         self.frames_read += 1
         return self._buffer.put(frame)
 
-    def _set_status(self, state: str, detail: str = "", **changes) -> None:
+    def _set_status(self, state: SourceState, detail: str = "", **changes) -> None:
         self._status = replace(self._status, state=state, detail=detail, since=time.time(),
                                       retry_at=changes.pop("retry_at", None), corrupt_frames=self.corrupt_frames,
                                       **changes)
