@@ -9,10 +9,11 @@ from collections import Counter
 from typing import TextIO
 
 from emotui.alerts.hub import AlertHub
-from emotui.capture import SourceStatus
+from emotui.capture import SourceState, SourceStatus
 from emotui.pipeline import STAGES, FrameResult, Pipeline, summarise
 
-REPORTED_STATES = ("live", "lost", "retrying", "ended", "failed")  # not each reconnect attempt
+REPORTED_STATES = (SourceState.LIVE, SourceState.LOST, SourceState.RETRYING, SourceState.ENDED,
+                   SourceState.FAILED)  # not each reconnect attempt
 
 
 def status_reporter(out: TextIO, as_json: bool):

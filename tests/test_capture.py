@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import json
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from emotui.capture import Capture, Frame, FrameBuffer, SourceError, SourceSpec, parse_source
+from emotui.capture import Capture, Frame, FrameBuffer, SourceError, SourceSpec, SourceState, parse_source
+from emotui.capture.readers.mjpeg import MjpegReader
+from emotui.capture.sources import StreamLost
 from emotui.config import SourceConfig
 
 
@@ -91,6 +99,17 @@ def test_stop_ends_a_live_capture_promptly():
     assert time.perf_counter() - started < 2 and webcam.closed
 
 
+def test_source_states_are_published_as_the_same_strings():
+    assert [state.value for state in SourceState] == ["connecting", "live", "lost", "retrying", "ended", "failed"]
+    statuses = []
+    capture = Capture(SourceSpec("camera", 0), reader=FakeWebcam(frames=3), settings=SourceConfig(reconnect=False),
+                      on_status=statuses.append).start()
+    list(capture.frames())
+    assert all(isinstance(status.state, SourceState) for status in statuses)
+    assert [json.loads(json.dumps(status.to_dict()))["state"] for status in statuses] == ["live", "lost", "ended"]
+    assert statuses[-1].describe() == "ended: camera 0 stopped sending frames (closed, or stalled for 5 s)"
+
+
 def test_video_file_is_read_in_order_with_media_timestamps(media_dir):
     path = media_dir / "videos" / "faces" / "liveportrait_d0.mp4"
     expected = int(cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FRAME_COUNT))
@@ -144,3 +163,63 @@ def test_source_kinds():
     assert parse_source("0") == SourceSpec("camera", 0)
     assert parse_source("rtsp://cam.local/stream").kind == "url"
     assert parse_source("http://cam.local/mjpg").live
+
+
+class ChunkedResponse:
+    """Stands in for an HTTP response: the given bytes, `size` at a time, then an optional error."""
+
+    def __init__(self, data: bytes, size: int, error: Exception | None = None) -> None:
+        self.chunks = [data[i:i + size] for i in range(0, len(data), size)]
+        self.error = error
+
+    def read1(self, _limit: int) -> bytes:
+        if self.chunks:
+            return self.chunks.pop(0)
+        if self.error is not None:
+            raise self.error
+        return b""
+
+    def close(self) -> None:
+        pass
+
+
+def _jpeg(value: int) -> bytes:
+    return cv2.imencode(".jpg", np.full((8, 8, 3), value, np.uint8))[1].tobytes()
+
+
+def test_mjpeg_parts_with_and_without_a_length_split_across_reads_and_corrupt_ones_counted():
+    parts = [
+        b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n" % (len(_jpeg(40)), _jpeg(40)),
+        b"Content-Type: image/jpeg\r\n\r\n%s\r\n" % _jpeg(120),  # delimited by the next boundary only
+        b"Content-Length: 9\r\n\r\nnot jpeg!\r\n",
+        b"Content-Type: image/jpeg\r\n\r\n%s\r\n" % _jpeg(200),
+    ]
+    stream = b"preamble\r\n" + b"".join(b"--cam\r\n" + part for part in parts) + b"--cam--\r\n"
+    reader = MjpegReader("http://cam.local/mjpg", ChunkedResponse(stream, size=7), b"cam", stall_s=1.0)
+    grey = []
+    while (decoded := reader.read()) is not None:
+        grey.append(int(decoded[0].mean()))
+    assert grey == pytest.approx([40, 120, 200], abs=3)
+    assert reader.corrupt_frames == 1
+
+
+def test_a_stalled_mjpeg_stream_is_lost_without_showing_the_password():
+    response = ChunkedResponse(b"--cam\r\n\r\n", size=64, error=TimeoutError())
+    reader = MjpegReader("http://admin:secret@cam.local/mjpg", response, b"--cam", stall_s=2.5)
+    with pytest.raises(StreamLost, match=r"no data from http://admin:\*\*\*@cam.local/mjpg for 2.5 s \(stalled\)"):
+        reader.read()
+
+
+READERS = ["emotui.capture.readers.opencv", "emotui.capture.readers.mjpeg", "emotui.capture.readers.images"]
+
+
+@pytest.mark.parametrize("module", READERS)
+def test_each_reader_imports_on_its_own_and_knows_nothing_of_the_capture_thread(module):
+    """A reader depends on what a source is and on its settings (and MJPEG on FFmpeg's reader for
+    other HTTP streams), never on the capture thread or its buffer."""
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+    source = Path(importlib.import_module(module).__file__).read_text()
+    imported = {node.module for node in ast.walk(ast.parse(source))
+                if isinstance(node, ast.ImportFrom) and node.module.startswith("emotui")}
+    allowed = {"emotui.capture.sources", "emotui.config", *READERS}
+    assert imported <= allowed, imported - allowed

@@ -28,7 +28,7 @@ from emotui.alerts.mqtt import MqttSink
 from emotui.alerts.outbox import Outbox
 from emotui.alerts.rules import RuleEngine
 from emotui.alerts.webhook import WebhookSink
-from emotui.capture import SourceStatus, redact_source
+from emotui.capture import SourceState, SourceStatus, redact_source
 from emotui.config import AlertRuleConfig, Config
 from emotui.pipeline import FrameResult
 from emotui.snapshots import SnapshotError, default_snapshot_dir, encode_jpeg, save_snapshot
@@ -151,7 +151,8 @@ class AlertHub:
         """The source's state changed: MQTT `<camera>/status`, and outages in the audit log."""
         if self.mqtt is not None:
             self.mqtt.publish_status(status)
-        if status.state in ("lost", "failed", "ended") or (status.state == "live" and status.reconnects):
+        if status.state in (SourceState.LOST, SourceState.FAILED, SourceState.ENDED) or (
+                status.state == SourceState.LIVE and status.reconnects):
             self._record("source", {"state": status.state, "detail": status.detail, "outages": status.outages,
                                     "reconnects": status.reconnects})
 

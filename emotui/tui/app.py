@@ -26,7 +26,7 @@ from textual.widgets import RichLog
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.hub import AlertHub, AlertListener
 from emotui.alerts.rules import set_threshold
-from emotui.capture import SourceError, SourceStatus
+from emotui.capture import SourceError, SourceState, SourceStatus
 from emotui.config import Config, ConfigError, KeysConfig, write_thresholds
 from emotui.models import ModelError
 from emotui.pipeline import FrameResult, Pipeline, create_pipeline
@@ -116,7 +116,7 @@ class EmotuiApp(App[int]):
         self.boxes_on = config.ui.boxes
         self.bell_on = config.ui.bell
         self.source_state = "starting"
-        self._source_status_logged: str | None = None
+        self._source_status_logged: SourceState | None = None
         self._shown_index: int | None = None
 
     # --- layout and lifecycle ---------------------------------------------------------------
@@ -243,20 +243,20 @@ class EmotuiApp(App[int]):
         """Each outage is logged once when it starts and once when the source is back; the
         status line shows the state (and the next retry) all along."""
         status, previous = message.status, self._source_status_logged
-        if status.state == "connecting":
+        if status.state == SourceState.CONNECTING:
             return
-        if status.state == "retrying":
+        if status.state == SourceState.RETRYING:
             if previous is None:  # not reached yet: say so once
                 self.log_line(f"source unavailable: {status.detail}; retrying", "error")
-                self._source_status_logged = "retrying"
+                self._source_status_logged = SourceState.RETRYING
             return
-        if status.state == "lost":
+        if status.state == SourceState.LOST:
             self.log_line(f"source lost: {status.detail}; reconnecting", "warning")
-        elif status.state == "live" and previous == "lost":
+        elif status.state == SourceState.LIVE and previous == SourceState.LOST:
             self.log_line(f"source back (reconnect {status.reconnects})", "info")
-        elif status.state == "live" and previous == "retrying":
+        elif status.state == SourceState.LIVE and previous == SourceState.RETRYING:
             self.log_line("source connected", "info")
-        elif status.state == "ended" and status.detail:
+        elif status.state == SourceState.ENDED and status.detail:
             self.log_line(f"source ended {status.detail}", "warning")
         self._source_status_logged = status.state
 
@@ -290,7 +290,8 @@ class EmotuiApp(App[int]):
         self.bars.show(result.faces if result else [], self.rules, self.selected_rule)
         alerts = "alerts off" if self.hub is None else "armed" if self.hub.engine.armed else "disarmed"
         state = self.source_state
-        if pipeline is not None and (status := pipeline.capture.status).state in ("connecting", "lost", "retrying"):
+        if pipeline is not None and (status := pipeline.capture.status).state in (
+                SourceState.CONNECTING, SourceState.LOST, SourceState.RETRYING):
             state = status.state + (f", retry in {status.retry_in_s:.0f} s" if status.retry_at is not None else "")
         self.status.show(
             self.source_text, state, result, pipeline.metrics() if pipeline else None,
