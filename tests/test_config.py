@@ -31,6 +31,7 @@ from emotui.config import (
     load_config,
 )
 from emotui.vision import EMOTIONS
+from emotui.vocabulary import EventType, RuleKind, Severity
 
 
 def write(path: Path, text: str) -> Path:
@@ -461,6 +462,16 @@ def test_alert_rules_load_and_each_error_names_the_rule_index_and_line(tmp_path)
     good = write(tmp_path / "good.toml", RULES.split("[[alerts.rules]]\nemotions")[0])
     (rule,) = load_config(good).alerts.rules
     assert (rule.name, rule.emotions, rule.threshold, rule.min_duration_s) == ("fear", ["fear", "sad"], 0.7, 1.5)
+
+
+def test_words_of_the_vocabulary_load_as_its_enums(tmp_path):
+    path = write(tmp_path / "emotui.toml", '[alerts]\nexec_on = ["end"]\n\n'
+                 '[[alerts.rules]]\nname = "busy"\nkind = "crowd"\nseverity = "info"\n')
+    config = load_config(path)
+    (rule,) = config.alerts.rules
+    assert (rule.kind, rule.severity) == (RuleKind.CROWD, Severity.INFO)
+    assert (type(rule.kind), type(rule.severity)) == (RuleKind, Severity)
+    assert config.alerts.exec_on == [EventType.END] and type(config.alerts.exec_on[0]) is EventType
 
 
 def test_default_rules_watch_fear_and_anger_and_are_not_shared():
