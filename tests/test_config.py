@@ -27,6 +27,7 @@ from emotui.config import (
     ModelsConfig,
     SourceConfig,
     TrackerConfig,
+    apply_options,
     find_config_file,
     load_config,
 )
@@ -432,6 +433,49 @@ def test_cli_uses_env_config(tmp_path):
     result = run_cli("config", "check", env={CONFIG_ENV: str(path)})
     assert result.returncode == 2
     assert f"{path}:2: emotion.model" in result.stderr
+
+
+# --- command-line options that override settings ------------------------------------------------
+
+BAD_OPTIONS = ["--detector", "foo", "--min-score", "5", "--tiles", "0", "--emotion", "bar"]
+SAME_IN_A_FILE = '[detector]\nname = "foo"\nmin_score = 5\ntiles = 0\n\n[emotion]\nmodel = "bar"\n'
+
+
+def test_cli_options_are_checked_like_the_file_every_problem_named_by_its_option(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"not checked: the options are refused first")
+    result = run_cli("run", "--headless", "--source", str(clip), *BAD_OPTIONS)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    file_issues = issues_of(write(tmp_path / "same.toml", SAME_IN_A_FILE))
+    options = BAD_OPTIONS[::2]
+    assert [issue.key for issue in file_issues] == ["detector.name", "detector.min_score", "detector.tiles",
+                                                     "emotion.model"]
+    assert result.stderr.splitlines() == [f"emotui: config error: {option}: {issue.message}"
+                                          for option, issue in zip(options, file_issues)]
+    assert ("emotui: config error: --detector: must be blazeface-dual, blazeface, blazeface-full, haar or "
+            "deepface:<backend> (e.g. deepface:yunet) (got 'foo')") in result.stderr
+    assert "--emotion: must be one of: mini-xception, deepface, custom (got 'bar')" in result.stderr
+
+
+def test_options_set_settings_as_the_file_would():
+    config = Config()
+    apply_options(config, {"--detector": ("detector.name", "haar"), "--min-score": ("detector.min_score", "1"),
+                           "--tiles": ("detector.tiles", "3"), "--emotion": ("emotion.model", "deepface")})
+    assert (config.detector.name, config.detector.tiles, config.emotion.model) == ("haar", 3, "deepface")
+    assert config.detector.min_score == 1.0 and isinstance(config.detector.min_score, float)
+    apply_options(config, {"--tiles": ("detector.tiles", "auto"), "--detector": ("detector.name", "deepface:yunet")})
+    assert (config.detector.tiles, config.detector.name) == ("auto", "deepface:yunet")
+
+
+def test_options_with_one_bad_value_set_nothing():
+    config = Config()
+    with pytest.raises(ConfigError) as caught:
+        apply_options(config, {"--detector": ("detector.name", "haar"), "--min-score": ("detector.min_score", "high")})
+    (issue,) = caught.value.issues
+    assert (issue.key, issue.file, issue.line) == ("--min-score", None, None)
+    assert issue.message.startswith("must be a number (got 'high')")
+    assert config == Config()
 
 
 RULES = """

@@ -2,7 +2,7 @@
 thresholds back (write). `from emotui.config import X` is the way in for the rest of emotui."""
 
 from emotui.config.load import (
-    CONFIG_ENV, CONFIG_FILENAME, ConfigError, ConfigIssue, find_config_file, load_config,
+    CONFIG_ENV, CONFIG_FILENAME, ConfigError, ConfigIssue, apply_options, find_config_file, load_config,
 )
 from emotui.config.schema import (
     DEFAULT_RULES, WEEKDAYS, AlertRuleConfig, AlertsConfig, Config, CustomEmotionConfig, DetectorConfig,
@@ -15,5 +15,5 @@ __all__ = [
     "CONFIG_ENV", "CONFIG_FILENAME", "DEFAULT_RULES", "WEEKDAYS", "AlertRuleConfig", "AlertsConfig", "Config",
     "ConfigError", "ConfigIssue", "ConfigWriteError", "CustomEmotionConfig", "DetectorConfig", "EmotionConfig",
     "KeysConfig", "ModelsConfig", "MqttConfig", "SnapshotsConfig", "SourceConfig", "TrackerConfig", "UiConfig",
-    "WebhookConfig", "find_config_file", "load_config", "write_thresholds",
+    "WebhookConfig", "apply_options", "find_config_file", "load_config", "write_thresholds",
 ]

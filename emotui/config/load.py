@@ -1,8 +1,8 @@
 """Finding the config file nearest-first, reading it into the schema's dataclasses and checking
-every value.
+every value: the file's and those given as command-line options, with the same messages.
 
-Every problem is reported with its dotted key, the file and line where the key stands, and what
-is allowed, so `emotui config check` can list them all at once.
+Every problem is reported with its dotted key (or option), the file and line where the key
+stands, and what is allowed, so `emotui config check` can list them all at once.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import tomllib
 import types
 from dataclasses import Field, dataclass, fields, is_dataclass
 from enum import StrEnum
+from functools import reduce
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
@@ -85,6 +86,40 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(issues)
     config.path = path
     return config
+
+
+def apply_options(config: Config, options: dict[str, tuple[str, str]]) -> None:
+    """Set the settings given as command-line options, e.g. {"--detector": ("detector.name", "haar")}.
+    Each value is checked as the file's are; a ConfigError names every option not allowed, and
+    then nothing is set."""
+    issues: list[ConfigIssue] = []
+    values: list[tuple[Any, str, Any]] = []
+    for option, (dotted, text) in options.items():
+        *sections, key = dotted.split(".")
+        section = reduce(getattr, sections, config)
+        spec, expected = {f.name: f for f in fields(section)}[key], get_type_hints(type(section))[key]
+        value = _option_value(text, expected)
+        if problem := _problem(spec, expected, value):
+            issues.append(ConfigIssue(option, problem))
+        else:
+            values.append((section, key, _typed(value, expected)))
+    if issues:
+        raise ConfigError(issues)
+    for section, key, value in values:
+        setattr(section, key, value)
+
+
+def _option_value(text: str, expected: Any) -> Any:
+    """An option's text as a number when its setting takes one, as the file would hold it (5 an
+    integer, 0.5 a float); other text stays text, for the checks to report."""
+    accepted = get_args(expected) if isinstance(expected, types.UnionType) else (expected,)
+    if int in accepted or float in accepted:
+        for number in (int, float):
+            try:
+                return number(text)
+            except ValueError:
+                pass
+    return text
 
 
 class _Locator:
