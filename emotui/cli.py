@@ -155,16 +155,16 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from emotui.capture import Capture, parse_source
+    from emotui.capture import parse_source
     from emotui.headless import benchmark
-    from emotui.pipeline import Pipeline, create_analyzer
+    from emotui.pipeline import create_pipeline
 
     config = _load(args)
-    spec = parse_source(args.source)
+    source = args.source
     with tempfile.TemporaryDirectory(prefix="emotui-bench-") as tmp:
         if args.resize:
-            spec = parse_source(str(_transcode(Path(spec.target), args.resize, Path(tmp))))
-        pipeline = Pipeline(Capture(spec), create_analyzer(config, say))
+            source = str(_transcode(Path(parse_source(source).target), args.resize, Path(tmp)))
+        pipeline = create_pipeline(config, source, say)
         say(f"benchmarking {pipeline.analyzer.detector.name} + {pipeline.analyzer.classifier.name} on {args.source}")
         result = benchmark(pipeline, args.frames)
     result["source"] = args.source + (f" (transcoded to {args.resize})" if args.resize else "")

@@ -146,6 +146,15 @@ def test_bench_resize_transcodes_first(face_video):
     assert json.loads(result.stdout)["resolution"] == [320, 240]
 
 
+def test_bench_follows_the_source_settings(face_video, tmp_path):
+    clip = tmp_path / "ten_frames.mp4"
+    _clip(face_video, clip, 10)
+    (tmp_path / "emotui.toml").write_text("[source]\nloop = true\n")
+    result = run_cli("bench", "--source", str(clip), "--frames", "25", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["frames"] == 25  # the clip played again, as [source] loop asks
+
+
 def test_models_dir_env_is_honoured():
     result = run_cli("models", "list", "--json")
     assert json.loads(result.stdout)["models_dir"] == os.environ["EMOTUI_MODELS_DIR"]
