@@ -16,7 +16,7 @@ from emotui import __version__
 from emotui.alerts.audit import AuditLogError, chain_files, verify
 from emotui.alerts.events import AlertSetupError
 from emotui.capture import SourceError
-from emotui.config import Config, ConfigError, find_config_file, load_config
+from emotui.config import Config, ConfigError, apply_options, find_config_file, load_config
 from emotui.models import CATALOGUE, ModelError, ModelStore, default_models_dir
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SOURCE, EXIT_MODEL, EXIT_TAMPERED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
@@ -35,20 +35,28 @@ def _pretty(data: dict) -> str:
     return json.dumps(data, indent=2)
 
 
+# Options that override a setting of the config file: the option, the setting, its help.
+SETTING_OPTIONS = (
+    ("--detector", "detector.name", "blazeface-dual (default), blazeface, blazeface-full, haar or deepface:<backend>"),
+    ("--min-score", "detector.min_score", "detector confidence threshold, 0-1"),
+    ("--tiles", "detector.tiles", '"auto", or N for an N x N grid of tiles (1: none)'),
+    ("--emotion", "emotion.model", "mini-xception, deepface or custom"),
+)
+
+
 def _load(args: argparse.Namespace) -> Config:
-    """The config (found nearest-first) with command-line overrides applied."""
+    """The config (found nearest-first) with the setting options given applied, each checked as
+    the file's settings are."""
     config = load_config(find_config_file(getattr(args, "config", None)))
-    for option, section, key in (
-        ("detector", "detector", "name"), ("min_score", "detector", "min_score"),
-        ("tiles", "detector", "tiles"), ("emotion", "emotion", "model"),
-    ):
-        if getattr(args, option, None) is not None:
-            setattr(getattr(config, section), key, getattr(args, option))
+    given = vars(args)
+    apply_options(config, {option: (key, given[_dest(option)]) for option, key, _ in SETTING_OPTIONS
+                           if _dest(option) in given})
     return config
 
 
-def _tiles_option(value: str) -> int | str:
-    return int(value) if value.strip().isdigit() else value
+def _dest(option: str) -> str:
+    """The attribute argparse stores an option in: --min-score -> min_score."""
+    return option.removeprefix("--").replace("-", "_")
 
 
 def _store(config: Config) -> ModelStore:
@@ -147,16 +155,16 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from emotui.capture import Capture, parse_source
+    from emotui.capture import parse_source
     from emotui.headless import benchmark
-    from emotui.pipeline import Pipeline, create_analyzer
+    from emotui.pipeline import create_pipeline
 
     config = _load(args)
-    spec = parse_source(args.source)
+    source = args.source
     with tempfile.TemporaryDirectory(prefix="emotui-bench-") as tmp:
         if args.resize:
-            spec = parse_source(str(_transcode(Path(spec.target), args.resize, Path(tmp))))
-        pipeline = Pipeline(Capture(spec), create_analyzer(config, say))
+            source = str(_transcode(Path(parse_source(source).target), args.resize, Path(tmp)))
+        pipeline = create_pipeline(config, source, say)
         say(f"benchmarking {pipeline.analyzer.detector.name} + {pipeline.analyzer.classifier.name} on {args.source}")
         result = benchmark(pipeline, args.frames)
     result["source"] = args.source + (f" (transcoded to {args.resize})" if args.resize else "")
@@ -309,10 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("--config", help="config file (else $EMOTUI_CONFIG, ./emotui.toml, user config dir)")
     analysis = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)  # likewise
-    analysis.add_argument("--detector", help="blazeface-dual (default), blazeface, blazeface-full, haar or deepface:<backend>")
-    analysis.add_argument("--min-score", type=float, help="detector confidence threshold, 0-1")
-    analysis.add_argument("--tiles", type=_tiles_option, help='"auto", or N for an N x N grid of tiles (1: none)')
-    analysis.add_argument("--emotion", help="mini-xception, deepface or custom")
+    for option, _, help in SETTING_OPTIONS:
+        analysis.add_argument(option, help=help)  # checked, with the setting's own messages, by _load
 
     parser = argparse.ArgumentParser(
         prog="emotui", parents=[common, analysis],

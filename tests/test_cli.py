@@ -61,6 +61,21 @@ def test_missing_source_exits_3_with_a_specific_message(tmp_path):
     assert "source error" in result.stderr and "nope.mp4" in result.stderr
 
 
+@pytest.mark.parametrize("problem", ["missing source file", "missing model file"])
+def test_headless_error_is_the_only_line_on_stderr(face_video, tmp_path, problem):
+    """No banner of a native library (LiteRT's "Created TensorFlow Lite XNNPACK delegate") before it."""
+    if problem == "missing source file":
+        result = run_cli("run", "--headless", "--source", str(tmp_path / "nope.mp4"))
+        expected = (3, f"emotui: source error: source '{tmp_path / 'nope.mp4'}' is not a camera index, a URL, "
+                       "or an existing file or folder")
+    else:  # found after the face detector's models are loaded
+        (tmp_path / "emotui.toml").write_text(f'[emotion]\nmodel = "custom"\ncustom.path = "{tmp_path / "gone.onnx"}"\n')
+        result = run_cli("run", "--headless", "--source", face_video)
+        expected = (4, f"emotui: model error: model file {tmp_path / 'gone.onnx'} does not exist")
+    assert (result.returncode, result.stderr.splitlines()) == (expected[0], [expected[1]])
+    assert result.stdout == ""
+
+
 def test_config_error_exits_2_naming_file_line_and_key(face_video, tmp_path):
     (tmp_path / "emotui.toml").write_text("[detector]\nname = \"blazeface\"\nmin_score = 2\n")
     result = run_cli("run", "--headless", "--source", face_video)
@@ -144,6 +159,15 @@ def test_bench_prints_throughput_stage_times_latency_and_memory(face_video):
 def test_bench_resize_transcodes_first(face_video):
     result = run_cli("bench", "--source", face_video, "--frames", "5", "--resize", "320x240", "--json")
     assert json.loads(result.stdout)["resolution"] == [320, 240]
+
+
+def test_bench_follows_the_source_settings(face_video, tmp_path):
+    clip = tmp_path / "ten_frames.mp4"
+    _clip(face_video, clip, 10)
+    (tmp_path / "emotui.toml").write_text("[source]\nloop = true\n")
+    result = run_cli("bench", "--source", str(clip), "--frames", "25", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["frames"] == 25  # the clip played again, as [source] loop asks
 
 
 def test_models_dir_env_is_honoured():

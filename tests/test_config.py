@@ -27,10 +27,12 @@ from emotui.config import (
     ModelsConfig,
     SourceConfig,
     TrackerConfig,
+    apply_options,
     find_config_file,
     load_config,
 )
 from emotui.vision import EMOTIONS
+from emotui.vocabulary import EventType, RuleKind, Severity
 
 
 def write(path: Path, text: str) -> Path:
@@ -433,6 +435,49 @@ def test_cli_uses_env_config(tmp_path):
     assert f"{path}:2: emotion.model" in result.stderr
 
 
+# --- command-line options that override settings ------------------------------------------------
+
+BAD_OPTIONS = ["--detector", "foo", "--min-score", "5", "--tiles", "0", "--emotion", "bar"]
+SAME_IN_A_FILE = '[detector]\nname = "foo"\nmin_score = 5\ntiles = 0\n\n[emotion]\nmodel = "bar"\n'
+
+
+def test_cli_options_are_checked_like_the_file_every_problem_named_by_its_option(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"not checked: the options are refused first")
+    result = run_cli("run", "--headless", "--source", str(clip), *BAD_OPTIONS)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    file_issues = issues_of(write(tmp_path / "same.toml", SAME_IN_A_FILE))
+    options = BAD_OPTIONS[::2]
+    assert [issue.key for issue in file_issues] == ["detector.name", "detector.min_score", "detector.tiles",
+                                                     "emotion.model"]
+    assert result.stderr.splitlines() == [f"emotui: config error: {option}: {issue.message}"
+                                          for option, issue in zip(options, file_issues)]
+    assert ("emotui: config error: --detector: must be blazeface-dual, blazeface, blazeface-full, haar or "
+            "deepface:<backend> (e.g. deepface:yunet) (got 'foo')") in result.stderr
+    assert "--emotion: must be one of: mini-xception, deepface, custom (got 'bar')" in result.stderr
+
+
+def test_options_set_settings_as_the_file_would():
+    config = Config()
+    apply_options(config, {"--detector": ("detector.name", "haar"), "--min-score": ("detector.min_score", "1"),
+                           "--tiles": ("detector.tiles", "3"), "--emotion": ("emotion.model", "deepface")})
+    assert (config.detector.name, config.detector.tiles, config.emotion.model) == ("haar", 3, "deepface")
+    assert config.detector.min_score == 1.0 and isinstance(config.detector.min_score, float)
+    apply_options(config, {"--tiles": ("detector.tiles", "auto"), "--detector": ("detector.name", "deepface:yunet")})
+    assert (config.detector.tiles, config.detector.name) == ("auto", "deepface:yunet")
+
+
+def test_options_with_one_bad_value_set_nothing():
+    config = Config()
+    with pytest.raises(ConfigError) as caught:
+        apply_options(config, {"--detector": ("detector.name", "haar"), "--min-score": ("detector.min_score", "high")})
+    (issue,) = caught.value.issues
+    assert (issue.key, issue.file, issue.line) == ("--min-score", None, None)
+    assert issue.message.startswith("must be a number (got 'high')")
+    assert config == Config()
+
+
 RULES = """
 [[alerts.rules]]
 name = "fear"
@@ -461,6 +506,16 @@ def test_alert_rules_load_and_each_error_names_the_rule_index_and_line(tmp_path)
     good = write(tmp_path / "good.toml", RULES.split("[[alerts.rules]]\nemotions")[0])
     (rule,) = load_config(good).alerts.rules
     assert (rule.name, rule.emotions, rule.threshold, rule.min_duration_s) == ("fear", ["fear", "sad"], 0.7, 1.5)
+
+
+def test_words_of_the_vocabulary_load_as_its_enums(tmp_path):
+    path = write(tmp_path / "emotui.toml", '[alerts]\nexec_on = ["end"]\n\n'
+                 '[[alerts.rules]]\nname = "busy"\nkind = "crowd"\nseverity = "info"\n')
+    config = load_config(path)
+    (rule,) = config.alerts.rules
+    assert (rule.kind, rule.severity) == (RuleKind.CROWD, Severity.INFO)
+    assert (type(rule.kind), type(rule.severity)) == (RuleKind, Severity)
+    assert config.alerts.exec_on == [EventType.END] and type(config.alerts.exec_on[0]) is EventType
 
 
 def test_default_rules_watch_fear_and_anger_and_are_not_shared():

@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from emotui.models import ModelError
+
+# What LiteRT's native logger prints the first time an interpreter allocates its tensors (once a
+# process). No environment variable or Python API quiets that logger (it does not read
+# TF_CPP_MIN_LOG_LEVEL), so this line alone is taken out of what fd 2 receives meanwhile.
+LITERT_BANNER = b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+_STDERR_HELD = threading.Lock()  # one redirect of fd 2 at a time
+
+
+@contextmanager
+def _without_litert_banner() -> Iterator[None]:
+    """Hold what is written to fd 2 while the block runs, then pass it on without LiteRT's banner:
+    native and Python messages alike still reach stderr, just after the block."""
+    with _STDERR_HELD, tempfile.TemporaryFile() as held:
+        if sys.stderr:  # None when Python started without a stderr
+            sys.stderr.flush()
+        stderr = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(stderr, 2)
+            held.seek(0)
+            with open(stderr, "wb") as real_stderr:
+                real_stderr.writelines(line for line in held if line.rstrip(b"\r\n") != LITERT_BANNER)
 
 
 class TFLiteRunner:
@@ -17,7 +47,8 @@ class TFLiteRunner:
 
         try:
             self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
-            self._interpreter.allocate_tensors()
+            with _without_litert_banner():
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise ModelError(f"{path} is not a usable TFLite model: {error}") from None
         self._input = self._interpreter.get_input_details()[0]
