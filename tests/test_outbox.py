@@ -49,3 +49,16 @@ def test_wait_returns_a_message_as_soon_as_one_arrives_and_none_when_closed(tmp_
     threading.Timer(0.1, outbox.close).start()
     started = time.monotonic()
     assert outbox.wait(5.0, after=message.id) is None and time.monotonic() - started < 1.0
+
+
+def test_dropped_counts_the_rows_deleted_when_another_connection_emptied_the_queue(tmp_path):
+    sender = Outbox(tmp_path / "o.sqlite3", "mqtt", max_items=100)
+    for number in range(3):
+        sender.put("t", f"m{number}".encode())
+    bounded = Outbox(tmp_path / "o.sqlite3", "mqtt", max_items=1)  # opened over three queued messages
+    for message in sender.batch(0, 10):
+        sender.remove(message.id)  # delivered meanwhile through the other connection
+    bounded.put("t", b"m3")  # four by its count, three over its bound: but only m3 is there to delete
+    assert bounded.batch(0, 10) == [] and bounded.dropped == 1
+    sender.close()
+    bounded.close()

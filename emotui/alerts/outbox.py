@@ -49,9 +49,10 @@ class Outbox:
             self._count += 1
             excess = self._count - self.max_items
             if excess > 0:
-                self._count -= self._db.execute(f"DELETE FROM {self.name} WHERE id IN "
-                                                f"(SELECT id FROM {self.name} ORDER BY id LIMIT ?)", (excess,)).rowcount
-                self.dropped += excess
+                deleted = self._db.execute(f"DELETE FROM {self.name} WHERE id IN "
+                                           f"(SELECT id FROM {self.name} ORDER BY id LIMIT ?)", (excess,)).rowcount
+                self._count -= deleted
+                self.dropped += deleted
             self._changed.notify_all()
 
     def peek(self, after: int = 0) -> QueuedMessage | None:
