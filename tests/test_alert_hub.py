@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -46,6 +47,28 @@ def test_the_audit_log_records_a_run_and_verifies(tmp_path):
     assert records[3]["data"] == {"rule": "fear", "threshold": 0.95, "origin": "console"}
     report = verify(chain_files(tmp_path / "alerts" / AUDIT_FILE))
     assert report.ok and report.records == 6 and not report.notes
+
+
+def test_the_console_and_mqtt_disarming_at_once_disarm_once(tmp_path):
+    announced = []
+    hub = AlertHub(_config(tmp_path), "cam", AlertListener(on_armed=lambda *change: announced.append(change)),
+                   environ={})
+    both_asked = threading.Barrier(2, timeout=5)
+    engine_set_armed = hub.engine.set_armed
+
+    def set_armed_once_both_asked(armed):
+        both_asked.wait()
+        return engine_set_armed(armed)
+
+    hub.engine.set_armed = set_armed_once_both_asked
+    requests = [threading.Thread(target=hub.set_armed, args=(False, origin)) for origin in ("console", "mqtt")]
+    for request in requests:
+        request.start()
+    for request in requests:
+        request.join()
+    hub.close()
+    assert len(announced) == 1 and not announced[0][0]
+    assert [r["type"] for r in audit_records(tmp_path / "alerts")].count("disarmed") == 1
 
 
 def test_restart_continues_the_chain(tmp_path):

@@ -207,6 +207,13 @@ def test_disarm_ends_open_alerts_and_silences_rules_until_armed():
     assert [e.type for e in engine.evaluate(_result(0.2, {1: 0.9}))] == ["new"]  # no cooldown after a disarm
 
 
+def test_arming_to_the_state_the_alerts_are_in_changes_nothing():
+    engine = _engine(min_duration_s=0.0)
+    engine.evaluate(_result(0.0, {1: 0.9}))
+    assert engine.set_armed(True) is None
+    assert len(engine.set_armed(False)) == 1 and engine.set_armed(False) is None and not engine.armed
+
+
 # --- real video ----------------------------------------------------------------------------------
 
 

@@ -130,18 +130,17 @@ class AlertHub:
         return events
 
     def set_armed(self, armed: bool, origin: str) -> None:
-        """Arm or disarm (from the console, MQTT or the config); disarming ends open alerts."""
-        if armed == self.engine.armed:
-            if self.mqtt is not None:
-                self.mqtt.set_armed(armed)  # echo the state back to whoever asked
-            return
-        ended = self.engine.set_armed(armed)
-        self._work.put(("armed" if armed else "disarmed", {"origin": origin}))
-        for event in ended:
-            self._work.put((event, None))
+        """Arm or disarm (from the console or MQTT); disarming ends open alerts. Asking for the
+        state the alerts are in changes nothing, but MQTT's `armed/state` answers it."""
+        ended = self.engine.set_armed(armed)  # compared and changed under the engine's lock
+        if ended is not None:
+            self._work.put(("armed" if armed else "disarmed", {"origin": origin}))
+            for event in ended:
+                self._work.put((event, None))
         if self.mqtt is not None:
             self.mqtt.set_armed(armed)
-        self.listener.on_armed(armed, origin)
+        if ended is not None:
+            self.listener.on_armed(armed, origin)
 
     def set_threshold(self, rule: AlertRuleConfig, value: float, origin: str) -> None:
         self.engine.set_threshold(rule, value)

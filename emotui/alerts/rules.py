@@ -83,9 +83,12 @@ class RuleEngine:
         with self._lock:
             set_threshold(rule, value)
 
-    def set_armed(self, armed: bool) -> list[AlertEvent]:
-        """Arm or disarm; disarming ends the open alerts (their `end` records are returned)."""
+    def set_armed(self, armed: bool) -> list[AlertEvent] | None:
+        """Arm or disarm: None if the alerts already were, else the `end` records of the alerts
+        disarming ended (none when arming)."""
         with self._lock:
+            if armed == self.armed:
+                return None
             self.armed = armed
             return [] if armed else self._end_where(lambda key: True)
 
