@@ -36,7 +36,7 @@ def test_the_audit_log_records_a_run_and_verifies(tmp_path):
     shown = []
     hub = AlertHub(_config(tmp_path), "cam", AlertListener(on_event=shown.append), environ={})
     hub.observe(frame_result(0.0, {1: 0.9}))
-    hub.set_threshold(hub.engine.rules[0], 0.95, "console")
+    hub.set_threshold("fear", 0.95, "console")
     hub.observe(frame_result(0.1, {1: 0.9}))  # below the new threshold: ends after one frame
     hub.close()
     records = audit_records(tmp_path / "alerts")

@@ -117,14 +117,15 @@ def test_a_face_missing_from_a_frame_is_neither_a_hit_nor_a_miss():
 
 
 def test_live_threshold_change_applies_to_the_next_frame():
-    engine = _engine(threshold=0.6, min_duration_s=0.0)
-    rule = engine.rules[0]
-    engine.set_threshold(rule, 0.8)
+    configured = _rule(threshold=0.6, min_duration_s=0.0)
+    engine = _engine(configured)
+    engine.set_threshold("fear", 0.8)
     assert not engine.evaluate(_result(0.0, {1: 0.7}))
-    engine.set_threshold(rule, 0.65)
+    engine.set_threshold("fear", 0.65)
     assert engine.evaluate(_result(0.1, {1: 0.7}))
-    engine.set_threshold(rule, 1.7)
-    assert rule.threshold == 1.0
+    assert engine.set_threshold("fear", 1.7) == 1.0
+    assert engine.current_rules()[0].threshold == 1.0
+    assert configured.threshold == 0.6  # the engine owns the live value; the config is left as loaded
 
 
 def test_rule_watching_several_emotions_reports_the_strongest():

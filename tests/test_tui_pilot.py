@@ -103,19 +103,20 @@ async def test_snapshot_key_writes_png_and_sidecar_and_logs_the_path(config, vid
 async def test_threshold_keys_select_rule_and_step(config, video):
     app = create_app(config, video)
     async with app.run_test(size=(100, 30)) as pilot:
-        fear, anger = app.rules
         await pilot.press("plus")
-        assert fear.threshold == pytest.approx(0.65)
+        assert app.rules[0].threshold == pytest.approx(0.65)
         await pilot.press("minus", "minus")
-        assert fear.threshold == pytest.approx(0.55)
+        assert app.rules[0].threshold == pytest.approx(0.55)
         await pilot.press("tab", "plus")
+        fear, anger = app.rules
         assert (fear.threshold, anger.threshold) == (pytest.approx(0.55), pytest.approx(0.65))
         await pilot.press("tab")
         assert app.selected_rule == 0
         for _ in range(12):
             await pilot.press("plus")
-        assert fear.threshold == 1.0  # clamped
+        assert app.rules[0].threshold == 1.0  # clamped
         assert "rule fear: threshold 1.00" in log_text(app)
+        assert [rule.threshold for rule in config.alerts.rules] == [0.6, 0.6]  # changed in the engine only
 
 
 async def test_threshold_editor_validates_and_applies_at_once(config, video):
@@ -278,6 +279,8 @@ async def test_unusable_alerts_folder_is_shown_and_analysis_goes_on(config, vide
         assert "alerts off:" in log_text(app) and "not-a-folder" in log_text(app)
         await pilot.pause(0.3)
         assert "ALERTS OFF" in str(app.query_one(StatusLine).render())
+        await pilot.press("plus")  # thresholds can still be tuned and written back
+        assert app.rules[0].threshold == pytest.approx(0.65) and "rule fear: threshold 0.65" in log_text(app)
 
 
 async def test_exits_cleanly_when_the_terminal_hangs_up(config, video):

@@ -29,7 +29,7 @@ from emotui.alerts.outbox import Outbox
 from emotui.alerts.rules import RuleEngine
 from emotui.alerts.webhook import WebhookSink
 from emotui.capture import SourceState, SourceStatus, redact_source
-from emotui.config import AlertRuleConfig, Config
+from emotui.config import Config
 from emotui.pipeline import FrameResult
 from emotui.snapshots import SnapshotError, default_snapshot_dir, encode_jpeg, save_snapshot
 
@@ -47,6 +47,11 @@ def camera_name(config: Config) -> str:
     return config.source.name or re.sub(r"[^A-Za-z0-9_-]+", "-", socket.gethostname()).strip("-")[:64] or "camera"
 
 
+def rule_engine(config: Config, clock: Callable[[], float] = time.time) -> RuleEngine:
+    """A rule engine for the config's rules and camera, armed as the config says."""
+    return RuleEngine(config.alerts.rules, camera_name(config), config.alerts.armed, clock)
+
+
 @dataclass(frozen=True)
 class AlertListener:
     """What the console or the headless runner wants to hear; called from the hub's threads."""
@@ -58,13 +63,15 @@ class AlertListener:
 
 class AlertHub:
     def __init__(self, config: Config, source: str, listener: AlertListener = AlertListener(),
-                 environ: Mapping[str, str] = os.environ, clock: Callable[[], float] = time.time) -> None:
+                 environ: Mapping[str, str] = os.environ, clock: Callable[[], float] = time.time,
+                 engine: RuleEngine | None = None) -> None:
         """Opens the audit log and starts the configured sinks; raises AlertSetupError naming
-        what to fix when one cannot start."""
+        what to fix when one cannot start. `engine` runs the rules (default: `rule_engine(config)`);
+        the console passes its own, whose thresholds it edits also while the alerts are off."""
         self.config = config
-        self.camera = camera_name(config)
         self.listener = listener
-        self.engine = RuleEngine(config.alerts.rules, self.camera, config.alerts.armed, clock)
+        self.engine = engine if engine is not None else rule_engine(config, clock)
+        self.camera = self.engine.camera
         self._source = redact_source(source)
         folder = Path(config.alerts.dir).expanduser() if config.alerts.dir else default_alerts_dir()
         try:
@@ -142,9 +149,12 @@ class AlertHub:
         if ended is not None:
             self.listener.on_armed(armed, origin)
 
-    def set_threshold(self, rule: AlertRuleConfig, value: float, origin: str) -> None:
-        self.engine.set_threshold(rule, value)
-        self._work.put(("threshold", {"rule": rule.name, "threshold": rule.threshold, "origin": origin}))
+    def set_threshold(self, rule: str, value: float, origin: str) -> float:
+        """Set a rule's threshold in the engine (see RuleEngine.set_threshold) and record it in the
+        audit log; returns it."""
+        threshold = self.engine.set_threshold(rule, value)
+        self._work.put(("threshold", {"rule": rule, "threshold": threshold, "origin": origin}))
+        return threshold
 
     def source_status(self, status: SourceStatus) -> None:
         """The source's state changed: MQTT `<camera>/status`, and outages in the audit log."""

@@ -7,6 +7,7 @@ events' timestamps the wall clock."""
 
 from __future__ import annotations
 
+import copy
 import secrets
 import threading
 import time
@@ -39,11 +40,6 @@ def in_schedule(rule: AlertRuleConfig, when: datetime) -> bool:
     return False
 
 
-def set_threshold(rule: AlertRuleConfig, value: float) -> None:
-    """The rule's threshold, clamped to 0-1 and rounded as the config file keeps it."""
-    rule.threshold = round(min(1.0, max(0.0, value)), 4)
-
-
 @dataclass
 class _Observation:
     met: bool
@@ -65,31 +61,45 @@ class _Episode:
 
 
 class RuleEngine:
-    """Holds the rules (thresholds can change live), the armed state and each alert's progress.
-    Thread-safe: the pipeline evaluates while the console or MQTT arm, disarm or edit."""
+    """Owns the rules with their live thresholds, the armed state and each alert's progress; the
+    configuration it starts from is never changed. Thread-safe: the pipeline evaluates while the
+    console or MQTT arm, disarm or change thresholds, each through the methods below."""
 
     def __init__(self, rules: list[AlertRuleConfig], camera: str, armed: bool = True,
                  clock: Callable[[], float] = time.time) -> None:
-        self.rules = rules
         self.camera = camera
-        self.armed = armed
+        self._rules = {rule.name: copy.deepcopy(rule) for rule in rules}  # names are unique
+        self._armed = armed
         self._clock = clock
         self._lock = threading.RLock()
         self._episodes: dict[tuple[str, int | None], _Episode] = {}
         self._cooldown_until: dict[tuple[str, int | None], float] = {}
         self._source_time = 0.0
 
-    def set_threshold(self, rule: AlertRuleConfig, value: float) -> None:
+    @property
+    def armed(self) -> bool:
+        return self._armed
+
+    def current_rules(self) -> list[AlertRuleConfig]:
+        """Copies of the rules with their live thresholds (changing a copy changes nothing)."""
         with self._lock:
-            set_threshold(rule, value)
+            return [replace(rule) for rule in self._rules.values()]
+
+    def set_threshold(self, rule_name: str, value: float) -> float:
+        """Set a rule's threshold, clamped to 0-1 and rounded as the config file keeps it; returns
+        it. The next frame is judged by it."""
+        with self._lock:
+            rule = self._rules[rule_name]
+            rule.threshold = round(min(1.0, max(0.0, value)), 4)
+            return rule.threshold
 
     def set_armed(self, armed: bool) -> list[AlertEvent] | None:
         """Arm or disarm: None if the alerts already were, else the `end` records of the alerts
         disarming ended (none when arming)."""
         with self._lock:
-            if armed == self.armed:
+            if armed == self._armed:
                 return None
-            self.armed = armed
+            self._armed = armed
             return [] if armed else self._end_where(lambda key: True)
 
     def finish(self) -> list[AlertEvent]:
@@ -103,8 +113,8 @@ class RuleEngine:
             now = self._clock()
             when = datetime.fromtimestamp(now).astimezone()
             events: list[AlertEvent] = []
-            for rule in self.rules:
-                if not self.armed or not in_schedule(rule, when):
+            for rule in self._rules.values():
+                if not self._armed or not in_schedule(rule, when):
                     events += self._end_where(lambda key, name=rule.name: key[0] == name)
                     continue
                 for track_id, observation in self._observe(rule, result).items():
@@ -178,9 +188,8 @@ class RuleEngine:
         episode = self._episodes.pop(key)
         if episode.alert is None:
             return None
-        rule = next((r for r in self.rules if r.name == key[0]), None)
-        if cooldown and rule is not None:
-            self._cooldown_until[key] = self._source_time + rule.cooldown_s
+        if cooldown:
+            self._cooldown_until[key] = self._source_time + self._rules[key[0]].cooldown_s
         return replace(episode.alert, type="end", end_time=now, timestamp=now, source_time=self._source_time)
 
     def _end_where(self, matches: Callable[[tuple[str, int | None]], bool], cooldown: bool = False) -> list[AlertEvent]:

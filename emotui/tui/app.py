@@ -24,10 +24,9 @@ from textual.screen import Screen
 from textual.widgets import RichLog
 
 from emotui.alerts.events import AlertEvent, AlertSetupError
-from emotui.alerts.hub import AlertHub, AlertListener
-from emotui.alerts.rules import set_threshold
+from emotui.alerts.hub import AlertHub, AlertListener, rule_engine
 from emotui.capture import SourceError, SourceState, SourceStatus
-from emotui.config import Config, ConfigError, KeysConfig, write_thresholds
+from emotui.config import AlertRuleConfig, Config, ConfigError, KeysConfig, write_thresholds
 from emotui.models import ModelError
 from emotui.pipeline import FrameResult, Pipeline, create_pipeline
 from emotui.snapshots import SnapshotError, default_snapshot_dir, save_snapshot
@@ -108,7 +107,7 @@ class EmotuiApp(App[int]):
         super().__init__()
         self.config = config
         self.source_text = source if source is not None else config.source.uri
-        self.rules = config.alerts.rules
+        self.engine = rule_engine(config)  # the rules' live thresholds, kept also while the alerts are off
         self.hub: AlertHub | None = None
         self.selected_rule = 0
         self.pipeline: Pipeline | None = None
@@ -155,7 +154,7 @@ class EmotuiApp(App[int]):
             self.hub = AlertHub(self.config, self.source_text, AlertListener(
                 on_event=lambda event: self.post_message(AlertRaised(event)),
                 on_problem=lambda text: self.post_message(SourceTrouble(text, "warning")),
-                on_armed=lambda armed, origin: self.post_message(AlertsArmed(armed, origin))))
+                on_armed=lambda armed, origin: self.post_message(AlertsArmed(armed, origin))), engine=self.engine)
         except AlertSetupError as error:
             self.log_line(f"alerts off: {error}", "error")
         self._analyse()
@@ -335,18 +334,22 @@ class EmotuiApp(App[int]):
         except SnapshotError as error:
             self.call_from_thread(self.log_line, f"snapshot failed: {error}", "error")
 
-    def _set_threshold(self, rule, value: float) -> None:
+    @property
+    def rules(self) -> list[AlertRuleConfig]:
+        """The rules with their live thresholds (copies: thresholds change through `_set_threshold`)."""
+        return self.engine.current_rules()
+
+    def _set_threshold(self, rule: AlertRuleConfig, value: float) -> float:
         if self.hub is not None:
-            self.hub.set_threshold(rule, value, "console")  # recorded in the audit log
-        else:
-            set_threshold(rule, value)
+            return self.hub.set_threshold(rule.name, value, "console")  # recorded in the audit log
+        return self.engine.set_threshold(rule.name, value)
 
     def _change_threshold(self, direction: int) -> None:
         if not self.rules:
             return
         rule = self.rules[self.selected_rule]
-        self._set_threshold(rule, rule.threshold + direction * self.config.alerts.threshold_step)
-        self.log_line(f"rule {rule.name}: threshold {rule.threshold:.2f}", "info")
+        threshold = self._set_threshold(rule, rule.threshold + direction * self.config.alerts.threshold_step)
+        self.log_line(f"rule {rule.name}: threshold {threshold:.2f}", "info")
         self._refresh_panels()
 
     def action_raise_threshold(self) -> None:
