@@ -84,20 +84,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             hub.source_status(status)
 
     pipeline = create_pipeline(config, args.source, say, realtime=args.realtime, on_status=on_status)
-    ring = config.ui.bell and sys.stderr.isatty()
 
     def show_alert(event) -> None:
         out.write((json.dumps({"alert": event.to_dict()}) if args.json else f"ALERT {event.type} {event.describe()}")
                   + "\n")
         out.flush()
-        if ring and event.type == "new":
-            print("\a", end="", file=sys.stderr, flush=True)
+
+    def ring_bell() -> None:
+        print("\a", end="", file=sys.stderr, flush=True)
 
     hub = AlertHub(config, str(pipeline.source), AlertListener(
         on_event=show_alert, on_problem=say,
-        on_armed=lambda armed, origin: say(f"alerts {'armed' if armed else 'disarmed'} ({origin})")))
+        on_armed=lambda armed, origin: say(f"alerts {'armed' if armed else 'disarmed'} ({origin})"),
+        ring_bell=ring_bell if config.ui.bell and sys.stderr.isatty() else None))
     say(f"analysing {pipeline.source} with {pipeline.analyzer.detector.name} + {pipeline.analyzer.classifier.name}; "
-        f"audit log {hub.audit.path}")
+        f"audit log {hub.audit.log.path}")
     stopped_by = _stop_on_signals(pipeline)
     try:
         summary = run_headless(pipeline, hub, out, args.json, args.changes, args.frames)

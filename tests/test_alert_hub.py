@@ -113,6 +113,17 @@ def test_exec_hook_runs_an_argv_with_placeholders_and_reports_failures(tmp_path)
     assert sum(r["type"] == "problem" for r in audit_records(tmp_path / "alerts")) >= 3  # problems are kept in the log too
 
 
+def test_the_bell_rings_for_new_alerts_of_alert_severity_only(tmp_path):
+    rings = []
+    config = _config(tmp_path)
+    config.alerts.rules.append(AlertRuleConfig(name="worry", min_duration_s=0.0, inertia_frames=1, severity="warning"))
+    hub = AlertHub(config, "cam", AlertListener(ring_bell=lambda: rings.append("ring")), environ={})
+    assert [e.severity for e in hub.observe(frame_result(0.0, {1: 0.9}))] == ["alert", "warning"]
+    hub.observe(frame_result(0.1, {1: 0.1}))  # both end
+    hub.close()
+    assert rings == ["ring"]  # fear's new alert; not worry's, nor the snapshot updates or the ends
+
+
 def test_a_hanging_webhook_never_holds_up_analysis_or_the_other_sinks(tmp_path):
     silent = socket.socket()  # accepts connections, never answers
     silent.bind(("127.0.0.1", 0))

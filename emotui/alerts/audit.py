@@ -15,12 +15,15 @@ import hashlib
 import itertools
 import json
 import os
+import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+from emotui.alerts.events import AlertEvent
 
 GENESIS = "0" * 64  # the `prev` of the very first record
 FIELDS = {"seq": int, "time": str, "type": str, "data": dict, "prev": str, "hash": str}
@@ -236,6 +239,42 @@ class AuditLog:
         previous, self._fd = self._fd, self._open_locked()  # locked before the old lock is released
         os.close(previous)
         self._size = 0
+
+
+class AuditSink:
+    """The audit log as an alert sink: events and the hub's other records (start, arming,
+    thresholds, problems, stop) are appended in order on a thread of its own, so its fsync per
+    record never delays the other sinks."""
+
+    name = "audit log"
+    wants_snapshot_jpeg = False
+
+    def __init__(self, log: AuditLog, on_problem: Callable[[str], None]) -> None:
+        self.log = log
+        self._on_problem = on_problem
+        self._records: queue.Queue[tuple[str, dict] | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._write, name="emotui-audit", daemon=True)
+        self._writer.start()
+
+    def submit(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
+        self.record(event.type, event.to_dict())
+
+    def record(self, record_type: str, data: dict) -> None:
+        self._records.put((record_type, data))
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write every queued record (the log loses none, whatever the timeout), then close the log."""
+        self._records.put(None)
+        self._writer.join()
+        self.log.close()
+
+    def _write(self) -> None:
+        while (item := self._records.get()) is not None:
+            record_type, data = item
+            try:
+                self.log.append(record_type, data)
+            except (OSError, AuditLogError, ValueError) as error:
+                self._on_problem(f"audit log {self.log.path}: cannot write a {record_type} record: {error}")
 
 
 @dataclass

@@ -15,6 +15,9 @@ STDERR_SHOWN = 200  # characters of a failing command's stderr quoted in the pro
 
 
 class ExecHook:
+    name = "exec"
+    wants_snapshot_jpeg = False
+
     def __init__(self, argv: list[str], on: list[str], timeout_s: float, on_problem: Callable[[str], None]) -> None:
         self.argv = argv
         self.on = on
@@ -30,7 +33,7 @@ class ExecHook:
                   "emotion": event.emotion or "", "score": f"{event.score:.3f}", "peak_score": f"{event.peak_score:.3f}"}
         return [part.format_map(values) for part in self.argv]
 
-    def submit(self, event: AlertEvent) -> None:
+    def submit(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
         if event.type in self.on:
             self._commands.put((self.arguments(event), event.id))
 

@@ -2,8 +2,10 @@
 thread, so a slow or failing sink never holds up analysis and never loses an event.
 
 Per event, in order: MQTT and webhook outboxes (on disk), the audit log (fsynced, on a thread of
-its own), the listener (console or headless output), the exec hook. A `new` alert then gets its snapshot (privacy
-permitting), announced by an `update` that carries the path, as do the alert's later records."""
+its own), the exec hook, the bell, then the listener (console or headless output). A `new` alert
+then gets its snapshot (privacy permitting), announced by an `update` that carries the path, as do
+the alert's later records. Arming and threshold changes take the same queue, so the audit log
+keeps them in order with the events."""
 
 from __future__ import annotations
 
@@ -15,18 +17,19 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import platformdirs
 
 from emotui import __version__
-from emotui.alerts.audit import AuditLog, AuditLogError
+from emotui.alerts.audit import AuditLog, AuditLogError, AuditSink
 from emotui.alerts.command import ExecHook
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.mqtt import MqttSink
 from emotui.alerts.outbox import Outbox
 from emotui.alerts.rules import RuleEngine
+from emotui.alerts.sinks import AlertSink, Bell
 from emotui.alerts.webhook import WebhookSink
 from emotui.capture import SourceState, SourceStatus, redact_source
 from emotui.config import Config
@@ -59,6 +62,38 @@ class AlertListener:
     on_event: Callable[[AlertEvent], None] = lambda event: None
     on_problem: Callable[[str], None] = lambda text: None
     on_armed: Callable[[bool, str], None] = lambda armed, origin: None
+    ring_bell: Callable[[], None] | None = None  # rings the terminal bell; None: no bell
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An event for the sinks, and the result it was raised on, from which a `new` alert's snapshot
+    is taken (None when disarming or shutting down ended the alert)."""
+
+    event: AlertEvent
+    result: FrameResult | None
+
+
+@dataclass(frozen=True)
+class ArmingRequest:
+    """A request to arm or disarm: recorded and announced if it changed the state; MQTT's
+    `armed/state` answers it either way."""
+
+    armed: bool
+    origin: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class ThresholdChange:
+    """A rule's threshold was set: recorded in the audit log, in order with the events."""
+
+    rule: str
+    threshold: float
+    origin: str
+
+
+Work = Delivery | ArmingRequest | ThresholdChange  # what the dispatcher thread handles, in order
 
 
 class AlertHub:
@@ -75,13 +110,10 @@ class AlertHub:
         self._source = redact_source(source)
         folder = Path(config.alerts.dir).expanduser() if config.alerts.dir else default_alerts_dir()
         try:
-            self.audit = AuditLog(folder / AUDIT_FILE, int(config.alerts.log_max_mb * 1_000_000), config.alerts.log_keep)
+            self.audit = AuditSink(AuditLog(folder / AUDIT_FILE, int(config.alerts.log_max_mb * 1_000_000),
+                                            config.alerts.log_keep), listener.on_problem)
         except AuditLogError as error:
             raise AlertSetupError(str(error)) from None
-        # The audit log has a thread of its own: its fsync per record must not delay the other sinks.
-        self._audit_records: queue.Queue[tuple[str, dict] | None] = queue.Queue()
-        self._audit_writer = threading.Thread(target=self._write_audit, name="emotui-audit", daemon=True)
-        self._audit_writer.start()
         self._record("start", {
             "camera": self.camera, "source": self._source, "version": __version__, "armed": self.engine.armed,
             "rules": [rule.name for rule in config.alerts.rules],
@@ -90,10 +122,11 @@ class AlertHub:
         })
         # Work for the dispatcher thread, which starts once the sinks are up; MQTT may already
         # arm or disarm (a retained command) while they start.
-        self._work: queue.Queue = queue.Queue()
+        self._work: queue.Queue[Work | None] = queue.Queue()
         self._snapshots: dict[str, str] = {}  # open alert id -> its snapshot (dispatcher thread only)
         self._clock = clock
         self._outboxes: list[Outbox] = []
+        self._sinks: list[AlertSink] = []  # in the order each event is delivered
         self.mqtt: MqttSink | None = None
         self.webhook: WebhookSink | None = None
         self.exec_hook: ExecHook | None = None
@@ -102,18 +135,23 @@ class AlertHub:
                 self.mqtt = MqttSink(config.mqtt, self.camera, config.alerts.rules, self.engine.armed,
                                      self._outbox(folder, "mqtt", config.mqtt.queue_max), self.problem,
                                      lambda armed: self.set_armed(armed, "mqtt"), environ)
+                self._sinks.append(self.mqtt)
             if config.webhook.url:
                 self.webhook = WebhookSink(config.webhook, self._outbox(folder, "webhook", config.webhook.queue_max),
                                            self.problem, environ)
+                self._sinks.append(self.webhook)
         except Exception as error:
             self._close_sinks(0)
             self._record("problem", {"text": f"alerts not started: {error}"})
-            self._record("stop", {"camera": self.camera})
             self._close_audit()
             raise
+        self._sinks.append(self.audit)
         if config.alerts.exec:
             self.exec_hook = ExecHook(config.alerts.exec, config.alerts.exec_on, config.alerts.exec_timeout_s,
                                       self.problem)
+            self._sinks.append(self.exec_hook)
+        if listener.ring_bell is not None:
+            self._sinks.append(Bell(listener.ring_bell))
         self._dispatcher = threading.Thread(target=self._dispatch, name="emotui-alerts", daemon=True)
         self._dispatcher.start()
 
@@ -131,7 +169,7 @@ class AlertHub:
         """Evaluate the rules on a result and queue their events; returns them. Cheap."""
         events = self.engine.evaluate(result)
         for event in events:
-            self._work.put((event, result))
+            self._work.put(Delivery(event, result))
         if self.mqtt is not None:
             self.mqtt.observe(result)
         return events
@@ -139,21 +177,16 @@ class AlertHub:
     def set_armed(self, armed: bool, origin: str) -> None:
         """Arm or disarm (from the console or MQTT); disarming ends open alerts. Asking for the
         state the alerts are in changes nothing, but MQTT's `armed/state` answers it."""
-        ended = self.engine.set_armed(armed)  # compared and changed under the engine's lock
-        if ended is not None:
-            self._work.put(("armed" if armed else "disarmed", {"origin": origin}))
-            for event in ended:
-                self._work.put((event, None))
-        if self.mqtt is not None:
-            self.mqtt.set_armed(armed)
-        if ended is not None:
-            self.listener.on_armed(armed, origin)
+        ended = self.engine.set_armed(armed)
+        self._work.put(ArmingRequest(armed, origin, changed=ended is not None))
+        for event in ended or []:
+            self._work.put(Delivery(event, None))
 
     def set_threshold(self, rule: str, value: float, origin: str) -> float:
         """Set a rule's threshold in the engine (see RuleEngine.set_threshold) and record it in the
         audit log; returns it."""
         threshold = self.engine.set_threshold(rule, value)
-        self._work.put(("threshold", {"rule": rule, "threshold": threshold, "origin": origin}))
+        self._work.put(ThresholdChange(rule, threshold, origin))
         return threshold
 
     def source_status(self, status: SourceStatus) -> None:
@@ -173,56 +206,60 @@ class AlertHub:
     def close(self, timeout: float = 5.0) -> None:
         """End open alerts, deliver what can be delivered within `timeout`, and write `stop`."""
         for event in self.engine.finish():
-            self._work.put((event, None))
+            self._work.put(Delivery(event, None))
         self._work.put(None)
         self._dispatcher.join()
         self._close_sinks(timeout)
-        self._record("stop", {"camera": self.camera})
         self._close_audit()
-
-    def _close_audit(self) -> None:
-        self._audit_records.put(None)
-        self._audit_writer.join()
-        self.audit.close()
 
     # --- the dispatcher thread ----------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        while (item := self._work.get()) is not None:
-            first, second = item
-            if isinstance(first, str):
-                self._record(first, second)
-                continue
-            event = first
-            if event.snapshot is None and event.id in self._snapshots:
-                event = replace(event, snapshot=self._snapshots[event.id])
-            if event.type == "end":
-                self._snapshots.pop(event.id, None)
-            self._deliver(event)
-            if event.type == "new" and second is not None and self.config.snapshots.on_alert:
-                self._snapshot(event, second)
+        while (work := self._work.get()) is not None:
+            match work:
+                case Delivery(event=event, result=result):
+                    self._deliver_alert(event, result)
+                case ArmingRequest(armed=armed, origin=origin, changed=changed):
+                    if changed:
+                        self._record("armed" if armed else "disarmed", {"origin": origin})
+                        self._tell(f"announcing {'arming' if armed else 'disarming'}",
+                                   lambda: self.listener.on_armed(armed, origin))
+                    if self.mqtt is not None:
+                        self.mqtt.set_armed(self.engine.armed)  # the state now: a later request may be queued
+                case ThresholdChange():
+                    self._record("threshold", asdict(work))
+
+    def _deliver_alert(self, event: AlertEvent, result: FrameResult | None) -> None:
+        if event.snapshot is None and event.id in self._snapshots:
+            event = replace(event, snapshot=self._snapshots[event.id])
+        if event.type == "end":
+            self._snapshots.pop(event.id, None)
+        self._deliver(event)
+        if event.type == "new" and result is not None and self.config.snapshots.on_alert:
+            self._snapshot(event, result)
 
     def _deliver(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
-        for name, sink in (("mqtt", self.mqtt), ("webhook", self.webhook)):
-            if sink is not None:
-                try:
-                    sink.submit(event, snapshot_jpeg)
-                except Exception as error:  # a failing sink must not stop the others
-                    self.problem(f"{name}: could not queue alert {event.id}: {type(error).__name__}: {error}")
-        self._record(event.type, event.to_dict())
+        for sink in self._sinks:
+            try:
+                sink.submit(event, snapshot_jpeg)
+            except Exception as error:  # a failing sink must not stop the others
+                self.problem(f"{sink.name}: could not queue alert {event.id}: {type(error).__name__}: {error}")
+        self._tell(f"showing alert {event.id}", lambda: self.listener.on_event(event))
+
+    def _tell(self, what: str, call_listener: Callable[[], None]) -> None:
+        """Call the listener; what it raises is reported, never let loose on the dispatcher."""
         try:
-            self.listener.on_event(event)
+            call_listener()
         except Exception as error:
-            self.problem(f"showing alert {event.id} failed: {type(error).__name__}: {error}")
-        if self.exec_hook is not None:
-            self.exec_hook.submit(event)
+            self.problem(f"{what} failed: {type(error).__name__}: {error}")
 
     def _snapshot(self, event: AlertEvent, result: FrameResult) -> None:
         settings = self.config.snapshots
         folder = Path(settings.dir).expanduser() if settings.dir else default_snapshot_dir()
         try:
             png, sidecar = save_snapshot(folder, result, self._source, images=settings.images)
-            jpeg = encode_jpeg(result, settings.images) if (self.mqtt or self.webhook) else None
+            wanted = any(sink.wants_snapshot_jpeg for sink in self._sinks)
+            jpeg = encode_jpeg(result, settings.images) if wanted else None
         except SnapshotError as error:
             self.problem(f"snapshot for alert {event.id} failed: {error}")
             return
@@ -231,19 +268,17 @@ class AlertHub:
         self._deliver(replace(event, type="update", snapshot=path, timestamp=self._clock()), jpeg)
 
     def _record(self, record_type: str, data: dict) -> None:
-        self._audit_records.put((record_type, data))
-
-    def _write_audit(self) -> None:
-        while (item := self._audit_records.get()) is not None:
-            record_type, data = item
-            try:
-                self.audit.append(record_type, data)
-            except (OSError, AuditLogError, ValueError) as error:
-                self.listener.on_problem(f"audit log {self.audit.path}: cannot write a {record_type} record: {error}")
+        """A record for the audit log alone: start, stop, arming, thresholds, problems, the source."""
+        self.audit.record(record_type, data)
 
     def _close_sinks(self, timeout: float) -> None:
-        for sink in (self.mqtt, self.webhook, self.exec_hook):
-            if sink is not None:
+        """Every sink but the audit log, which stays open for what they report while closing."""
+        for sink in self._sinks:
+            if sink is not self.audit:
                 sink.close(timeout)
         for outbox in self._outboxes:
             outbox.close()
+
+    def _close_audit(self) -> None:
+        self._record("stop", {"camera": self.camera})
+        self.audit.close()

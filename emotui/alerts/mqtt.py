@@ -49,6 +49,8 @@ def topic_slug(name: str) -> str:
 
 
 class MqttSink:
+    name = "mqtt"
+
     def __init__(self, config: MqttConfig, camera: str, rules: list[AlertRuleConfig], armed: bool,
                  outbox: Outbox, on_problem: Callable[[str], None], on_arm: Callable[[bool], None],
                  environ: Mapping[str, str] = os.environ) -> None:
@@ -56,6 +58,7 @@ class MqttSink:
         self.camera = camera
         self.rules = rules
         self.outbox = outbox
+        self.wants_snapshot_jpeg = config.snapshots
         self.delivered = 0
         self._on_problem = on_problem
         self._on_arm = on_arm

@@ -51,12 +51,15 @@ class _Attempt:
 
 
 class WebhookSink:
+    name = "webhook"
+
     def __init__(self, config: WebhookConfig, outbox: Outbox, on_problem: Callable[[str], None],
                  environ: Mapping[str, str] = os.environ) -> None:
         """Resolves the headers (raises AlertSetupError naming a missing variable or a bad header)
         and starts the sender, which first delivers what a previous run left in the outbox."""
         self.config = config
         self.outbox = outbox
+        self.wants_snapshot_jpeg = config.include_snapshot
         self.delivered = 0
         self.failed = 0
         self._on_problem = on_problem

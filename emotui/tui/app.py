@@ -154,7 +154,8 @@ class EmotuiApp(App[int]):
             self.hub = AlertHub(self.config, self.source_text, AlertListener(
                 on_event=lambda event: self.post_message(AlertRaised(event)),
                 on_problem=lambda text: self.post_message(SourceTrouble(text, "warning")),
-                on_armed=lambda armed, origin: self.post_message(AlertsArmed(armed, origin))), engine=self.engine)
+                on_armed=lambda armed, origin: self.post_message(AlertsArmed(armed, origin)),
+                ring_bell=self._ring_bell), engine=self.engine)
         except AlertSetupError as error:
             self.log_line(f"alerts off: {error}", "error")
         self._analyse()
@@ -231,8 +232,11 @@ class EmotuiApp(App[int]):
         event = message.event
         self.log_line(f"{'ALERT' if event.type == 'new' else event.type} {event.describe()}",
                       event.severity if event.type != "end" else "info")
-        if self.bell_on and event.type == "new" and event.severity == "alert":
-            self.bell()
+
+    def _ring_bell(self) -> None:
+        """From the alert hub's thread, for an alert that rings (`m` mutes it)."""
+        if self.bell_on:
+            self._loop.call_soon_threadsafe(self.bell)
 
     def on_alerts_armed(self, message: AlertsArmed) -> None:
         self.log_line(f"alerts {'armed' if message.armed else 'disarmed'} ({message.origin})", "warning")
