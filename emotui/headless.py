@@ -11,6 +11,7 @@ from typing import TextIO
 from emotui.alerts.hub import AlertHub
 from emotui.capture import SourceState, SourceStatus
 from emotui.pipeline import STAGES, FrameResult, Pipeline, summarise
+from emotui.vocabulary import EventType
 
 REPORTED_STATES = (SourceState.LIVE, SourceState.LOST, SourceState.RETRYING, SourceState.ENDED,
                    SourceState.FAILED)  # not each reconnect attempt
@@ -60,7 +61,7 @@ def run_headless(pipeline: Pipeline, hub: AlertHub | None, out: TextIO, as_json:
     try:
         for result in pipeline.results():
             if hub is not None:
-                alerts += sum(event.type == "new" for event in hub.observe(result))
+                alerts += sum(event.type == EventType.NEW for event in hub.observe(result))
             track_ids.update(face.track_id for face in result.faces)
             dominant_counts.update(face.dominant for face in result.faces)
             key = _change_key(result)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from emotui.vocabulary import EventType, RuleKind, Severity
+
 
 class AlertSetupError(Exception):
     """An alert sink cannot start (bad setting, missing secret, unusable folder); names what to fix."""
@@ -11,12 +13,12 @@ class AlertSetupError(Exception):
 
 @dataclass(frozen=True)
 class AlertEvent:
-    type: str  # new, update or end
+    type: EventType
     id: str  # the same for an alert's new, updates and end
     camera: str
     rule: str
-    kind: str  # the rule's kind: emotion, face or crowd
-    severity: str  # info, warning or alert
+    kind: RuleKind
+    severity: Severity
     track_id: int | None  # None for crowd rules
     emotion: str | None  # the watched emotion (emotion rules) or the face's dominant one
     score: float  # now: the emotion's score, the detector's confidence, or the face count (crowd)
@@ -29,16 +31,17 @@ class AlertEvent:
     snapshot: str | None = None  # path of the saved snapshot, once there is one
 
     def to_dict(self) -> dict:
+        """The fields as published; the enums are strings, so JSON holds their plain values."""
         return asdict(self)
 
     def describe(self) -> str:
         who = f"face #{self.track_id}" if self.track_id is not None else f"{self.faces} faces"
-        what = f" {self.emotion} {self.score:.0%}" if self.kind == "emotion" else ""
-        if self.type == "new":
+        what = f" {self.emotion} {self.score:.0%}" if self.kind == RuleKind.EMOTION else ""
+        if self.type == EventType.NEW:
             return f"{self.rule}: {who}{what}"
-        if self.type == "end":
+        if self.type == EventType.END:
             return f"{self.rule} ended: {who} (peak {self._peak()}, {self.end_time - self.start_time:.1f} s)"
         return f"{self.rule} update: {who}{what}" + (f" snapshot {self.snapshot}" if self.snapshot else "")
 
     def _peak(self) -> str:
-        return f"{self.peak_score:.0%}" if self.kind == "emotion" else f"{self.peak_score:g}"
+        return f"{self.peak_score:.0%}" if self.kind == RuleKind.EMOTION else f"{self.peak_score:g}"

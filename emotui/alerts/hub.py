@@ -35,6 +35,7 @@ from emotui.capture import SourceState, SourceStatus, redact_source
 from emotui.config import Config
 from emotui.pipeline import FrameResult
 from emotui.snapshots import SnapshotError, default_snapshot_dir, encode_jpeg, save_snapshot
+from emotui.vocabulary import EventType
 
 AUDIT_FILE = "alerts.jsonl"
 OUTBOX_FILE = "outbox.sqlite3"
@@ -232,10 +233,10 @@ class AlertHub:
     def _deliver_alert(self, event: AlertEvent, result: FrameResult | None) -> None:
         if event.snapshot is None and event.id in self._snapshots:
             event = replace(event, snapshot=self._snapshots[event.id])
-        if event.type == "end":
+        if event.type == EventType.END:
             self._snapshots.pop(event.id, None)
         self._deliver(event)
-        if event.type == "new" and result is not None and self.config.snapshots.on_alert:
+        if event.type == EventType.NEW and result is not None and self.config.snapshots.on_alert:
             self._snapshot(event, result)
 
     def _deliver(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
@@ -265,7 +266,7 @@ class AlertHub:
             return
         path = str(png or sidecar)
         self._snapshots[event.id] = path  # the alert's later records carry it too
-        self._deliver(replace(event, type="update", snapshot=path, timestamp=self._clock()), jpeg)
+        self._deliver(replace(event, type=EventType.UPDATE, snapshot=path, timestamp=self._clock()), jpeg)
 
     def _record(self, record_type: str, data: dict) -> None:
         """A record for the audit log alone: start, stop, arming, thresholds, problems, the source."""

@@ -37,6 +37,7 @@ from emotui.alerts.outbox import Outbox
 from emotui.capture import SourceStatus
 from emotui.config import AlertRuleConfig, MqttConfig
 from emotui.pipeline import FrameResult
+from emotui.vocabulary import EventType, Severity
 
 STATE_MIN_INTERVAL_S = 0.5  # emotion-only changes of the live state are published at most this often
 RECONNECT_DELAY_S = (1, 30)  # paho's reconnect backoff, min and max
@@ -122,7 +123,7 @@ class MqttSink:
         """Queue the event for `<prefix>/events` and update the rule's state and the snapshot."""
         after = event.to_dict()
         before = self._last_records.get(event.id, after)
-        if event.type == "end":
+        if event.type == EventType.END:
             self._last_records.pop(event.id, None)
         else:
             self._last_records[event.id] = after
@@ -131,7 +132,7 @@ class MqttSink:
         with self._lock:
             open_alerts = self._open_alerts.setdefault(event.rule, set())
             was_on = bool(open_alerts)
-            (open_alerts.discard if event.type == "end" else open_alerts.add)(event.id)
+            (open_alerts.discard if event.type == EventType.END else open_alerts.add)(event.id)
             if bool(open_alerts) != was_on:
                 self._publish_live(self._rule_topic(event.rule), "ON" if open_alerts else "OFF", retain=True)
         if snapshot_jpeg is not None and self.config.snapshots:
@@ -302,7 +303,7 @@ class MqttSink:
             f"{root}/binary_sensor/{node}/{topic_slug(rule.name)}/config": {
                 **common, "name": f"{rule.name} alert", "unique_id": f"{node}_{topic_slug(rule.name)}",
                 "state_topic": self._rule_topic(rule.name), "payload_on": "ON", "payload_off": "OFF",
-                "device_class": "problem" if rule.severity == "alert" else None,
+                "device_class": "problem" if rule.severity == Severity.ALERT else None,
             }
             for rule in self.rules
         }

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from emotui.alerts.events import AlertEvent
 from emotui.config import WEEKDAYS, AlertRuleConfig
 from emotui.pipeline import FrameResult
-from emotui.vision import EMOTIONS
+from emotui.vocabulary import EMOTIONS, EventType, RuleKind
 
 TIME_EPSILON = 1e-6  # source times are sums of frame intervals: 1.9 - 0.9 < 1.0 in floating point
 UPDATE_MIN_GAIN = 0.05  # an open alert is updated when its peak score rises this much (crowd: one face)
@@ -129,11 +129,11 @@ class RuleEngine:
     def _observe(self, rule: AlertRuleConfig, result: FrameResult) -> dict[int | None, _Observation]:
         """This frame's condition per face (emotion and face rules) or for the frame (crowd)."""
         count = len(result.faces)
-        if rule.kind == "crowd":
+        if rule.kind == RuleKind.CROWD:
             return {None: _Observation(count > rule.max_faces, float(count), None, None, count, result.time)}
         observations = {}
         for face in result.faces:
-            if rule.kind == "emotion":
+            if rule.kind == RuleKind.EMOTION:
                 scores = {e: float(face.probabilities[EMOTIONS.index(e)]) for e in rule.emotions}
                 emotion = max(scores, key=scores.get)
                 observations[face.track_id] = _Observation(
@@ -164,7 +164,7 @@ class RuleEngine:
                     and source_time - episode.since >= rule.min_duration_s - TIME_EPSILON
                     and source_time >= self._cooldown_until.get(key, float("-inf"))):
                 episode.alert = AlertEvent(
-                    type="new", id=f"{now:.6f}-{secrets.token_hex(3)}", camera=self.camera, rule=rule.name,
+                    type=EventType.NEW, id=f"{now:.6f}-{secrets.token_hex(3)}", camera=self.camera, rule=rule.name,
                     kind=rule.kind, severity=rule.severity, track_id=seen.track_id, emotion=seen.emotion,
                     score=seen.score, peak_score=seen.score, faces=seen.faces, start_time=now, end_time=None,
                     timestamp=now, source_time=source_time)
@@ -172,12 +172,12 @@ class RuleEngine:
                 return episode.alert
             return None
 
-        gain = UPDATE_MIN_GAIN if rule.kind != "crowd" else 1.0
+        gain = UPDATE_MIN_GAIN if rule.kind != RuleKind.CROWD else 1.0
         alert = replace(episode.alert, score=seen.score, faces=seen.faces,
                         peak_score=max(episode.alert.peak_score, seen.score))
         if alert.peak_score >= episode.reported_peak + gain - TIME_EPSILON and \
                 source_time - episode.reported_at >= UPDATE_MIN_INTERVAL_S - TIME_EPSILON:
-            alert = replace(alert, type="update", emotion=seen.emotion, timestamp=now, source_time=source_time)
+            alert = replace(alert, type=EventType.UPDATE, emotion=seen.emotion, timestamp=now, source_time=source_time)
             episode.reported_peak, episode.reported_at = alert.peak_score, source_time
             episode.alert = alert
             return alert
@@ -190,7 +190,7 @@ class RuleEngine:
             return None
         if cooldown:
             self._cooldown_until[key] = self._source_time + self._rules[key[0]].cooldown_s
-        return replace(episode.alert, type="end", end_time=now, timestamp=now, source_time=self._source_time)
+        return replace(episode.alert, type=EventType.END, end_time=now, timestamp=now, source_time=self._source_time)
 
     def _end_where(self, matches: Callable[[tuple[str, int | None]], bool], cooldown: bool = False) -> list[AlertEvent]:
         now = self._clock()

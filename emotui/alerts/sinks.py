@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from emotui.alerts.events import AlertEvent
+from emotui.vocabulary import EventType, Severity
 
 
 class AlertSink(Protocol):
@@ -33,7 +34,7 @@ class Bell:
         self._ring = ring
 
     def submit(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
-        if event.type == "new" and event.severity == "alert":
+        if event.type == EventType.NEW and event.severity == Severity.ALERT:
             self._ring()
 
     def close(self, timeout: float = 5.0) -> None:

@@ -9,6 +9,7 @@ from emotui.config import AlertRuleConfig
 from emotui.pipeline import FrameResult, MetricsSnapshot
 from emotui.vision import EMOTION_COLOURS, EMOTIONS
 from emotui.vision.tracker import TrackedFace
+from emotui.vocabulary import RuleKind
 
 BAR_CELLS = 16
 EIGHTHS = " ▏▎▍▌▋▊▉█"
@@ -51,7 +52,7 @@ class EmotionBars(Static):
         cells = list(bar(score))
         styles = [rgb(emotion)] * BAR_CELLS
         for index, rule in enumerate(rules):
-            if rule.kind == "emotion" and emotion in rule.emotions:
+            if rule.kind == RuleKind.EMOTION and emotion in rule.emotions:
                 position = min(BAR_CELLS - 1, int(rule.threshold * BAR_CELLS))
                 cells[position] = "│" if cells[position] == " " else "┃"
                 styles[position] = "bold white" if index == selected_rule else "grey70"
