@@ -10,7 +10,7 @@ SOURCE ?= 0
 ARGS ?=
 TEST_MODELS_DIR ?= $(CURDIR)/.models
 
-.PHONY: run test models clean
+.PHONY: run test test-unit models clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "emotui needs Python >= 3.11, found " + sys.version.split()[0]'
@@ -30,6 +30,9 @@ run: models
 test: $(VENV)/.installed
 	EMOTUI_MODELS_DIR=$(TEST_MODELS_DIR) $(BIN)/emotui models pull --all
 	EMOTUI_MODELS_DIR=$(TEST_MODELS_DIR) $(BIN)/python -m pytest $(ARGS)
+
+test-unit: $(VENV)/.installed  # the fast loop: no media, no models, no services
+	$(BIN)/python -m pytest tests/unit $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(TEST_MODELS_DIR)

@@ -1,5 +1,5 @@
 """Detector calibration: the measurements behind the constants in emotui/vision/blazeface.py
-(CALIBRATION, CONFIRM_RAW), emotui/vision/detectors.py (FULL_RANGE_MIN_FACE) and
+(CALIBRATION, CONFIRM_RAW, REFIND_RAW, BOX_FIT), emotui/vision/detectors.py (FULL_RANGE_MIN_FACE) and
 emotui/vision/plausibility.py, and behind the default `detector.min_score`. Prints JSON.
 
     EMOTUI_MODELS_DIR=.models .venv/bin/python benchmarks/calibrate_detector.py [--media DIR]
@@ -15,6 +15,7 @@ expression photos (grey). Look-alikes (negatives): every candidate of at least a
   for every positive and negative; the confirmation level is the raw score that about 1% of the
   negatives reach.
 - The smallest face the full range finds: recall of the group faces at 6-64 px in its input.
+- Box fit: how much larger and lower the full range frames a face than the short range.
 - Plausibility: the share of positives and negatives the keypoint checks keep.
 """
 
@@ -36,7 +37,8 @@ from emotui.models import ModelStore, default_models_dir  # noqa: E402
 from emotui.vision.blazeface import (  # noqa: E402
     CLOSER_ZOOM, CONFIRM_RAW, FULL_RANGE, SHORT_RANGE, BlazeFaceModel, Calibration,
 )
-from emotui.vision.detections import Detections, iou_matrix  # noqa: E402
+from emotui.vision.detections import iou_matrix  # noqa: E402
+from emotui.vision.detectors import SAME_FACE_IOU  # noqa: E402
 from emotui.vision.plausibility import plausible  # noqa: E402
 from tests.media import find_media  # noqa: E402
 
@@ -79,16 +81,31 @@ def every_nth_frame(path: Path, n: int) -> list[np.ndarray]:
 
 
 def closer_raw(model: BlazeFaceModel, zoom: float, image: np.ndarray, box: np.ndarray) -> float:
-    """The raw score of the face nearest the box centre in a closer look (0 when none)."""
+    """The raw score of the face a closer look finds overlapping the box (IoU ≥ SAME_FACE_IOU, as
+    emotui's CloserLook takes it), 0 when none."""
     side = float(max(box[2] - box[0], box[3] - box[1]))
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     found = model.run_window(image, cx - side * zoom / 2, cy - side * zoom / 2, side * zoom, floor=0.01)
-    if len(found) == 0:
-        return 0.0
-    sizes = np.maximum(found.boxes[:, 2] - found.boxes[:, 0], found.boxes[:, 3] - found.boxes[:, 1])
-    distance = np.linalg.norm((found.boxes[:, :2] + found.boxes[:, 2:]) / 2 - [cx, cy], axis=1)
-    ok = (distance <= side) & (sizes >= side / 2) & (sizes <= side * 2)
-    return float(found.scores[ok][np.argmin(distance[ok])]) if ok.any() else 0.0
+    overlap = iou_matrix(np.asarray(box, np.float32)[None], found.boxes)[0]
+    return float(found.scores[int(np.argmax(overlap))]) if len(found) and overlap.max() >= SAME_FACE_IOU else 0.0
+
+
+def box_fit(short: BlazeFaceModel, full: BlazeFaceModel, images: list[np.ndarray]) -> dict:
+    """How the full range's box of a face compares with the short range's: size ratio and the
+    downward shift of its centre in short-range box sides (medians over faces both find)."""
+    ratios, shifts = [], []
+    for image in images:
+        a, b = short.run(image), full.run(image)
+        if not len(a) or not len(b):
+            continue
+        one, two = a.boxes[np.argmax(a.scores)], b.boxes[np.argmax(b.scores)]
+        if iou_matrix(one[None], two[None])[0, 0] < 0.3:
+            continue
+        side = float(max(one[2:] - one[:2]))
+        ratios.append(float(max(two[2:] - two[:2])) / side)
+        shifts.append(float((two[1] + two[3]) / 2 - (one[1] + one[3]) / 2) / side)
+    return {"faces": len(ratios), "full_over_short_size": round(float(np.median(ratios)), 3),
+            "full_centre_shift_down": round(float(np.median(shifts)), 3)}
 
 
 def main() -> None:
@@ -182,6 +199,8 @@ def main() -> None:
                 "negatives_kept": round(float(np.mean([n[2] for n in negatives])), 4),
             },
         }
+
+    report["box_fit"] = box_fit(models["blazeface"], models["blazeface-full"], stills + single_face_frames[::4])
 
     # smallest face the full range finds: group faces shown at 6-64 px in its 192 px input
     full = models["blazeface-full"]

@@ -15,7 +15,7 @@ from emotui.tui.preview import Preview
 from emotui.tui.screens import HelpScreen, ThresholdEditor
 from emotui.tui.widgets import EmotionBars, StatusLine
 from tests.cameras import MjpegCamera
-from tests.conftest import audit_records
+from tests.helpers import audit_records
 from tests.mosquitto import free_port
 
 pytestmark = pytest.mark.usefixtures("model_store")

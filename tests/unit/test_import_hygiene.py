@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "emotui"
+PACKAGE = Path(__file__).resolve().parents[2] / "emotui"
 UI_PACKAGES = ("textual", "rich_pixels")
 UI_FOLDER = PACKAGE / "tui"
 

@@ -17,8 +17,8 @@ import pytest
 from emotui.capture import Capture, SourceError, SourceStatus, parse_source
 from emotui.config import Config, SourceConfig
 from emotui.pipeline import create_pipeline
-from tests.conftest import audit_records, run_cli, wait_until
 from tests.cameras import MjpegCamera
+from tests.helpers import audit_records, run_cli, wait_until
 from tests.mosquitto import free_port
 
 FACES = ("videos", "faces", "liveportrait_d6.mp4")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from emotui.config import Config, load_config
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "config.toml.example"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.toml.example"
 
 
 def _keys(schema, prefix=""):

@@ -17,8 +17,8 @@ from emotui.alerts.audit import chain_files, verify
 from emotui.alerts.events import AlertSetupError
 from emotui.alerts.hub import AUDIT_FILE, AlertHub, AlertListener
 from emotui.config import AlertRuleConfig, Config
-from tests.conftest import audit_records, run_cli, wait_until
 from tests.factories import frame_result
+from tests.helpers import audit_records, run_cli, wait_until
 from tests.hookserver import HookServer
 
 

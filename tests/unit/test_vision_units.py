@@ -8,9 +8,21 @@ import pytest
 
 from emotui.config import TrackerConfig
 from emotui.vision import EMOTIONS
-from emotui.vision.blazeface import FULL_RANGE, SHORT_RANGE, Calibration, decode, generate_anchors, shrink
+from emotui.vision.blazeface import (
+    FULL_RANGE,
+    SHORT_RANGE,
+    Calibration,
+    decode,
+    generate_anchors,
+    shrink,
+)
 from emotui.vision.detections import Detections, iou_matrix, weighted_nms
-from emotui.vision.detectors import FULL_RANGE_MIN_FACE, CloserLook, DualRangeDetector, TilePlan
+from emotui.vision.detectors import (
+    FULL_RANGE_MIN_FACE,
+    CloserLook,
+    DualRangeDetector,
+    TilePlan,
+)
 from emotui.vision.emotions import face_crops
 from emotui.vision.finder import FaceFinder
 from emotui.vision.tracker import EmaSmoother, Tracker, WindowSmoother

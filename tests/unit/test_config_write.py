@@ -12,11 +12,17 @@ import platformdirs
 import pytest
 
 from emotui.config import (
-    DEFAULT_RULES, AlertRuleConfig, Config, ConfigError, ConfigWriteError, find_config_file, load_config,
+    DEFAULT_RULES,
+    AlertRuleConfig,
+    Config,
+    ConfigError,
+    ConfigWriteError,
+    find_config_file,
+    load_config,
     write_thresholds,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "config.toml.example"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.toml.example"
 
 COMMENTED = """\
 # My emotui setup -- hand written, keep these notes!
@@ -279,7 +285,7 @@ def test_invalid_toml_and_bad_thresholds_are_refused_without_writing(tmp_path):
 
 
 def test_permission_denied_is_reported_with_the_path_even_when_running_as_root(tmp_path, monkeypatch):
-    """The read-only-folder case above is skipped as root; simulate its EACCES here."""
+    """A folder emotui may not write to (as root, permissions do not stop it): EACCES simulated."""
     path = tmp_path / "emotui.toml"
     path.write_text(COMMENTED, encoding="utf-8")
 

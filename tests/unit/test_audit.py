@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from emotui.alerts.audit import GENESIS, AuditLog, AuditLogError, chain_files, verify
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 BIG = 1_000_000
 

@@ -14,7 +14,7 @@ from emotui.models import ModelError
 from emotui.pipeline import create_classifier
 from emotui.vision import EMOTIONS
 from emotui.vision.emotions import CustomClassifier, MiniXception
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 def _mean_channel_model(path, size: int) -> None:

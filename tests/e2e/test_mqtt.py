@@ -18,8 +18,8 @@ from emotui.alerts.hub import AlertHub, AlertListener
 from emotui.config import AlertRuleConfig, Config
 from emotui.pipeline import create_pipeline
 from emotui.vision import EMOTIONS
-from tests.conftest import audit_records, wait_until
 from tests.factories import frame_result
+from tests.helpers import audit_records, wait_until
 from tests.mosquitto import Broker, Subscriber, mosquitto_binary
 
 PREFIX = "emotui"

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.usefixtures("model_store")
 

@@ -1,4 +1,5 @@
-"""Sources and the capture thread: ordered files, drop-oldest live sources, clear errors."""
+"""Sources and the capture thread without media: the frame buffer, drop-oldest live sources,
+clear errors for bad sources, states, the MJPEG parser and the readers' independence."""
 
 from __future__ import annotations
 
@@ -15,10 +16,19 @@ import cv2
 import numpy as np
 import pytest
 
-from emotui.capture import Capture, Frame, FrameBuffer, SourceError, SourceSpec, SourceState, parse_source
+from emotui.capture import (
+    Capture,
+    Frame,
+    FrameBuffer,
+    SourceError,
+    SourceSpec,
+    SourceState,
+    parse_source,
+)
 from emotui.capture.readers.mjpeg import MjpegReader
 from emotui.capture.sources import StreamLost
 from emotui.config import SourceConfig
+from tests.helpers import ChunkedResponse
 
 
 def _frame(index: int) -> Frame:
@@ -110,30 +120,6 @@ def test_source_states_are_published_as_the_same_strings():
     assert statuses[-1].describe() == "ended: camera 0 stopped sending frames (closed, or stalled for 5 s)"
 
 
-def test_video_file_is_read_in_order_with_media_timestamps(media_dir):
-    path = media_dir / "videos" / "faces" / "liveportrait_d0.mp4"
-    expected = int(cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FRAME_COUNT))
-    capture = Capture(parse_source(str(path))).start()
-    frames = [(f.index, f.time, f.image.shape) for f in capture.frames()]
-    assert [i for i, _, _ in frames] == list(range(expected))
-    times = [t for _, t, _ in frames]
-    assert times == sorted(times) and times[1] == pytest.approx(1 / 25, abs=1e-3)
-    assert frames[0][2] == (512, 512, 3) and capture.dropped == 0
-
-
-def test_image_folder_skips_unreadable_files(tmp_path, media_dir):
-    folder = tmp_path / "images"
-    folder.mkdir()
-    image = cv2.imread(str(media_dir / "photos" / "group_annotated" / "2008_001009.jpg"))
-    cv2.imwrite(str(folder / "a.png"), image)
-    (folder / "b.jpg").write_bytes(b"not an image")
-    cv2.imwrite(str(folder / "c.png"), image)
-    spec = parse_source(str(folder))
-    capture = Capture(spec).start()
-    assert [f.index for f in capture.frames()] == [0, 1]
-    assert spec.kind == "folder"
-
-
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
@@ -163,24 +149,6 @@ def test_source_kinds():
     assert parse_source("0") == SourceSpec("camera", 0)
     assert parse_source("rtsp://cam.local/stream").kind == "url"
     assert parse_source("http://cam.local/mjpg").live
-
-
-class ChunkedResponse:
-    """Stands in for an HTTP response: the given bytes, `size` at a time, then an optional error."""
-
-    def __init__(self, data: bytes, size: int, error: Exception | None = None) -> None:
-        self.chunks = [data[i:i + size] for i in range(0, len(data), size)]
-        self.error = error
-
-    def read1(self, _limit: int) -> bytes:
-        if self.chunks:
-            return self.chunks.pop(0)
-        if self.error is not None:
-            raise self.error
-        return b""
-
-    def close(self) -> None:
-        pass
 
 
 def _jpeg(value: int) -> bytes:

@@ -16,7 +16,7 @@ from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.outbox import Outbox
 from emotui.alerts.webhook import WebhookSink
 from emotui.config import WebhookConfig
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 from tests.hookserver import HookServer
 
 

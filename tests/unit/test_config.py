@@ -10,29 +10,29 @@ import platformdirs
 import pytest
 import tomlkit
 
-from tests.conftest import run_cli
 from emotui.config import (
     CONFIG_ENV,
     AlertsConfig,
-    MqttConfig,
-    SnapshotsConfig,
-    WebhookConfig,
-    KeysConfig,
-    UiConfig,
     Config,
     ConfigError,
     CustomEmotionConfig,
     DetectorConfig,
     EmotionConfig,
+    KeysConfig,
     ModelsConfig,
+    MqttConfig,
+    SnapshotsConfig,
     SourceConfig,
     TrackerConfig,
+    UiConfig,
+    WebhookConfig,
     apply_options,
     find_config_file,
     load_config,
 )
 from emotui.vision import EMOTIONS
 from emotui.vocabulary import EventType, RuleKind, Severity
+from tests.helpers import run_cli
 
 
 def write(path: Path, text: str) -> Path:
