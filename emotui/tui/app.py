@@ -1,8 +1,8 @@
-"""The Textual console: a thin shell over the pipeline, which runs on a thread worker.
+"""The Textual console: a thin shell over the pipeline, which a thread worker builds, runs and stops.
 
 The worker keeps only the newest result for the screen (read by timers at the preview and
 panel rates) and hands each result to the alert hub, whose events, problems and arming changes
-come back as messages; so does source trouble."""
+come back as messages (emotui.tui.messages), as do the worker's own news and the source's."""
 
 from __future__ import annotations
 
@@ -13,23 +13,28 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
+from functools import partial
 
 from rich.markup import escape
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import RichLog
+from textual.worker import Worker, get_current_worker
 
-from emotui.alerts.events import AlertEvent, AlertSetupError
+from emotui.alerts.events import AlertSetupError
 from emotui.alerts.hub import AlertHub, AlertListener, rule_engine
 from emotui.capture import SourceError, SourceState, SourceStatus
 from emotui.config import AlertRuleConfig, Config, ConfigError, KeysConfig, write_thresholds
 from emotui.models import ModelError
 from emotui.pipeline import FrameResult, Pipeline, create_pipeline
 from emotui.snapshots import SnapshotError, default_snapshot_dir, save_snapshot
+from emotui.tui.messages import (
+    AlertRaised, AlertSinkProblem, AlertsArmed, AnalysisFailed, AnalysisStarted, ModelProgress, SourceChanged,
+    SourceEnded,
+)
 from emotui.tui.preview import COLOUR_MODES, Preview, PreviewBox
 from emotui.tui.screens import HelpScreen, ThresholdEditor
 from emotui.tui.widgets import EmotionBars, StatusLine
@@ -58,38 +63,6 @@ ACTIONS = [
 ]
 
 
-class ResultsStarted(Message):
-    def __init__(self, pipeline: Pipeline) -> None:
-        super().__init__()
-        self.pipeline = pipeline
-
-
-class AlertRaised(Message):
-    def __init__(self, event: AlertEvent) -> None:
-        super().__init__()
-        self.event = event
-
-
-class AlertsArmed(Message):
-    def __init__(self, armed: bool, origin: str) -> None:
-        super().__init__()
-        self.armed = armed
-        self.origin = origin
-
-
-class SourceChanged(Message):
-    def __init__(self, status: SourceStatus) -> None:
-        super().__init__()
-        self.status = status
-
-
-class SourceTrouble(Message):
-    def __init__(self, text: str, severity: str) -> None:
-        super().__init__()
-        self.text = text
-        self.severity = severity
-
-
 class EmotuiApp(App[int]):
     CSS = """
     #main { height: 1fr; }
@@ -110,8 +83,11 @@ class EmotuiApp(App[int]):
         self.engine = rule_engine(config)  # the rules' live thresholds, kept also while the alerts are off
         self.hub: AlertHub | None = None
         self.selected_rule = 0
-        self.pipeline: Pipeline | None = None
+        self.pipeline: Pipeline | None = None  # the analysis worker's, once it reads the source
         self.latest: FrameResult | None = None
+        # Held by the analysis threads to hand over the pipeline or feed the hub, and by on_unmount to
+        # cancel the worker: once cancelled, they do neither.
+        self._analysis_lock = threading.Lock()
         self.boxes_on = config.ui.boxes
         self.bell_on = config.ui.bell
         self.source_state = "starting"
@@ -153,7 +129,7 @@ class EmotuiApp(App[int]):
         try:
             self.hub = AlertHub(self.config, self.source_text, AlertListener(
                 on_event=lambda event: self.post_message(AlertRaised(event)),
-                on_problem=lambda text: self.post_message(SourceTrouble(text, "warning")),
+                on_problem=lambda text: self.post_message(AlertSinkProblem(text)),
                 on_armed=lambda armed, origin: self.post_message(AlertsArmed(armed, origin)),
                 ring_bell=self._ring_bell), engine=self.engine)
         except AlertSetupError as error:
@@ -161,8 +137,10 @@ class EmotuiApp(App[int]):
         self._analyse()
 
     def on_unmount(self) -> None:
+        with self._analysis_lock:  # from here on no pipeline is handed over and the hub is fed nothing
+            self.workers.cancel_group(self, "analysis")
         if self.pipeline is not None:
-            self.pipeline.stop()
+            self.pipeline.stop()  # ends the worker's wait for a frame and releases the source now
         if self.hub is not None:
             self.hub.close(timeout=2.0)  # ends open alerts, flushes the sinks, writes `stop`
         for name, handler in getattr(self, "_previous_handlers", {}).items():
@@ -177,13 +155,13 @@ class EmotuiApp(App[int]):
 
     def _hang_up(self, signum: int, frame: object) -> None:
         """SIGHUP: the terminal went away. Exit cleanly, and within HANGUP_GRACE_S in any case."""
-        driver = self._driver
-        if driver is not None and not driver.is_headless:
-            # The kernel follows a hang-up with SIGCONT, on which Textual re-enters application mode
-            # (its Ctrl+Z support) on the dead terminal; its writer thread then dies on the first write
-            # and the loop blocks for good on the full output queue. Not on a hung-up terminal:
-            driver._auto_restart = False
-            # and should Textual's shutdown still block on the terminal, end the process anyway.
+        if not self.is_headless:
+            # The kernel follows a hang-up with SIGCONT, on which Textual's driver re-enters application
+            # mode (its Ctrl+Z support) on the dead terminal; its writer thread then dies on the first write
+            # and the loop blocks for good on the full output queue. With no terminal there is nothing to
+            # resume: that SIGCONT (whose Python handler runs after this one) must do nothing.
+            signal.signal(signal.SIGCONT, lambda signum, frame: None)
+            # Should Textual's shutdown still block on the terminal, end the process anyway.
             watchdog = threading.Timer(HANGUP_GRACE_S, os._exit, (128 + signum,))
             watchdog.daemon = True
             watchdog.start()
@@ -194,37 +172,54 @@ class EmotuiApp(App[int]):
 
     @work(thread=True, exclusive=True, group="analysis")
     def _analyse(self) -> None:
+        """Build the pipeline, feed its results to the screen and the alert hub, and stop it. Cancelled
+        (the app quits), it starts no source and feeds the hub nothing more."""
+        worker = get_current_worker()
+        pipeline: Pipeline | None = None
         try:
-            pipeline = create_pipeline(self.config, self.source_text, self._progress,
+            pipeline = create_pipeline(self.config, self.source_text,
+                                       lambda text: self.post_message(ModelProgress(text)),
                                        realtime=self.config.ui.realtime, fail_fast=False,
-                                       on_status=self._source_changed)
-            self.post_message(ResultsStarted(pipeline))
+                                       on_status=partial(self._source_changed, worker))
+            with self._analysis_lock:
+                if worker.is_cancelled:
+                    return
+                self.pipeline = pipeline  # from now on on_unmount stops it
+            self.post_message(AnalysisStarted())
             for result in pipeline.results():
-                self.latest = result
-                if self.hub is not None:
-                    self.hub.observe(result)
-            self.post_message(SourceTrouble(f"source ended: {self.source_text}", "info"))
+                with self._analysis_lock:
+                    if worker.is_cancelled:
+                        return
+                    self.latest = result
+                    if self.hub is not None:
+                        self.hub.observe(result)
+            self.post_message(SourceEnded())
         except SourceError as error:
-            self.post_message(SourceTrouble(f"source error: {error}", "error"))
+            self.post_message(AnalysisFailed(f"source error: {error}"))
         except ModelError as error:
-            self.post_message(SourceTrouble(f"model error: {error}", "error"))
+            self.post_message(AnalysisFailed(f"model error: {error}"))
         except Exception as error:  # keep the console up and say what broke
-            self.post_message(SourceTrouble(f"analysis stopped: {type(error).__name__}: {error}", "error"))
+            self.post_message(AnalysisFailed(f"analysis stopped: {type(error).__name__}: {error}"))
+        finally:
+            if pipeline is not None:
+                pipeline.stop()
 
-    def _source_changed(self, status: SourceStatus) -> None:
+    def _source_changed(self, worker: Worker, status: SourceStatus) -> None:
         """From the capture thread."""
-        if self.hub is not None:
-            self.hub.source_status(status)
+        with self._analysis_lock:
+            if worker.is_cancelled:
+                return
+            if self.hub is not None:
+                self.hub.source_status(status)
         self.post_message(SourceChanged(status))
 
-    def _progress(self, text: str) -> None:
-        self.call_from_thread(self.log_line, text, "info")
+    def on_model_progress(self, message: ModelProgress) -> None:
+        self.log_line(message.text, "info")
 
-    def on_results_started(self, message: ResultsStarted) -> None:
+    def on_analysis_started(self, message: AnalysisStarted) -> None:
         # Models and the UI are loaded: keep the collector from rescanning them (long pauses
         # delay key handling on small devices).
         gc.freeze()
-        self.pipeline = message.pipeline
         self.source_state = ""
         self.log_line(f"analysing {self.pipeline.source} with {self.models_text()}", "info")
 
@@ -263,13 +258,17 @@ class EmotuiApp(App[int]):
             self.log_line(f"source ended {status.detail}", "warning")
         self._source_status_logged = status.state
 
-    def on_source_trouble(self, message: SourceTrouble) -> None:
-        self.log_line(message.text, message.severity)
-        if message.severity == "warning":
-            return  # an alert sink's trouble; analysis goes on
-        self.source_state = "ended" if message.severity == "info" else "error"
-        if message.severity == "error":
-            self.preview.clear(message.text)
+    def on_source_ended(self, message: SourceEnded) -> None:
+        self.log_line(f"source ended: {self.source_text}", "info")
+        self.source_state = "ended"
+
+    def on_analysis_failed(self, message: AnalysisFailed) -> None:
+        self.log_line(message.text, "error")
+        self.source_state = "error"
+        self.preview.clear(message.text)
+
+    def on_alert_sink_problem(self, message: AlertSinkProblem) -> None:
+        self.log_line(message.text, "warning")
 
     # --- periodic refresh ------------------------------------------------------------------
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from emotui.alerts.hub import AlertHub
 from emotui.config import AlertRuleConfig, Config, load_config
+from emotui.pipeline import create_pipeline
 from emotui.tui.app import create_app
 from emotui.tui.preview import Preview
 from emotui.tui.screens import HelpScreen, ThresholdEditor
@@ -35,6 +38,33 @@ def video(media_dir):
     return str(media_dir / "videos" / "faces" / "liveportrait_d6.mp4")
 
 
+class SlowFactory:
+    """create_pipeline made slow, as a model pull or a DeepFace load makes it: the real factory after
+    `delay` seconds. Keeps the pipeline it built."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.called, self.built = threading.Event(), threading.Event()
+        self.pipeline = None
+
+    def __call__(self, *args, **kwargs):
+        self.called.set()
+        time.sleep(self.delay)
+        self.pipeline = create_pipeline(*args, **kwargs)
+        self.built.set()
+        return self.pipeline
+
+
+@pytest.fixture
+async def slow_factory(monkeypatch):
+    factory = SlowFactory(delay=1.0)
+    monkeypatch.setattr("emotui.tui.app.create_pipeline", factory)
+    yield factory
+    # A worker outliving its app would keep the event loop from closing: stop what it reads.
+    if factory.called.is_set() and factory.built.wait(timeout=60):
+        factory.pipeline.stop()
+
+
 async def wait_for(pilot, condition, timeout=20.0):
     deadline = time.monotonic() + timeout
     while not condition():
@@ -45,6 +75,14 @@ async def wait_for(pilot, condition, timeout=20.0):
 
 def log_text(app) -> str:
     return "\n".join(line.text for line in app.query_one("#log").lines)
+
+
+async def thread_workers_returned(timeout: float) -> bool:
+    """Whether the work the app ran on threads has all returned within `timeout` seconds: what
+    App.run (asyncio.run) waits for before the process can end."""
+    shutdown = asyncio.ensure_future(asyncio.get_running_loop().shutdown_default_executor())
+    done, _ = await asyncio.wait([shutdown], timeout=timeout)
+    return bool(done)
 
 
 async def started(pilot):
@@ -327,3 +365,57 @@ async def test_a_camera_outage_is_logged_once_and_its_return_once(config, media_
     finally:
         camera.kill()
     assert text.count("source lost") == 1 and text.count("source back") == 1
+
+
+@pytest.mark.parametrize("quit_while", ["building", "running"])
+async def test_q_at_any_moment_exits_promptly_and_the_analysis_ends(config, video, slow_factory, quit_while):
+    config.source.loop = True  # an endless source
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        if quit_while == "building":
+            await wait_for(pilot, slow_factory.called.is_set)
+        else:
+            await started(pilot)
+        await pilot.press("q")
+        pressed = time.monotonic()
+    assert time.monotonic() - pressed < 2.0 and app.return_code == 0
+    processed_at_exit = slow_factory.pipeline.processed_frames if slow_factory.pipeline else 0
+    assert await thread_workers_returned(timeout=30)  # building: once the factory returns
+    pipeline = slow_factory.pipeline
+    assert pipeline.processed_frames <= processed_at_exit + 1  # at most the frame in hand when q came
+    if quit_while == "building":
+        assert pipeline.capture.frames_read == 0  # the source was never started
+    assert not pipeline.capture._thread.is_alive()  # source released
+
+
+async def test_no_result_or_source_status_reaches_a_closed_alert_hub(config, media_dir, slow_factory, monkeypatch):
+    camera = MjpegCamera(free_port(), media_dir / "videos" / "faces" / "liveportrait_d6.mp4").start()  # endless
+    config.alerts.rules = [AlertRuleConfig(name="anyone", kind="face", min_duration_s=0)]  # an event per new face
+    late_calls: set[str] = set()
+
+    def spy(method):
+        def called(hub, *args):
+            if hub.closed:
+                late_calls.add(method.__name__)
+            return method(hub, *args)
+        return called
+
+    def close(hub, timeout=5.0):
+        hub.closed = True
+        real_close(hub, timeout)
+
+    real_close = AlertHub.close
+    monkeypatch.setattr(AlertHub, "closed", False, raising=False)
+    monkeypatch.setattr(AlertHub, "close", close)
+    monkeypatch.setattr(AlertHub, "observe", spy(AlertHub.observe))
+    monkeypatch.setattr(AlertHub, "source_status", spy(AlertHub.source_status))
+    app = create_app(config, camera.url)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, slow_factory.called.is_set)
+            await pilot.press("q")
+        assert app.hub.closed
+        await thread_workers_returned(timeout=30)
+    finally:
+        camera.kill()
+    assert slow_factory.pipeline is not None and late_calls == set()

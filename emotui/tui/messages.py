@@ -1,0 +1,64 @@
+"""What the console's other threads tell it: the analysis worker, the capture thread (through the
+worker's pipeline) and the alert hub's threads post these messages; the app handles them on its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from emotui.alerts.events import AlertEvent
+from emotui.capture import SourceStatus
+
+
+@dataclass
+class ModelProgress(Message):
+    """A step of building the pipeline (a model pull, say)."""
+
+    text: str
+
+
+@dataclass
+class AnalysisStarted(Message):
+    """The worker built its pipeline (now the app's `pipeline`) and reads the source."""
+
+
+@dataclass
+class SourceEnded(Message):
+    """The source has no more frames (a file played once, say); the worker has stopped."""
+
+
+@dataclass
+class AnalysisFailed(Message):
+    """The source, a model or the analysis failed; the worker has stopped."""
+
+    text: str
+
+
+@dataclass
+class SourceChanged(Message):
+    """The source's state changed (connecting, live, lost, retrying, ended, failed)."""
+
+    status: SourceStatus
+
+
+@dataclass
+class AlertRaised(Message):
+    """An alert event, as the audit log received it."""
+
+    event: AlertEvent
+
+
+@dataclass
+class AlertsArmed(Message):
+    """The alerts were armed or disarmed, from the console, MQTT or the config."""
+
+    armed: bool
+    origin: str
+
+
+@dataclass
+class AlertSinkProblem(Message):
+    """An alert sink's trouble (MQTT, webhook, exec hook, audit log, an alert's snapshot); analysis goes on."""
+
+    text: str
