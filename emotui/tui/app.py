@@ -177,10 +177,9 @@ class EmotuiApp(App[int]):
         worker = get_current_worker()
         pipeline: Pipeline | None = None
         try:
-            pipeline = create_pipeline(self.config, self.source_text,
-                                       lambda text: self.post_message(ModelProgress(text)),
-                                       realtime=self.config.ui.realtime, fail_fast=False,
-                                       on_status=partial(self._source_changed, worker))
+            pipeline = self._build_pipeline(worker)
+            if pipeline is None:
+                return
             with self._analysis_lock:
                 if worker.is_cancelled:
                     return
@@ -203,6 +202,34 @@ class EmotuiApp(App[int]):
         finally:
             if pipeline is not None:
                 pipeline.stop()
+
+    def _build_pipeline(self, worker: Worker) -> Pipeline | None:
+        """The pipeline, built on a daemon thread so that quitting during a slow build (a model
+        pull, a DeepFace load) ends the process at once: None when the worker is cancelled first.
+        The build's errors are raised here."""
+        built: dict = {}
+
+        def build() -> None:
+            try:
+                pipeline = create_pipeline(
+                    self.config, self.source_text, lambda text: self.post_message(ModelProgress(text)),
+                    realtime=self.config.ui.realtime, fail_fast=False, on_status=partial(self._source_changed, worker))
+            except BaseException as error:  # handed to the worker, which reports it
+                built["error"] = error
+                return
+            built["pipeline"] = pipeline
+            if worker.is_cancelled:  # nobody will start it: release what it opened
+                pipeline.stop()
+
+        builder = threading.Thread(target=build, name="emotui-build", daemon=True)
+        builder.start()
+        while builder.is_alive():
+            if worker.is_cancelled:
+                return None  # the builder may finish later; its pipeline is never started
+            builder.join(0.05)
+        if "error" in built:
+            raise built["error"]
+        return built["pipeline"]
 
     def _source_changed(self, worker: Worker, status: SourceStatus) -> None:
         """From the capture thread."""

@@ -380,7 +380,9 @@ async def test_q_at_any_moment_exits_promptly_and_the_analysis_ends(config, vide
         pressed = time.monotonic()
     assert time.monotonic() - pressed < 2.0 and app.return_code == 0
     processed_at_exit = slow_factory.pipeline.processed_frames if slow_factory.pipeline else 0
-    assert await thread_workers_returned(timeout=30)  # building: once the factory returns
+    # nothing the process must wait for is left running, not even a build still in progress
+    assert await thread_workers_returned(timeout=30)
+    assert slow_factory.built.wait(timeout=30)
     pipeline = slow_factory.pipeline
     assert pipeline.processed_frames <= processed_at_exit + 1  # at most the frame in hand when q came
     if quit_while == "building":
@@ -416,6 +418,8 @@ async def test_no_result_or_source_status_reaches_a_closed_alert_hub(config, med
             await pilot.press("q")
         assert app.hub.closed
         await thread_workers_returned(timeout=30)
+        # the build went on after q; all it reports while building comes from its own thread, before this
+        assert slow_factory.built.wait(timeout=30)
     finally:
         camera.kill()
     assert slow_factory.pipeline is not None and late_calls == set()
