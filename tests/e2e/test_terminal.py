@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import unavailable
+from tests.helpers import audit_records, unavailable
 
 pytestmark = pytest.mark.usefixtures("model_store")
 
@@ -427,7 +427,8 @@ def test_console_smoke_in_a_real_terminal(console, terminal, request, via):
 @pytest.mark.parametrize("via", ["local", "ssh"])
 def test_console_leaves_when_its_terminal_goes_away(console, terminal, request, via):
     """Locally the tmux session is killed (SIGHUP); over SSH the client is killed -9 (the connection
-    drops and sshd hangs up the pty). Either way emotui must exit, not spin on a dead terminal."""
+    drops and sshd hangs up the pty). Either way emotui must exit, not spin on a dead terminal, and
+    exit cleanly: the audit log ends with its `stop` record."""
     server = launch(console, terminal, request, via)
     wait_until_running(console, terminal)
     [pid] = console.pids()
@@ -439,5 +440,7 @@ def test_console_leaves_when_its_terminal_goes_away(console, terminal, request, 
         os.kill(ssh, signal.SIGKILL)
     wait_for(f"emotui (pid {pid}) to exit after the hang-up", lambda: console.pids() == [], GONE_S,
              lambda: "still running: " + " ".join(map(str, console.pids())))
+    # it left cleanly, not killed by the hang-up: the alerts were flushed and the audit log closed
+    assert audit_records(console.folder / "alerts")[-1]["type"] == "stop"
     if via == "ssh":
         assert wait_for("the client's status", terminal.exit_status, STEP_S) == f"EXIT={128 + signal.SIGKILL}"

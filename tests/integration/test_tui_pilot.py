@@ -321,18 +321,6 @@ async def test_unusable_alerts_folder_is_shown_and_analysis_goes_on(config, vide
         assert app.rules[0].threshold == pytest.approx(0.65) and "rule fear: threshold 0.65" in log_text(app)
 
 
-async def test_exits_cleanly_when_the_terminal_hangs_up(config, video):
-    import os
-    import signal
-
-    app = create_app(config, video)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await started(pilot)
-        os.kill(os.getpid(), signal.SIGHUP)
-        await asyncio.sleep(0.3)
-    assert not app.is_running
-
-
 async def test_sigterm_quits_like_q_and_closes_the_audit_log(config, video, tmp_path):
     import os
     import signal
