@@ -10,7 +10,7 @@ SOURCE ?= 0
 ARGS ?=
 TEST_MODELS_DIR ?= $(CURDIR)/.models
 
-.PHONY: run test test-unit models clean
+.PHONY: run test test-unit mutation models clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "emotui needs Python >= 3.11, found " + sys.version.split()[0]'
@@ -34,5 +34,10 @@ test: $(VENV)/.installed
 test-unit: $(VENV)/.installed  # the fast loop: no media, no models, no services
 	$(BIN)/python -m pytest tests/unit $(ARGS)
 
+mutation: $(VENV)/.installed  # mutants of the domain modules ([tool.mutmut]) against the unit tests; not in CI
+	$(BIN)/python -m pip install --quiet -e '.[mutation]'
+	$(BIN)/mutmut run || true
+	$(BIN)/python benchmarks/mutation_report.py
+
 clean:
-	rm -rf $(VENV) $(TEST_MODELS_DIR)
+	rm -rf $(VENV) $(TEST_MODELS_DIR) mutants

@@ -21,7 +21,7 @@ from emotui.pipeline import FrameResult
 from emotui.vocabulary import EMOTIONS, EventType, RuleKind
 
 TIME_EPSILON = 1e-6  # source times are sums of frame intervals: 1.9 - 0.9 < 1.0 in floating point
-UPDATE_MIN_GAIN = 0.05  # an open alert is updated when its peak score rises this much (crowd: one face)
+UPDATE_MIN_GAIN = 0.05  # an open alert is updated when its peak score rises this much (a crowd's: by a face)
 UPDATE_MIN_INTERVAL_S = 1.0  # and at most this often
 
 
@@ -122,7 +122,7 @@ class RuleEngine:
                         events.append(event)
             ended = set(result.ended_tracks)
             if ended:
-                events += self._end_where(lambda key: key[1] in ended, cooldown=False)
+                events += self._end_where(lambda key: key[1] in ended)
                 self._cooldown_until = {k: v for k, v in self._cooldown_until.items() if k[1] not in ended}
             return events
 
@@ -172,10 +172,9 @@ class RuleEngine:
                 return episode.alert
             return None
 
-        gain = UPDATE_MIN_GAIN if rule.kind != RuleKind.CROWD else 1.0
         alert = replace(episode.alert, score=seen.score, faces=seen.faces,
                         peak_score=max(episode.alert.peak_score, seen.score))
-        if alert.peak_score >= episode.reported_peak + gain - TIME_EPSILON and \
+        if alert.peak_score >= episode.reported_peak + UPDATE_MIN_GAIN - TIME_EPSILON and \
                 source_time - episode.reported_at >= UPDATE_MIN_INTERVAL_S - TIME_EPSILON:
             alert = replace(alert, type=EventType.UPDATE, emotion=seen.emotion, timestamp=now, source_time=source_time)
             episode.reported_peak, episode.reported_at = alert.peak_score, source_time
@@ -192,7 +191,9 @@ class RuleEngine:
             self._cooldown_until[key] = self._source_time + self._rules[key[0]].cooldown_s
         return replace(episode.alert, type=EventType.END, end_time=now, timestamp=now, source_time=self._source_time)
 
-    def _end_where(self, matches: Callable[[tuple[str, int | None]], bool], cooldown: bool = False) -> list[AlertEvent]:
+    def _end_where(self, matches: Callable[[tuple[str, int | None]], bool]) -> list[AlertEvent]:
+        """End the matching alerts from outside their condition (a track that ended, the schedule,
+        disarming, shutdown): no cooldown follows."""
         now = self._clock()
-        ended = [self._end(key, now, cooldown) for key in [k for k in self._episodes if matches(k)]]
+        ended = [self._end(key, now, cooldown=False) for key in [k for k in self._episodes if matches(k)]]
         return [event for event in ended if event is not None]

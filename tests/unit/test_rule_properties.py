@@ -77,10 +77,16 @@ def in_window_by_walking(start: int, end: int, days: list[str], when: datetime) 
 @settings(max_examples=500, deadline=None)
 @given(start=st.integers(0, 24 * 60 - 1), end=st.integers(1, 24 * 60),
        days=st.lists(st.sampled_from(WEEKDAYS), min_size=1, unique=True),
-       when=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31)))
-def test_a_window_holds_exactly_the_minutes_after_its_start_on_its_days(start, end, days, when):
+       day=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31)),
+       near=st.sampled_from(["start", "end", "anywhere"]), offset=st.integers(-1, 1))
+def test_a_window_holds_exactly_the_minutes_after_its_start_on_its_days(start, end, days, day, near, offset):
     if start == end:
         return
+    if near == "anywhere":  # any minute; else the minute before, at or after an edge, where mistakes hide
+        when = day
+    else:
+        edge = start if near == "start" else end
+        when = day.replace(hour=0, minute=0) + timedelta(minutes=edge + offset, seconds=day.second)
     window = f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
     rule = AlertRuleConfig(name="night", schedule=[window], days=days)
     assert in_schedule(rule, when) == in_window_by_walking(start, end, days, when)

@@ -54,8 +54,9 @@ def test_alert_starts_once_when_the_score_holds_for_the_duration():
 
 
 def test_score_exactly_at_the_threshold_counts_and_just_below_does_not():
-    assert _run(_engine(threshold=0.6), [0.6] * 11) == [(1.0, "new")]
-    assert _run(_engine(threshold=0.6), [0.5999] * 30) == []
+    # 0.5 is exact in the scores' float32, so "at the threshold" is exactly at it
+    assert _run(_engine(threshold=0.5), [0.5] * 11) == [(1.0, "new")]
+    assert _run(_engine(threshold=0.5), [0.4999] * 30) == []
 
 
 def test_a_dip_before_the_alert_restarts_the_clock():
@@ -128,9 +129,60 @@ def test_live_threshold_change_applies_to_the_next_frame():
 
 
 def test_rule_watching_several_emotions_reports_the_strongest():
-    engine = _engine(emotions=["angry", "disgust"], min_duration_s=0.0)
-    (event,) = engine.evaluate(_result(0.0, {1: 0.8}, emotion="disgust"))
-    assert event.emotion == "disgust"
+    for strongest in ("angry", "disgust"):
+        engine = _engine(emotions=["angry", "disgust"], min_duration_s=0.0)
+        (event,) = engine.evaluate(_result(0.0, {1: 0.8}, emotion=strongest))
+        assert event.emotion == strongest
+
+
+def test_new_update_and_end_records_carry_the_alert_as_it_stands():
+    clock = iter([WALL, WALL + 1, WALL + 2, WALL + 3, WALL + 4, WALL + 5])
+    engine = _engine(_rule(name="fear", severity="warning", min_duration_s=0.0), clock=lambda: next(clock))
+    (new,) = engine.evaluate(_result(0.0, {1: 0.7, 2: 0.1}))
+    assert (new.type, new.severity, new.faces) == ("new", "warning", 2)
+    assert new.score == new.peak_score == pytest.approx(0.7)
+    assert (new.start_time, new.timestamp, new.end_time, new.source_time) == (WALL, WALL, None, 0.0)
+    assert engine.evaluate(_result(0.5, {1: 0.9})) == []  # risen, but within a second of the last record
+    (update,) = engine.evaluate(_result(1.0, {1: 0.95, 3: 0.2, 4: 0.2}))
+    assert (update.type, update.id, update.faces, update.score, update.peak_score) == \
+        ("update", new.id, 3, pytest.approx(0.95), pytest.approx(0.95))
+    assert (update.emotion, update.start_time, update.timestamp, update.source_time) == ("fear", WALL, WALL + 2, 1.0)
+    (end,) = engine.evaluate(_result(1.1, {1: 0.2}))
+    assert (end.type, end.id, end.faces, end.score, end.peak_score) == \
+        ("end", new.id, 1, pytest.approx(0.2), pytest.approx(0.95))
+    assert (end.start_time, end.end_time, end.timestamp, end.source_time) == (WALL, WALL + 3, WALL + 3, 1.1)
+    again = _engine(min_duration_s=0.0).evaluate(_result(0.0, {1: 0.7}))
+    assert again[0].id != new.id
+
+
+def test_an_update_comes_exactly_a_second_after_the_last_record_and_not_before():
+    engine = _engine(min_duration_s=0.0)
+    assert [e.type for e in engine.evaluate(_result(0.0, {1: 0.7}))] == ["new"]
+    assert engine.evaluate(_result(0.9, {1: 0.8})) == []
+    assert [e.type for e in engine.evaluate(_result(1.0, {1: 0.8}))] == ["update"]
+    assert engine.evaluate(_result(2.0, {1: 0.84})) == []  # a rise of less than 0.05
+    assert [e.type for e in engine.evaluate(_result(2.1, {1: 0.85}))] == ["update"]  # exactly 0.05
+
+
+def test_thresholds_are_kept_to_four_decimals_as_the_config_file_writes_them():
+    engine = _engine()
+    assert engine.set_threshold("fear", 0.123456) == 0.1235
+    assert engine.current_rules()[0].threshold == 0.1235
+
+
+def test_finish_ends_every_open_alert_and_nothing_else():
+    engine = _engine(_rule(min_duration_s=0.0), _rule(name="visitor", kind="face", min_duration_s=5.0))
+    engine.evaluate(_result(0.0, {1: 0.7, 2: 0.1}))
+    ended = engine.finish()
+    assert [(e.type, e.rule, e.track_id) for e in ended] == [("end", "fear", 1)]  # the visitor had not begun
+    assert engine.finish() == []
+
+
+def test_a_face_present_before_a_face_rule_counts_from_when_its_track_began():
+    engine = _engine(_rule(name="visitor", kind="face", min_duration_s=2.0, inertia_frames=1))
+    # the face has been tracked for 2.5 s (dwell) when the rule first sees it: it already qualifies
+    (new,) = engine.evaluate(_result(2.5, {1: 0.1}))
+    assert new.type == "new"
 
 
 # --- presence ------------------------------------------------------------------------------------
