@@ -419,3 +419,54 @@ def test_the_dominant_emotion_holds_until_another_leads_by_the_margin():
         update = tracker.update(tracker.match(FRAME, finder.detect(FRAME), float(time), finder), mix.copy(), time)
         labels.append(update.faces[0].dominant)
     assert labels == ["happy", "happy", "sad"]  # a 0.1 lead is needed to switch
+
+
+def test_a_face_missed_by_the_pass_and_the_refind_but_confirmed_anew_keeps_its_track():
+    face, moved = [50, 50, 110, 110], [62, 50, 122, 110]
+    tracker, detector = _tracker(), ScriptedDetector(confirmable=[face, moved])
+    _step(tracker, detector, 0.0, [face])
+    # next frame the pass offers it only as a strong candidate the pairing cannot take (a jump), the refind
+    # finds nothing, the confirmation does: it is the same face, not a new one
+    detector.refindable = []
+    tracker._config.iou_threshold = 0.9  # pairing by IoU fails ...
+    again = _step(tracker, detector, 0.1, [moved], [0.9])
+    assert [f.track_id for f in again.faces] == [1] and tracker.started == 1
+
+
+def test_the_keypoints_of_a_sighting_reach_the_face():
+    face = [50, 50, 110, 110]
+    tracker, detector = _tracker(), ScriptedDetector(confirmable=[face])
+    (tracked,) = _step(tracker, detector, 0.0, [face]).faces
+    assert np.allclose(tracked.keypoints, _face_keypoints(face))
+
+
+def test_a_track_left_on_a_face_another_track_now_follows_ends():
+    tight, loose = [60, 60, 100, 100], [40, 40, 120, 120]  # the same head, framed tightly and loosely
+    tracker, detector = _tracker(), ScriptedDetector(confirmable=[tight, loose])
+    _step(tracker, detector, 0.0, [tight])
+    both = _step(tracker, detector, 0.1, [loose], [0.9])  # IoU 0.25: not paired, confirmed as a new face
+    assert [f.track_id for f in both.faces] == [2]
+    assert both.ended == [1]  # track 1 sat inside the face track 2 follows: it ends at once
+
+
+def test_a_refind_looks_for_the_most_recently_seen_missed_faces_first():
+    boxes = [[x, 50, x + 40, 90] for x in (0, 100, 200, 300)]
+    tracker, detector = _tracker(max_absence_s=5.0), ScriptedDetector(confirmable=boxes)
+    asked = []
+    real_refind = detector.refind
+    detector.refind = lambda frame, wanted: asked.append(wanted.tolist()) or real_refind(frame, wanted)
+    for time, seen in enumerate([boxes, boxes[1:], boxes[2:]]):  # box 0 last seen at 0, box 1 at 1
+        _step(tracker, detector, float(time), seen)
+    _step(tracker, detector, 3.0, [])
+    assert asked[-1] == [boxes[2], boxes[3], boxes[1]]  # three at most, the most recently seen first
+
+
+def test_a_face_that_moves_up_and_down_or_changes_size_is_not_stationary():
+    for change in ("vertical", "size"):
+        tracker = _tracker(stationary_s=3.0, stationary_score=0.99)
+        detector = ScriptedDetector(confirmable=[[100, 100, 140, 140]])
+        for t in range(12):
+            step = 12 * (t % 2)  # up and down by 30% of its size; or 60% bigger around the same centre
+            box = [100, 100 + step, 140, 140 + step] if change == "vertical" else [100 - step, 100 - step, 140 + step, 140 + step]
+            faces = _step(tracker, detector, t / 2, [box], [0.6]).faces
+        assert not faces[0].stationary, change
