@@ -1,12 +1,12 @@
 # The two fresh-machine commands (see README):
-#   make run SOURCE=<camera index | video | URL | image | folder>
+#   make run [SOURCE=<camera index | video | URL | image | folder>]   (default: demo, a generated scene)
 #   make test
-# Each creates the venv, installs emotui and pulls the offline models as needed.
+# Each creates the venv, installs emotui and pulls the offline models (and the demo's photo) as needed.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-SOURCE ?= 0
+SOURCE ?= demo
 ARGS ?=
 TEST_MODELS_DIR ?= $(CURDIR)/.models
 
@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 models: $(VENV)/.installed
-	$(BIN)/emotui models pull blazeface blazeface-full mini-xception
+	$(BIN)/emotui models pull blazeface blazeface-full mini-xception $(filter demo,$(SOURCE))
 
 run: models
 	$(BIN)/emotui run --source '$(SOURCE)' $(ARGS)

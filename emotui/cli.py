@@ -310,7 +310,7 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
 # --- parser -------------------------------------------------------------------------------
 
 
-SOURCE_HELP = "camera index, video file, rtsp/http URL, image or folder"
+SOURCE_HELP = "camera index, video file, rtsp/http URL, image, folder, or demo (a generated scene)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -344,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
 
     bench = commands.add_parser("bench", parents=[common, analysis], help="measure speed and memory on a file")
-    bench.add_argument("--source", required=True, help="video file")
+    bench.add_argument("--source", required=True, help="video file, or demo (one pass of the generated scene)")
     bench.add_argument("--frames", type=int, help="stop after this many frames")
     bench.add_argument("--resize", metavar="WxH", help="re-encode the video at WxH first (e.g. 640x480)")
     bench.add_argument("--json", action="store_true")

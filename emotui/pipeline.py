@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emotui.capture import Capture, Frame, SourceSpec, SourceStatus, parse_source
+from emotui.capture.readers.demo import DemoReader, DemoScene
 from emotui.config import Config
-from emotui.models import ModelStore, Progress, default_models_dir
+from emotui.models import ModelError, ModelStore, Progress, default_models_dir
 from emotui.vision import EMOTIONS
 from emotui.vision.blazeface import (
     BOX_FIT, CALIBRATION, CLOSER_ZOOM, CONFIRM_RAW, FULL_RANGE, REFIND_RAW, SHORT_RANGE, BlazeFaceModel,
@@ -265,13 +266,25 @@ def create_analyzer(config: Config, progress: Progress, still_images: bool = Fal
 def create_pipeline(config: Config, source: str | None, progress: Progress, realtime: bool = False,
                     fail_fast: bool = True, on_status: Callable[[SourceStatus], None] | None = None) -> Pipeline:
     """The one factory used by the CLI, the console and the tests; `source` overrides the config's.
-    realtime plays files at their own frame rate (the console); otherwise as fast as analysis goes.
+    realtime plays files and the demo at their own frame rate (the console; the demo then repeats its
+    scene, like a camera); otherwise as fast as analysis goes (the demo: one pass, unless `source.loop`).
     fail_fast raises SourceError when the source cannot be opened (headless); otherwise a live
     source is retried (the console). on_status hears the source's state changes."""
     spec = parse_source(source if source is not None else config.source.uri)
+    reader = open_demo(config, progress, endless=realtime or config.source.loop) if spec.kind == "demo" else None
     analyzer = create_analyzer(config, progress, still_images=spec.kind in ("image", "folder"))
-    return Pipeline(Capture(spec, realtime=realtime, settings=config.source, fail_fast=fail_fast,
+    return Pipeline(Capture(spec, reader, realtime=realtime, settings=config.source, fail_fast=fail_fast,
                             on_status=on_status), analyzer)
+
+
+def open_demo(config: Config, progress: Progress, endless: bool) -> DemoReader:
+    """The demo scene's reader; its photo comes from the model store (pulled first when allowed)."""
+    store = ModelStore(default_models_dir(config.models.dir))
+    try:
+        photo = store.ensure("demo", config.models.auto_pull, progress)
+    except ModelError as error:
+        raise ModelError(f"the demo scene is made from a photo in the model store: {error}") from None
+    return DemoReader(DemoScene(photo), endless)
 
 
 def summarise(results: list[float]) -> dict[str, float]:

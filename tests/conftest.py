@@ -37,7 +37,7 @@ def media_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def model_store() -> ModelStore:
-    """The store holding the offline models (`make test` pulls them first)."""
+    """The store holding the offline models and the demo's photo (`make test` pulls them first)."""
     store = ModelStore(default_models_dir())
     try:
         for name in OFFLINE_MODELS:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-OFFLINE_MODELS = ("mini-xception", "blazeface", "blazeface-full")
+OFFLINE_MODELS = ("mini-xception", "blazeface", "blazeface-full", "demo")  # what `make test` pulls
 
 
 def unavailable(message: str) -> None:
@@ -30,6 +30,16 @@ def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def offline_pip(monkeypatch, tmp_path) -> None:
+    """What pip meets on a machine without internet: no index and nothing in the links."""
+    empty = tmp_path / "empty-index"
+    empty.mkdir()
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_INDEX_URL", empty.as_uri())
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", empty.as_uri())
+    monkeypatch.setenv("PIP_FIND_LINKS", str(empty))
 
 
 def audit_records(alerts_dir: Path) -> list[dict]:

@@ -31,7 +31,7 @@ from emotui.alerts.outbox import Outbox
 from emotui.alerts.rules import RuleEngine
 from emotui.alerts.sinks import AlertSink, Bell
 from emotui.alerts.webhook import WebhookSink
-from emotui.capture import SourceState, SourceStatus, redact_source
+from emotui.capture import SourceState, SourceStatus, redact_source, rules_for_source
 from emotui.config import Config
 from emotui.pipeline import FrameResult
 from emotui.snapshots import SnapshotError, default_snapshot_dir, encode_jpeg, save_snapshot
@@ -51,9 +51,11 @@ def camera_name(config: Config) -> str:
     return config.source.name or re.sub(r"[^A-Za-z0-9_-]+", "-", socket.gethostname()).strip("-")[:64] or "camera"
 
 
-def rule_engine(config: Config, clock: Callable[[], float] = time.time) -> RuleEngine:
-    """A rule engine for the config's rules and camera, armed as the config says."""
-    return RuleEngine(config.alerts.rules, camera_name(config), config.alerts.armed, clock)
+def rule_engine(config: Config, source: str, clock: Callable[[], float] = time.time) -> RuleEngine:
+    """A rule engine for the config's rules (on the demo, with its rule: `rules_for_source`) and
+    camera, armed as the config says."""
+    return RuleEngine(rules_for_source(source, config.alerts.rules), camera_name(config), config.alerts.armed,
+                      clock)
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,11 @@ class AlertHub:
                  environ: Mapping[str, str] = os.environ, clock: Callable[[], float] = time.time,
                  engine: RuleEngine | None = None) -> None:
         """Opens the audit log and starts the configured sinks; raises AlertSetupError naming
-        what to fix when one cannot start. `engine` runs the rules (default: `rule_engine(config)`);
+        what to fix when one cannot start. `engine` runs the rules (default: `rule_engine(config, source)`);
         the console passes its own, whose thresholds it edits also while the alerts are off."""
         self.config = config
         self.listener = listener
-        self.engine = engine if engine is not None else rule_engine(config, clock)
+        self.engine = engine if engine is not None else rule_engine(config, source, clock)
         self.camera = self.engine.camera
         self._source = redact_source(source)
         folder = Path(config.alerts.dir).expanduser() if config.alerts.dir else default_alerts_dir()
@@ -117,7 +119,7 @@ class AlertHub:
             raise AlertSetupError(str(error)) from None
         self._record("start", {
             "camera": self.camera, "source": self._source, "version": __version__, "armed": self.engine.armed,
-            "rules": [rule.name for rule in config.alerts.rules],
+            "rules": [rule.name for rule in self.engine.current_rules()],
             "sinks": [name for name, on in (("mqtt", config.mqtt.host), ("webhook", config.webhook.url),
                                             ("exec", config.alerts.exec)) if on],
         })
@@ -133,7 +135,7 @@ class AlertHub:
         self.exec_hook: ExecHook | None = None
         try:
             if config.mqtt.host:
-                self.mqtt = MqttSink(config.mqtt, self.camera, config.alerts.rules, self.engine.armed,
+                self.mqtt = MqttSink(config.mqtt, self.camera, self.engine.current_rules(), self.engine.armed,
                                      self._outbox(folder, "mqtt", config.mqtt.queue_max), self.problem,
                                      lambda armed: self.set_armed(armed, "mqtt"), environ)
                 self._sinks.append(self.mqtt)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+DEMO = "demo"  # the source text of the generated demo scene (readers/demo.py)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".gif"}
 
 
@@ -21,7 +22,7 @@ class StreamLost(SourceError):
 
 @dataclass(frozen=True)
 class SourceSpec:
-    kind: str  # camera, url, video, image or folder
+    kind: str  # camera, url, video, image, folder or demo
     target: str | int
 
     @property
@@ -47,8 +48,10 @@ def redact_source(source: str) -> str:
 
 
 def parse_source(text: str) -> SourceSpec:
-    """Camera index, rtsp/http(s) URL, image file, image folder or video file."""
+    """Camera index, rtsp/http(s) URL, image file, image folder, video file or `demo`."""
     text = text.strip()
+    if text == DEMO:
+        return SourceSpec("demo", DEMO)
     if text.isdigit():
         return SourceSpec("camera", int(text))
     if text.lower().startswith(("rtsp://", "rtsps://", "http://", "https://")):

@@ -109,7 +109,8 @@ def _empty_or_matching(pattern: str, problem: str):
 
 @dataclass
 class SourceConfig:
-    uri: str = setting("0", "camera index, video file, rtsp:// or http(s):// URL, image file or folder")
+    uri: str = setting("0", "camera index, video file, rtsp:// or http(s):// URL, image file, folder, or demo "
+                       "(a generated scene)")
     name: str = setting("", "camera name in events and MQTT topics (default: the host name)", _empty_or_matching(
         r"[A-Za-z0-9_-]{1,64}", "must be 1-64 letters, digits, '-' or '_' (it becomes part of MQTT topics)"))
     loop: bool = setting(False, "play a video file or image folder again from the start when it ends")

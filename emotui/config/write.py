@@ -12,6 +12,7 @@ from pathlib import Path
 from emotui.config.load import ConfigError, ConfigIssue, user_config_file
 from emotui.config.schema import AlertRuleConfig
 from emotui.files import write_atomically
+from emotui.vocabulary import RuleKind
 
 
 class ConfigWriteError(ConfigError):
@@ -21,6 +22,12 @@ class ConfigWriteError(ConfigError):
     def __init__(self, path: Path, message: str, key: str = "(file)") -> None:
         self.path = path
         super().__init__([ConfigIssue(key, message, path)])
+
+
+def _appended(rule: AlertRuleConfig, threshold: float) -> dict:
+    """The keys a rule the file lacks is written with: an emotion rule's emotions, another's kind."""
+    what = {"emotions": list(rule.emotions)} if rule.kind == RuleKind.EMOTION else {"kind": str(rule.kind)}
+    return {"name": rule.name, **what, "threshold": threshold, "min_duration_s": float(rule.min_duration_s)}
 
 
 def write_thresholds(path: Path | None, rules: list[AlertRuleConfig]) -> Path:
@@ -69,8 +76,7 @@ def write_thresholds(path: Path | None, rules: list[AlertRuleConfig]) -> Path:
         if not items:
             missing.append(rule)
             expected_rules = expected.setdefault("alerts", {}).setdefault("rules", expected_rules)
-            expected_rules.append({"name": rule.name, "emotions": list(rule.emotions), "threshold": threshold,
-                                   "min_duration_s": float(rule.min_duration_s)})
+            expected_rules.append(_appended(rule, threshold))
             continue
         for item, plain in zip(items, [r for r in expected_rules if r.get("name") == rule.name]):
             current = item.get("threshold", default)
@@ -79,8 +85,7 @@ def write_thresholds(path: Path | None, rules: list[AlertRuleConfig]) -> Path:
                 plain["threshold"] = threshold
 
     def new_rule(rule: AlertRuleConfig, table):
-        table.update({"name": rule.name, "emotions": list(rule.emotions), "threshold": targets[rule.name],
-                      "min_duration_s": float(rule.min_duration_s)})
+        table.update(_appended(rule, targets[rule.name]))
         return table
 
     tail = ""

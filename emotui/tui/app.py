@@ -80,7 +80,7 @@ class EmotuiApp(App[int]):
         super().__init__()
         self.config = config
         self.source_text = source if source is not None else config.source.uri
-        self.engine = rule_engine(config)  # the rules' live thresholds, kept also while the alerts are off
+        self.engine = rule_engine(config, self.source_text)  # live thresholds, kept also while the alerts are off
         self.hub: AlertHub | None = None
         self.selected_rule = 0
         self.pipeline: Pipeline | None = None  # the analysis worker's, once it reads the source

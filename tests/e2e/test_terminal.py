@@ -1,8 +1,9 @@
 """End to end in a real terminal: the installed `emotui` console in a detached tmux session of fixed
 size, driven with send-keys and read back with capture-pane, locally and over a real SSH session to
-a private sshd on 127.0.0.1 (its own host key, config and authorized_keys, all made here).
+a private sshd on 127.0.0.1 (its own host key, config and authorized_keys, all made here); and
+`make run` as a newcomer types it, on the demo.
 
-Needs tmux, and sshd/ssh/ssh-keygen for the SSH cases (`.ci/run` installs them): missing, they
+Needs tmux, make, and sshd/ssh/ssh-keygen for the SSH cases (`.ci/run` installs them): missing, they
 fail the run in CI (CI set) and are skipped elsewhere."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import audit_records, unavailable
+from tests.media import REPO
 
 pytestmark = pytest.mark.usefixtures("model_store")
 
@@ -324,14 +326,14 @@ def sshd(tmp_path_factory):
         server.stop()
 
 
-def launch(console: Console, terminal: Terminal, request, via: str) -> Sshd | None:
-    """Start the console in the terminal, directly or through `ssh -tt` to the private sshd."""
+def launch(command: str, terminal: Terminal, request, via: str) -> Sshd | None:
+    """Run the shell command in the terminal, directly or through `ssh -tt` to the private sshd."""
     if via == "local":
-        terminal.start(console.command)
+        terminal.start(command)
         return None
     server = request.getfixturevalue("sshd")
     ssh = " ".join(shlex.quote(part) for part in server.ssh_command(tty=True))
-    terminal.start(f"env TERM=xterm-256color {ssh} {shlex.quote(console.command)}")
+    terminal.start(f"env TERM=xterm-256color {ssh} {shlex.quote(command)}")
     return server
 
 
@@ -371,7 +373,7 @@ def wait_until_running(console: Console, terminal: Terminal) -> dict:
 
 @pytest.mark.parametrize("via", ["local", "ssh"])
 def test_console_smoke_in_a_real_terminal(console, terminal, request, via):
-    server = launch(console, terminal, request, via)
+    server = launch(console.command, terminal, request, via)
     running = wait_until_running(console, terminal)
 
     # bars: a tracked face, seven emotions with percentages that add up (smoothed probabilities)
@@ -429,7 +431,7 @@ def test_console_leaves_when_its_terminal_goes_away(console, terminal, request, 
     """Locally the tmux session is killed (SIGHUP); over SSH the client is killed -9 (the connection
     drops and sshd hangs up the pty). Either way emotui must exit, not spin on a dead terminal, and
     exit cleanly: the audit log ends with its `stop` record."""
-    server = launch(console, terminal, request, via)
+    server = launch(console.command, terminal, request, via)
     wait_until_running(console, terminal)
     [pid] = console.pids()
     if via == "local":
@@ -444,3 +446,42 @@ def test_console_leaves_when_its_terminal_goes_away(console, terminal, request, 
     assert audit_records(console.folder / "alerts")[-1]["type"] == "stop"
     if via == "ssh":
         assert wait_for("the client's status", terminal.exit_status, STEP_S) == f"EXIT={128 + signal.SIGKILL}"
+
+
+@pytest.mark.parametrize("via", ["local", "ssh"])
+def test_make_run_without_a_source_opens_the_console_on_the_demo(terminal, model_store, tmp_path, request, via):
+    """The README's first command on a machine with no camera and no media: the console on the demo,
+    a face on the bars and the presence alert in the log and on the bell within seconds."""
+    require("make")
+    venv = tmp_path / "venv"  # links to this venv, marked installed: make uses it as it is, never reinstalls
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    (venv / "bin" / "emotui").symlink_to(Path(sys.executable).parent / "emotui")
+    (venv / ".installed").touch()
+    config = tmp_path / "emotui.toml"
+    config.write_text(f"[snapshots]\ndir = {json.dumps(str(tmp_path / 'snaps'))}\n\n"
+                      f"[alerts]\ndir = {json.dumps(str(tmp_path / 'alerts'))}\n")
+    code = f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} " if "PYTHONPATH" in os.environ else ""  # over SSH too
+    launch(f"cd {shlex.quote(str(REPO))} && env -u EMOTUI_CONFIG TERM=xterm-256color LANG=C.UTF-8 {code}"
+           f"EMOTUI_MODELS_DIR={shlex.quote(str(model_store.directory))} "
+           f"XDG_CONFIG_HOME={shlex.quote(str(tmp_path / 'xdg-config'))} "
+           f"XDG_DATA_HOME={shlex.quote(str(tmp_path / 'xdg-data'))} "
+           f"make run VENV={shlex.quote(str(venv))} ARGS={shlex.quote(f'--config {config}')}", terminal, request, via)
+    try:
+        def running(screen: str) -> bool:
+            rates = STATUS_RATES.search(status_line(screen))
+            return bool(face_bars(screen) and rates and float(rates.group(4)) > 0
+                        and status_line(screen).lstrip().startswith("demo 640x480"))
+
+        wait_for("the demo on the status line and a face on the bars", terminal.screen_when(running), START_S,
+                 terminal.screen)
+        wait_for("the presence alert in the log", lambda: "ALERT presence: face #1" in log_text(terminal.screen()),
+                 STEP_S, terminal.screen)
+        bell = terminal.tmux("display-message", "-p", "-t", terminal.SESSION, "#{window_bell_flag}")
+        assert bell.stdout.strip() == "1", "the alert did not ring the bell"
+        terminal.keys("q")
+        assert wait_for("the exit status", terminal.exit_status, STEP_S, terminal.screen) == "EXIT=0"
+    finally:
+        for pid in emotui_pids(config):  # a failed test leaves nothing running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

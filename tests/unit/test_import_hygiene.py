@@ -28,7 +28,7 @@ def test_domain_modules_have_no_ui_imports_in_their_source():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in UI_PACKAGES]
     names = {p.stem for p in _domain_files()}
-    assert {"capture", "sources", "buffer", "opencv", "mjpeg", "images", "schema", "load", "write", "models",
+    assert {"capture", "sources", "buffer", "opencv", "mjpeg", "images", "demo", "schema", "load", "write", "models",
             "pipeline", "rules", "hub", "sinks", "audit", "mqtt", "webhook", "snapshots", "tracker"} <= names
     assert offenders == []
 

@@ -1,6 +1,7 @@
 """The readers a Capture decodes frames with, one module per kind of source: `opencv` (cameras,
-RTSP and other streams through OpenCV's FFmpeg backend, video files), `mjpeg` (HTTP streams) and
-`images` (an image or a folder of them)."""
+RTSP and other streams through OpenCV's FFmpeg backend, video files), `mjpeg` (HTTP streams),
+`images` (an image or a folder of them) and `demo` (the generated scene, whose reader the pipeline
+opens: its photo comes from the model store)."""
 
 from __future__ import annotations
 

@@ -39,7 +39,8 @@ class VideoReader:
 
     def _open_failure(self) -> str:
         if self.spec.kind == "camera":
-            return f"no camera at index {self.spec.target}; pass --source with a video file, image or URL"
+            return (f"no camera at index {self.spec.target}; pass --source with a video file, image or URL "
+                    "(`--source demo`: a generated scene)")
         if self.spec.kind == "url":
             return (f"cannot open stream {redact_source(str(self.spec.target))}: the server does not send a video "
                     "stream FFmpeg can read (check the path, credentials and format)")
