@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 OFFLINE_MODELS = ("mini-xception", "blazeface", "blazeface-full", "demo")  # what `make test` pulls
+EVENT_TIMEOUT_S = 30.0  # how long a test waits for something that comes in well under a second when idle
 
 
 def unavailable(message: str) -> None:
@@ -22,7 +23,7 @@ def unavailable(message: str) -> None:
     pytest.skip(message)
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> bool:
+def wait_until(condition: Callable[[], object], timeout: float = EVENT_TIMEOUT_S) -> bool:
     """Poll `condition` until it holds (True) or `timeout` seconds pass (False); assert on it."""
     deadline = time.monotonic() + timeout
     while not condition():

@@ -1,4 +1,5 @@
-"""A real local HTTP server for webhook tests: answers each POST as scripted and records it."""
+"""A real local HTTP server for webhook tests: answers each POST as scripted and records it; with a
+gate, it holds each request (recorded on arrival) until the gate is opened, as a hanging server does."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class HookServer:
     answers: list[tuple[int, dict[str, str]]] = field(default_factory=lambda: [(200, {})])
     received: list[Received] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
+    gate: threading.Event | None = None  # when given, each POST is answered only once it is set
     _httpd: ThreadingHTTPServer | None = None
 
     @property
@@ -37,12 +39,17 @@ class HookServer:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 server.methods.append("POST")
                 server.received.append(Received(self.path, dict(self.headers), json.loads(body)))
+                if server.gate is not None:
+                    server.gate.wait()
                 status, headers = server.answers.pop(0) if len(server.answers) > 1 else server.answers[0]
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # a held request whose sender has gone meanwhile
 
             def do_GET(self) -> None:
                 server.methods.append("GET")
@@ -59,6 +66,9 @@ class HookServer:
         return self
 
     def stop(self) -> None:
+        """Stop serving; held requests are answered (to whoever still waits)."""
+        if self.gate is not None:
+            self.gate.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()

@@ -19,8 +19,8 @@ from emotui.config import AlertRuleConfig, Config
 from emotui.pipeline import create_pipeline
 from emotui.vision import EMOTIONS
 from tests.factories import frame_result
-from tests.helpers import audit_records, wait_until
-from tests.mosquitto import Broker, Subscriber, mosquitto_binary
+from tests.helpers import EVENT_TIMEOUT_S, audit_records, wait_until
+from tests.mosquitto import Broker, Received, Subscriber, mosquitto_binary
 
 PREFIX = "emotui"
 CAMERA = "door"
@@ -59,6 +59,12 @@ class Recorder:
 
 def _payloads(subscriber: Subscriber, topic: str) -> list:
     return [json.loads(m.payload) for m in subscriber.on(topic)]
+
+
+def _event_key(message: Received) -> tuple[str, str]:
+    """(alert id, event type) of a `<prefix>/events` message."""
+    event = json.loads(message.payload)
+    return event["after"]["id"], event["type"]
 
 
 def test_topics_payloads_and_discovery_on_real_video(tmp_path, broker, media_dir, model_store):
@@ -192,13 +198,16 @@ def test_broker_down_events_arrive_exactly_once_in_order(tmp_path, broker):
     assert len(hub.mqtt.outbox) == 30
     broker.start()
     visits(5)
-    assert watcher.wait_for(lambda ms: len(ms) >= 60, timeout=30), f"{len(watcher.messages)} of 60 arrived"
-    time.sleep(0.5)  # nothing more may come
+    visits(1)  # the sentinel: what has not arrived before its end event does not arrive at all
+    assert wait_until(lambda: len(recorder.events) == 62)
+    sentinel = (recorder.events[-1].id, "end")
+    assert watcher.wait_for(lambda ms: ms and _event_key(ms[-1]) == sentinel, timeout=EVENT_TIMEOUT_S), \
+        f"{len(watcher.messages)} of 62 arrived"
     hub.close()
     watcher.close()
-    received = [(e["after"]["id"], e["type"]) for e in _payloads(watcher, f"{PREFIX}/events")]
+    received = [_event_key(m) for m in watcher.on(f"{PREFIX}/events")]
     assert received == [(e.id, e.type) for e in recorder.events]  # every event, once, in order
-    assert len(set(received)) == 60
+    assert len(set(received)) == 62
     assert any("lost broker" in p for p in recorder.problems) and any("reconnected" in p for p in recorder.problems)
 
 
@@ -220,8 +229,7 @@ def test_events_left_in_the_outbox_are_delivered_by_the_next_run(tmp_path, broke
     assert watcher.wait_for(lambda ms: len(ms) == 2)
     hub.close()
     watcher.close()
-    assert [(e["after"]["id"], e["type"]) for e in _payloads(watcher, f"{PREFIX}/events")] == [
-        (e.id, e.type) for e in first.events]
+    assert [_event_key(m) for m in watcher.on(f"{PREFIX}/events")] == [(e.id, e.type) for e in first.events]
 
 
 def test_last_will_marks_a_vanished_process_offline(tmp_path, broker, media_dir, model_store):
@@ -311,13 +319,15 @@ def test_source_status_is_published_retained_and_outages_are_audited(tmp_path, b
     config = _config(tmp_path, broker.port, [AlertRuleConfig(name="fear")])
     hub = AlertHub(config, "test", Recorder().listener, environ={})
     assert wait_until(lambda: hub.mqtt.connected)
+    live = Subscriber(broker.port, [f"{PREFIX}/{CAMERA}/status"])
     hub.source_status(SourceStatus("lost", "stream stalled", outages=1))
     hub.source_status(SourceStatus("retrying", "connection refused", retry_at=time.time() + 1.0, outages=1))
     hub.source_status(SourceStatus("live", outages=1, reconnects=1))
-    time.sleep(0.3)  # the broker has them (QoS 0, published from paho's thread)
+    assert live.wait_for(lambda ms: len(ms) == 3, timeout=EVENT_TIMEOUT_S)  # the broker has handled all three
+    live.close()
     watcher = Subscriber(broker.port, [f"{PREFIX}/{CAMERA}/status"])
-    assert watcher.wait_for(lambda ms: len(ms) == 1)  # only the latest state is retained
-    (latest,) = _payloads(watcher, f"{PREFIX}/{CAMERA}/status")
+    assert watcher.wait_for(lambda ms: len(ms) == 1, timeout=EVENT_TIMEOUT_S)
+    (latest,) = _payloads(watcher, f"{PREFIX}/{CAMERA}/status")  # only the latest state is retained
     assert (latest["state"], latest["outages"], latest["reconnects"]) == ("live", 1, 1)
     assert watcher.messages[0].retain
     hub.source_status(SourceStatus("lost", "closed", outages=2))

@@ -38,7 +38,7 @@ BAR_LINE = {emotion: re.compile(rf" {emotion} +[ ▏▎▍▌▋▊▉█│┃]
 STATUS_RATES = re.compile(r"(\d+)x(\d+) cap/proc (\d+\.\d)/(\d+\.\d) fps")
 START_S = 40.0  # app start-up to a face on the bars; normally 2-3 s, generous for slow CI machines
 STEP_S = 10.0  # any single key's visible effect
-GONE_S = 4.0  # the process must be gone this soon after its terminal goes away
+GONE_S = 30.0  # the process must leave by itself after its terminal goes away (it allows itself 2 s)
 FROZEN_S = 1.5  # paused, the bars must hold still this long
 SSHD = "/usr/sbin/sshd"
 

@@ -5,10 +5,8 @@ real HTTP server and `emotui log verify`."""
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from emotui.alerts.events import AlertSetupError
 from emotui.alerts.hub import AUDIT_FILE, AlertHub, AlertListener
 from emotui.config import AlertRuleConfig, Config
 from tests.factories import frame_result
-from tests.helpers import audit_records, run_cli, wait_until
+from tests.helpers import EVENT_TIMEOUT_S, audit_records, run_cli, wait_until
 from tests.hookserver import HookServer
 
 
@@ -125,23 +123,33 @@ def test_the_bell_rings_for_new_alerts_of_alert_severity_only(tmp_path):
 
 
 def test_a_hanging_webhook_never_holds_up_analysis_or_the_other_sinks(tmp_path):
-    silent = socket.socket()  # accepts connections, never answers
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
+    """Its server holds the first request until every observe() has returned and the console has
+    shown every event: analysis and the other sinks went on while the webhook hung."""
+    server = HookServer(0, gate=threading.Event()).start()
     config = _config(tmp_path)
-    config.webhook.url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
-    config.webhook.timeout_s = 30
+    config.webhook.url, config.webhook.timeout_s = server.url, 60
     shown = []
     hub = AlertHub(config, "cam", AlertListener(on_event=shown.append), environ={})
-    started = time.perf_counter()
-    for track in range(1, 21):
-        hub.observe(frame_result(track, {track: 0.9}))
-        hub.observe(frame_result(track + 0.5, {}, ended=[track]))
-    assert time.perf_counter() - started < 2.0  # analysis is not held up (the webhook waits 30 s)
-    assert wait_until(lambda: len(shown) == 60)  # new + snapshot update + end each, despite the webhook
-    assert len(hub.webhook.outbox) >= 59  # kept for delivery
-    hub.close(timeout=0.2)
-    silent.close()
+
+    def visits() -> None:
+        for track in range(1, 21):
+            hub.observe(frame_result(track, {track: 0.9}))
+            hub.observe(frame_result(track + 0.5, {}, ended=[track]))
+
+    analysis = threading.Thread(target=visits, daemon=True)
+    analysis.start()
+    try:
+        assert wait_until(lambda: len(server.received) == 1)  # the first event's POST, held
+        analysis.join(EVENT_TIMEOUT_S)
+        assert not analysis.is_alive(), "observe() waited for the webhook"
+        assert wait_until(lambda: len(shown) == 60)  # new + snapshot update + end each
+        assert len(server.received) == 1  # all while the webhook's first POST was held
+    finally:
+        server.gate.set()
+    assert wait_until(lambda: hub.webhook.delivered == 60)  # then the webhook caught up, in order
+    hub.close()
+    server.stop()
+    assert [r.body for r in server.received] == [event.to_dict() for event in shown]
     assert sum(r["type"] in ("new", "update", "end") for r in audit_records(tmp_path / "alerts")) == 60
 
 

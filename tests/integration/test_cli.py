@@ -11,6 +11,15 @@ from tests.helpers import run_cli
 
 pytestmark = pytest.mark.usefixtures("model_store")
 
+# `emotui eval expressions` on the research media (1,266 images), as measured and given in the README;
+# the test allows a point either way
+MEASURED_ACCURACY = 0.651
+MEASURED_ACCURACY_PER_SOURCE = {"fer2013": 0.641, "ckplus48": 0.711, "jaffe": 0.449, "yale": 0.633}
+# `bench` on this 512x512 face clip: 20.8-30.2 fps measured under a load of 7.5 on the 2-core machine
+# (idle, a 640x480 clip makes 113-125, README); a naive loop calling DeepFace.analyze per frame (the
+# seed project) makes a few
+MIN_PROCESSED_FPS = 10.0
+
 
 @pytest.fixture(scope="module")
 def face_video(media_dir):
@@ -121,7 +130,9 @@ def test_eval_expressions_reports_overall_per_class_per_source_and_confusion(med
     assert sum(map(sum, confusion)) == images - report["faces_not_found"]
     correct = sum(confusion[i][i] for i in range(7))
     assert report["accuracy"] == pytest.approx(correct / images, abs=1e-4)
-    assert report["accuracy"] > 0.55  # far above chance (1/7); the README gives the measured figure
+    assert report["accuracy"] == pytest.approx(MEASURED_ACCURACY, abs=0.01)
+    assert {name: source["accuracy"] for name, source in report["per_source"].items()} == pytest.approx(
+        MEASURED_ACCURACY_PER_SOURCE, abs=0.01)
 
 
 def test_eval_faces_with_the_default_finds_every_annotated_face(media_dir):
@@ -151,7 +162,7 @@ def test_bench_prints_throughput_stage_times_latency_and_memory(face_video):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["frames"] == 40 and report["faces"] >= 38
-    assert report["processed_fps"] > 0 and report["peak_rss_mb"] > 0
+    assert report["processed_fps"] > MIN_PROCESSED_FPS and report["peak_rss_mb"] > 0
     assert set(report["stage_ms"]) == {"decode", "detect", "classify", "track"}
     assert report["frame_latency_ms"]["p95"] >= report["frame_latency_ms"]["median"] > 0
 

@@ -1,9 +1,12 @@
-"""The webhook sink against a real local HTTP server: retries, giving up, order, headers, restarts."""
+"""The webhook sink against a real local HTTP server: retries, giving up, order, headers, restarts.
+"Nothing more arrives" is shown by order: one more event is sent after the ones under test, and
+nothing but them may arrive before it."""
 
 from __future__ import annotations
 
 import base64
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,7 +19,7 @@ from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.outbox import Outbox
 from emotui.alerts.webhook import WebhookSink
 from emotui.config import WebhookConfig
-from tests.helpers import wait_until
+from tests.helpers import EVENT_TIMEOUT_S, wait_until
 from tests.hookserver import HookServer
 
 
@@ -78,12 +81,12 @@ def test_a_server_error_is_retried_and_the_event_delivered_once(server, open_sin
     opened = open_sink(WebhookConfig(url=server.url, backoff_s=0.05, retries=3))
 
     opened.sink.submit(alert(1))
-    assert wait_until(lambda: opened.sink.delivered == 1)
+    opened.sink.submit(alert(2))  # the sentinel
+    assert wait_until(lambda: opened.sink.delivered == 2)
 
-    time.sleep(0.1)  # nothing more arrives
-    assert [request.body for request in server.received] == [alert(1).to_dict()] * 2
+    assert [request.body for request in server.received] == [alert(1).to_dict()] * 2 + [alert(2).to_dict()]
     assert server.received[1].path == "/hook"
-    assert (opened.sink.delivered, opened.sink.failed, len(opened.outbox)) == (1, 0, 0)
+    assert (opened.sink.failed, len(opened.outbox)) == (0, 0)
     assert opened.problems == []
 
 
@@ -109,21 +112,23 @@ def test_retries_run_out_against_a_server_that_is_always_unavailable(server, ope
 
     opened.sink.submit(alert(1, "end"))
     assert wait_until(lambda: opened.sink.failed == 1)
+    server.answers = [(200, {})]
+    opened.sink.submit(alert(2))  # the sentinel
+    assert wait_until(lambda: opened.sink.delivered == 1)
 
-    time.sleep(0.1)
-    assert len(server.received) == 3
-    assert (opened.sink.delivered, len(opened.outbox)) == (0, 0)
+    assert [request.body["id"] for request in server.received] == ["alert-1"] * 3 + ["alert-2"]
+    assert len(opened.outbox) == 0
     assert opened.problems == ["webhook: gave up on event alert-1 (end) after 3 attempts: "
                                f"HTTP 503 Service Unavailable from http://127.0.0.1:{server.port}"]
 
 
 def test_retry_after_from_the_server_replaces_the_backoff(server, open_sink):
     server.answers = [(429, {"Retry-After": "0"}), (200, {})]
-    opened = open_sink(WebhookConfig(url=server.url, backoff_s=30.0, retries=1))
+    opened = open_sink(WebhookConfig(url=server.url, backoff_s=2 * EVENT_TIMEOUT_S, retries=1))
 
     opened.sink.submit(alert(1))
 
-    assert wait_until(lambda: opened.sink.delivered == 1, timeout=2.0)  # not after the 30 s backoff
+    assert wait_until(lambda: opened.sink.delivered == 1)  # long before the backoff would have ended
     assert len(server.received) == 2
 
 
@@ -181,25 +186,49 @@ def test_the_snapshot_is_sent_as_base64_only_when_asked(server, open_sink, inclu
 def test_only_the_configured_event_types_are_sent(server, open_sink):
     opened = open_sink(WebhookConfig(url=server.url, events=["new"]))
 
-    for event in (alert(1, "new"), alert(1, "update"), alert(1, "end"), alert(2, "new")):
+    for event in (alert(1, "new"), alert(1, "update"), alert(1, "end"), alert(2, "new"), alert(2, "end")):
         opened.sink.submit(event)
-    assert wait_until(lambda: opened.sink.delivered == 2)
+    opened.sink.submit(alert(3, "new"))  # the sentinel
+    assert wait_until(lambda: opened.sink.delivered == 3)
 
-    time.sleep(0.1)
-    assert [(r.body["id"], r.body["type"]) for r in server.received] == [("alert-1", "new"), ("alert-2", "new")]
+    assert [(r.body["id"], r.body["type"]) for r in server.received] == [
+        ("alert-1", "new"), ("alert-2", "new"), ("alert-3", "new")]
+
+
+class DroppingServer:
+    """A server that is down: it drops every connection at once, and counts them."""
+
+    def __init__(self, port: int) -> None:
+        self.connections = 0
+        self._socket = socket.create_server(("127.0.0.1", port))
+        threading.Thread(target=self._drop, daemon=True).start()
+
+    def _drop(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:  # stopped
+                return
+            connection.close()
+            self.connections += 1
+
+    def stop(self) -> None:
+        self._socket.shutdown(socket.SHUT_RDWR)  # wakes accept(), which close() alone would not
+        self._socket.close()
 
 
 def test_events_raised_while_the_server_is_down_arrive_in_order_once_it_is_up(free_port, open_sink):
+    down = DroppingServer(free_port)
     opened = open_sink(WebhookConfig(url=f"http://127.0.0.1:{free_port}/hook", backoff_s=0.05, retries=100))
     for number in (1, 2, 3):
         opened.sink.submit(alert(number))
-    time.sleep(0.2)
+    assert wait_until(lambda: down.connections >= 3)  # the first event tried, and retried, in vain
+    down.stop()
     assert opened.sink.delivered == 0
 
     late = HookServer(port=free_port).start()
     try:
         assert wait_until(lambda: opened.sink.delivered == 3)
-        time.sleep(0.1)
         assert [request.body["id"] for request in late.received] == ["alert-1", "alert-2", "alert-3"]
     finally:
         late.stop()
@@ -228,15 +257,14 @@ def test_what_is_left_at_close_is_delivered_by_the_next_start(free_port, tmp_pat
         late.stop()
 
 
-def test_close_interrupts_a_long_backoff_and_keeps_the_event(server, open_sink):
+def test_close_interrupts_a_backoff_that_ends_after_its_deadline_and_keeps_the_event(server, open_sink):
     server.answers = [(503, {})]
-    opened = open_sink(WebhookConfig(url=server.url, backoff_s=30.0, retries=5))
+    opened = open_sink(WebhookConfig(url=server.url, backoff_s=2 * EVENT_TIMEOUT_S, retries=5))
     opened.sink.submit(alert(1))
-    assert wait_until(lambda: len(server.received) == 1)
-    time.sleep(0.05)  # now in the 30 s backoff
+    assert wait_until(lambda: len(server.received) == 1)  # the retry would come after close's deadline
 
     started = time.monotonic()
-    opened.sink.close(timeout=3.0)
+    opened.sink.close(timeout=EVENT_TIMEOUT_S)
 
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < EVENT_TIMEOUT_S / 2  # it did not wait for its deadline
     assert (len(server.received), len(opened.outbox), opened.sink.failed) == (1, 1, 0)

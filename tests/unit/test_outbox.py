@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 
-from emotui.alerts.outbox import Outbox
+from emotui.alerts.outbox import Outbox, QueuedMessage
+from tests.helpers import EVENT_TIMEOUT_S
 
 
 def test_bounded_fifo_drops_the_oldest_and_counts_them(tmp_path):
@@ -38,17 +38,40 @@ def test_what_is_queued_survives_a_reopen_in_order_and_ids_keep_growing(tmp_path
     other.close()
 
 
+class Waiter(threading.Thread):
+    """Calls `outbox.wait` with an hour's timeout on a thread of its own; `waiting` is set just
+    before, and `answer` holds what it returned."""
+
+    def __init__(self, outbox: Outbox, after: int = 0) -> None:
+        super().__init__(daemon=True)
+        self.outbox, self.after = outbox, after
+        self.waiting = threading.Event()
+        self.answer: QueuedMessage | None = None
+
+    def run(self) -> None:
+        self.waiting.set()
+        self.answer = self.outbox.wait(3600, after=self.after)
+
+    def answered(self) -> bool:
+        """Whether wait() returned, long before its hour (a generous deadline, not a speed)."""
+        self.join(EVENT_TIMEOUT_S)
+        return not self.is_alive()
+
+
 def test_wait_returns_a_message_as_soon_as_one_arrives_and_none_when_closed(tmp_path):
     outbox = Outbox(tmp_path / "o.sqlite3", "mqtt", max_items=10)
     assert outbox.wait(0.05) is None
-    threading.Timer(0.1, outbox.put, ("t", b"late")).start()
-    started = time.monotonic()
-    message = outbox.wait(5.0)
-    assert message.body == b"late" and time.monotonic() - started < 1.0
-    assert outbox.wait(0.05, after=message.id) is None  # nothing newer than it
-    threading.Timer(0.1, outbox.close).start()
-    started = time.monotonic()
-    assert outbox.wait(5.0, after=message.id) is None and time.monotonic() - started < 1.0
+    waiter = Waiter(outbox)
+    waiter.start()
+    waiter.waiting.wait()
+    outbox.put("t", b"late")
+    assert waiter.answered() and waiter.answer.body == b"late"
+    assert outbox.wait(0.05, after=waiter.answer.id) is None  # nothing newer than it
+    closing = Waiter(outbox, after=waiter.answer.id)
+    closing.start()
+    closing.waiting.wait()
+    outbox.close()
+    assert closing.answered() and closing.answer is None
 
 
 def test_dropped_counts_the_rows_deleted_when_another_connection_emptied_the_queue(tmp_path):
