@@ -1,6 +1,7 @@
 """The MQTT sink against a real mosquitto broker: every topic and payload, retained availability
-and last will, Home Assistant discovery, arming over MQTT, credentials, and events raised while
-the broker is down delivered exactly once, in order, after it is back."""
+(`offline` from the last will, or from emotui itself on SIGTERM), Home Assistant discovery, arming
+over MQTT, credentials, and events raised while the broker is down delivered exactly once, in
+order, after it is back."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from emotui.config import AlertRuleConfig, Config
 from emotui.pipeline import create_pipeline
 from emotui.vision import EMOTIONS
 from tests.factories import frame_result
-from tests.helpers import EVENT_TIMEOUT_S, audit_records, wait_until
+from tests.helpers import EVENT_TIMEOUT_S, HeadlessRun, audit_records, wait_until
 from tests.mosquitto import Broker, Received, Subscriber, mosquitto_binary
 
 PREFIX = "emotui"
@@ -232,26 +232,26 @@ def test_events_left_in_the_outbox_are_delivered_by_the_next_run(tmp_path, broke
     assert [_event_key(m) for m in watcher.on(f"{PREFIX}/events")] == [(e.id, e.type) for e in first.events]
 
 
-def test_last_will_marks_a_vanished_process_offline(tmp_path, broker, media_dir, model_store):
+@pytest.mark.parametrize(("stop", "exit_code", "broker_saw"), [
+    (signal.SIGKILL, -signal.SIGKILL, "closed its connection"),  # no goodbye: the broker publishes the last will
+    (signal.SIGTERM, 0, "disconnected"),  # a clean stop: emotui publishes `offline`, then disconnects (no will)
+], ids=["SIGKILL", "SIGTERM"])
+def test_availability_turns_offline_when_the_process_vanishes_or_stops(tmp_path, broker, media_dir, model_store,
+                                                                        stop, exit_code, broker_saw):
     config_file = tmp_path / "emotui.toml"
     config_file.write_text(
         f'[source]\nname = "{CAMERA}"\n[alerts]\ndir = "{tmp_path / "alerts"}"\n'
         f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\nkeepalive_s = 60\n')
     watcher = Subscriber(broker.port, [f"{PREFIX}/available"])
-    process = subprocess.Popen(
-        [sys.executable, "-m", "emotui", "--config", str(config_file), "run", "--headless", "--realtime",
-         "--source", str(media_dir / "videos" / "faces" / "liveportrait_d6.mp4")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert watcher.wait_for(lambda ms: [m.payload for m in ms] == [b"online"], timeout=60), \
-            process.stderr.read1().decode() if process.poll() is not None else "no online"
-        process.send_signal(signal.SIGKILL)  # no clean shutdown: only the broker can tell
-        process.wait(timeout=10)
-        assert watcher.wait_for(lambda ms: [m.payload for m in ms] == [b"online", b"offline"], timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        watcher.close()
+    with HeadlessRun("--config", str(config_file), "run", "--headless", "--json", "--realtime",
+                     "--source", str(media_dir / "videos" / "faces" / "liveportrait_d6.mp4")) as run:
+        run.read_until(lambda line: "frame" in line)  # running, its signal handlers in place
+        assert watcher.wait_for(lambda ms: [m.payload for m in ms] == [b"online"], timeout=EVENT_TIMEOUT_S)
+        run.process.send_signal(stop)
+        assert run.finish() == exit_code, run.stderr
+    assert watcher.wait_for(lambda ms: [m.payload for m in ms] == [b"online", b"offline"], timeout=EVENT_TIMEOUT_S)
+    watcher.close()
+    assert f"Client emotui-{CAMERA} {broker_saw}." in (broker.folder / "mosquitto.log").read_text()
     late = Subscriber(broker.port, [f"{PREFIX}/available"])
     assert late.wait_for(lambda ms: [(m.payload, m.retain) for m in ms] == [(b"offline", True)])
     late.close()

@@ -1,13 +1,10 @@
 """Live sources against real servers on loopback: an MJPEG camera that is killed and restarted,
 stalls, corrupt frames, bad sources with their specific errors, looping files, and the headless
-service stopped by SIGTERM. (The console's side of an outage is in test_tui_pilot.py.)"""
+service stopped by SIGTERM or SIGINT. (The console's side of an outage is in test_tui_pilot.py.)"""
 
 from __future__ import annotations
 
-import json
 import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -17,7 +14,7 @@ from emotui.capture import Capture, SourceError, SourceStatus, parse_source
 from emotui.config import Config, SourceConfig
 from emotui.pipeline import create_pipeline
 from tests.cameras import MjpegCamera, ServerProcess
-from tests.helpers import audit_records, run_cli, wait_until
+from tests.helpers import HeadlessRun, audit_records, run_cli, wait_until
 from tests.mosquitto import free_port
 
 FACES = ("videos", "faces", "liveportrait_d6.mp4")
@@ -193,26 +190,18 @@ def test_a_looping_file_goes_on_with_a_running_clock(video):
     assert capture.status.state != "ended"
 
 
-def test_headless_service_stops_cleanly_on_sigterm(tmp_path, camera, model_store):
+@pytest.mark.parametrize(("stop", "exit_code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
+def test_headless_service_stops_cleanly_on_sigterm_or_sigint(tmp_path, camera, model_store, stop, exit_code):
     camera.start()
     config = tmp_path / "emotui.toml"
     config.write_text(f'[alerts]\ndir = "{tmp_path / "alerts"}"\n')
-    process = subprocess.Popen(
-        [sys.executable, "-m", "emotui", "--config", str(config), "run", "--headless", "--json",
-         "--source", camera.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in process.stdout:  # until the first frame: it is running
-            if "frame" in json.loads(line):
-                break
-        process.send_signal(signal.SIGTERM)
-    except BaseException:
-        process.kill()
-        raise
-    stdout, stderr = process.communicate(timeout=20)
-    assert process.returncode == 0, stderr
-    summary = json.loads(stdout.splitlines()[-1])["summary"]
-    assert summary["stopped_by"] == "SIGTERM" and summary["frames_processed"] > 0
-    assert "SIGTERM: stopping" in stderr
+    with HeadlessRun("--config", str(config), "run", "--headless", "--json", "--source", camera.url) as run:
+        run.read_until(lambda line: "frame" in line)  # running
+        run.process.send_signal(stop)
+        assert run.finish() == exit_code, run.stderr
+    summary = run.lines[-1]["summary"]  # printed after SIGINT too
+    assert summary["stopped_by"] == stop.name and summary["frames_processed"] > 0
+    assert f"emotui: {stop.name}: stopping" in run.stderr
     records = audit_records(tmp_path / "alerts")
     assert records[-1]["type"] == "stop"  # alerts flushed and the audit log closed
 
