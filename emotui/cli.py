@@ -107,7 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         hub.close()
     summary["stopped_by"] = stopped_by[-1] if stopped_by else None
     _emit({"summary": summary}, args.json, lambda d: "summary:\n" + _pretty(d["summary"]))
-    if stopped_by == ["SIGINT"] or summary["interrupted"]:
+    if stopped_by == ["SIGINT"]:
         return EXIT_INTERRUPTED
     return EXIT_OK
 

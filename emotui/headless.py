@@ -56,7 +56,6 @@ def run_headless(pipeline: Pipeline, hub: AlertHub | None, out: TextIO, as_json:
     track_ids: set[int] = set()
     dominant_counts: Counter[str] = Counter()
     previous: tuple | None = None
-    interrupted = False
     alerts = 0
     try:
         for result in pipeline.results():
@@ -71,8 +70,6 @@ def run_headless(pipeline: Pipeline, hub: AlertHub | None, out: TextIO, as_json:
             previous = key
             if max_frames is not None and pipeline.processed_frames >= max_frames:
                 break
-    except KeyboardInterrupt:
-        interrupted = True
     finally:
         pipeline.stop()
     elapsed = time.perf_counter() - started
@@ -93,7 +90,6 @@ def run_headless(pipeline: Pipeline, hub: AlertHub | None, out: TextIO, as_json:
         "alerts": alerts,
         "source_status": pipeline.capture.status.to_dict(),
         "corrupt_frames": pipeline.capture.corrupt_frames,
-        "interrupted": interrupted,
     }
 
 
