@@ -15,6 +15,8 @@ from typing import Self
 
 import pytest
 
+from emotui.alerts.events import AlertEvent
+
 OFFLINE_MODELS = ("mini-xception", "blazeface", "blazeface-full", "demo")  # what `make test` pulls
 EVENT_TIMEOUT_S = 30.0  # how long a test waits for something that comes in well under a second when idle
 
@@ -57,6 +59,16 @@ async def settle(pilot, condition: Callable[[], object], timeout: float = EVENT_
 def audit_records(alerts_dir: Path) -> list[dict]:
     """The records of the audit log in an `alerts.dir`, in order."""
     return [json.loads(line) for line in (alerts_dir / "alerts.jsonl").read_text().splitlines()]
+
+
+def alert_event(number: int, event_type: str = "new") -> AlertEvent:
+    """Alert number `number` of rule "fear" on camera "door": its new, update or end event."""
+    return AlertEvent(
+        type=event_type, id=f"alert-{number}", camera="door", rule="fear", kind="emotion", severity="alert",
+        track_id=number, emotion="fear", score=0.75, peak_score=0.8, faces=1, start_time=1_700_000_000.0,
+        end_time=1_700_000_005.0 if event_type == "end" else None, timestamp=1_700_000_000.0 + number,
+        source_time=12.5, snapshot=None,
+    )
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -282,7 +282,6 @@ class VerifyReport:
     """What `verify` found. `records`, the seqs and `last_hash` cover the records verified (before
     the problem, if there is one); `notes` are worth knowing but are not tampering."""
 
-    ok: bool
     records: int
     files: list[Path]
     first_seq: int | None = None
@@ -290,6 +289,11 @@ class VerifyReport:
     last_hash: str | None = None
     problem: str | None = None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Intact: no problem found."""
+        return self.problem is None
 
     def describe(self) -> str:
         files = f"{len(self.files)} file{'' if len(self.files) == 1 else 's'}"
@@ -303,7 +307,7 @@ class VerifyReport:
         return "\n".join(lines + [f"note: {note}" for note in self.notes])
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "files": [str(path) for path in self.files]}
+        return {"ok": self.ok, **asdict(self), "files": [str(path) for path in self.files]}
 
 
 def _lines(paths: list[Path]) -> Iterator[tuple[int, Path, int, bytes]]:
@@ -344,9 +348,8 @@ def verify(paths: list[Path]) -> VerifyReport:
     be a record whose hash matches its content, whose seq follows the previous one's and whose `prev`
     is the previous record's hash. Records removed from the very end cannot be detected: the report
     then only notes that the log does not end with a "stop" record. AuditLogError if a file cannot be read."""
-    report = VerifyReport(ok=True, records=0, files=[Path(path) for path in paths])
+    report = VerifyReport(records=0, files=[Path(path) for path in paths])
     report.problem = _first_problem(report, _lines(report.files))
-    report.ok = report.problem is None
     return report
 
 

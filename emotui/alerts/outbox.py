@@ -55,9 +55,9 @@ class Outbox:
                 self.dropped += deleted
             self._changed.notify_all()
 
-    def peek(self, after: int = 0) -> QueuedMessage | None:
-        """The oldest message (with an id above `after`), or None."""
-        batch = self.batch(after, 1)
+    def peek(self) -> QueuedMessage | None:
+        """The oldest message, or None."""
+        batch = self.batch(0, 1)
         return batch[0] if batch else None
 
     def batch(self, after: int, limit: int) -> list[QueuedMessage]:
@@ -71,13 +71,13 @@ class Outbox:
         with self._changed:
             self._count -= self._db.execute(f"DELETE FROM {self.name} WHERE id = ?", (message_id,)).rowcount
 
-    def wait(self, timeout: float, after: int = 0) -> QueuedMessage | None:
-        """The oldest message (with an id above `after`), waiting up to `timeout` seconds for one
-        to arrive; None if there is still none, or the outbox is closed."""
+    def wait(self, timeout: float) -> QueuedMessage | None:
+        """The oldest message, waiting up to `timeout` seconds for one to arrive; None if there is
+        still none, or the outbox is closed."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while not self._closed:
-                if (head := self.peek(after)) is not None:
+                if (head := self.peek()) is not None:
                     return head
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

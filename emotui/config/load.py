@@ -238,8 +238,6 @@ def _type_problem(value: Any, expected: Any) -> str | None:
         return "must be a table of strings"
     if get_origin(expected) is list:
         (item,) = get_args(expected)
-        if is_dataclass(item):
-            return None  # built and checked item by item
         if isinstance(value, list) and all(_type_problem(v, item) is None for v in value):
             return None
         return f"must be a list of {_plain(item).__name__}"

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from emotui import __version__
-from emotui.alerts.events import AlertEvent, AlertSetupError
+from emotui.alerts.events import AlertSetupError
 from emotui.alerts.outbox import Outbox
 from emotui.alerts.webhook import WebhookSink
 from emotui.config import WebhookConfig
-from tests.helpers import EVENT_TIMEOUT_S, wait_until
+from tests.helpers import EVENT_TIMEOUT_S, alert_event, wait_until
 from tests.hookserver import HookServer
 
 
@@ -67,24 +67,15 @@ def open_sink(tmp_path: Path) -> Iterator[Callable[..., OpenedSink]]:
         item.outbox.close()
 
 
-def alert(number: int, event_type: str = "new") -> AlertEvent:
-    return AlertEvent(
-        type=event_type, id=f"alert-{number}", camera="door", rule="fear", kind="emotion", severity="alert",
-        track_id=number, emotion="fear", score=0.75, peak_score=0.8, faces=1, start_time=1_700_000_000.0,
-        end_time=1_700_000_005.0 if event_type == "end" else None, timestamp=1_700_000_000.0 + number,
-        source_time=12.5, snapshot=None,
-    )
-
-
 def test_a_server_error_is_retried_and_the_event_delivered_once(server, open_sink):
     server.answers = [(500, {}), (200, {})]
     opened = open_sink(WebhookConfig(url=server.url, backoff_s=0.05, retries=3))
 
-    opened.sink.submit(alert(1))
-    opened.sink.submit(alert(2))  # the sentinel
+    opened.sink.submit(alert_event(1))
+    opened.sink.submit(alert_event(2))  # the sentinel
     assert wait_until(lambda: opened.sink.delivered == 2)
 
-    assert [request.body for request in server.received] == [alert(1).to_dict()] * 2 + [alert(2).to_dict()]
+    assert [request.body for request in server.received] == [alert_event(1).to_dict()] * 2 + [alert_event(2).to_dict()]
     assert server.received[1].path == "/hook"
     assert (opened.sink.failed, len(opened.outbox)) == (0, 0)
     assert opened.problems == []
@@ -95,8 +86,8 @@ def test_a_client_error_or_redirect_gives_the_event_up_at_once(server, open_sink
     server.answers = [(status, {"Location": "/elsewhere"}), (200, {})]
     opened = open_sink(WebhookConfig(url=server.url, backoff_s=0.05, retries=5))
 
-    opened.sink.submit(alert(1))
-    opened.sink.submit(alert(2))
+    opened.sink.submit(alert_event(1))
+    opened.sink.submit(alert_event(2))
     assert wait_until(lambda: opened.sink.delivered == 1)
 
     assert [request.body["id"] for request in server.received] == ["alert-1", "alert-2"]
@@ -110,10 +101,10 @@ def test_retries_run_out_against_a_server_that_is_always_unavailable(server, ope
     server.answers = [(503, {})]
     opened = open_sink(WebhookConfig(url=server.url, backoff_s=0.01, retries=2))
 
-    opened.sink.submit(alert(1, "end"))
+    opened.sink.submit(alert_event(1, "end"))
     assert wait_until(lambda: opened.sink.failed == 1)
     server.answers = [(200, {})]
-    opened.sink.submit(alert(2))  # the sentinel
+    opened.sink.submit(alert_event(2))  # the sentinel
     assert wait_until(lambda: opened.sink.delivered == 1)
 
     assert [request.body["id"] for request in server.received] == ["alert-1"] * 3 + ["alert-2"]
@@ -126,7 +117,7 @@ def test_retry_after_from_the_server_replaces_the_backoff(server, open_sink):
     server.answers = [(429, {"Retry-After": "0"}), (200, {})]
     opened = open_sink(WebhookConfig(url=server.url, backoff_s=2 * EVENT_TIMEOUT_S, retries=1))
 
-    opened.sink.submit(alert(1))
+    opened.sink.submit(alert_event(1))
 
     assert wait_until(lambda: opened.sink.delivered == 1)  # long before the backoff would have ended
     assert len(server.received) == 2
@@ -140,7 +131,7 @@ def test_headers_come_from_the_config_the_environment_and_url_credentials(server
     )
     server.answers = [(401, {})]
 
-    opened.sink.submit(alert(1))
+    opened.sink.submit(alert_event(1))
     assert wait_until(lambda: opened.sink.failed == 1)
 
     headers = server.received[0].headers
@@ -172,23 +163,23 @@ def test_the_snapshot_is_sent_as_base64_only_when_asked(server, open_sink, inclu
     jpeg = b"\xff\xd8\xff\xe0 not really a JPEG \x00\xff\xd9"
     opened = open_sink(WebhookConfig(url=server.url, include_snapshot=include_snapshot))
 
-    opened.sink.submit(alert(1, "update"), jpeg)
-    opened.sink.submit(alert(2, "update"))
+    opened.sink.submit(alert_event(1, "update"), jpeg)
+    opened.sink.submit(alert_event(2, "update"))
     assert wait_until(lambda: opened.sink.delivered == 2)
 
     first, second = (request.body for request in server.received)
     if include_snapshot:
         assert base64.b64decode(first.pop("snapshot_jpeg"), validate=True) == jpeg
-    assert first == alert(1, "update").to_dict()
-    assert second == alert(2, "update").to_dict()
+    assert first == alert_event(1, "update").to_dict()
+    assert second == alert_event(2, "update").to_dict()
 
 
 def test_only_the_configured_event_types_are_sent(server, open_sink):
     opened = open_sink(WebhookConfig(url=server.url, events=["new"]))
 
-    for event in (alert(1, "new"), alert(1, "update"), alert(1, "end"), alert(2, "new"), alert(2, "end")):
+    for event in (alert_event(1, "new"), alert_event(1, "update"), alert_event(1, "end"), alert_event(2, "new"), alert_event(2, "end")):
         opened.sink.submit(event)
-    opened.sink.submit(alert(3, "new"))  # the sentinel
+    opened.sink.submit(alert_event(3, "new"))  # the sentinel
     assert wait_until(lambda: opened.sink.delivered == 3)
 
     assert [(r.body["id"], r.body["type"]) for r in server.received] == [
@@ -221,7 +212,7 @@ def test_events_raised_while_the_server_is_down_arrive_in_order_once_it_is_up(fr
     down = DroppingServer(free_port)
     opened = open_sink(WebhookConfig(url=f"http://127.0.0.1:{free_port}/hook", backoff_s=0.05, retries=100))
     for number in (1, 2, 3):
-        opened.sink.submit(alert(number))
+        opened.sink.submit(alert_event(number))
     assert wait_until(lambda: down.connections >= 3)  # the first event tried, and retried, in vain
     down.stop()
     assert opened.sink.delivered == 0
@@ -239,8 +230,8 @@ def test_what_is_left_at_close_is_delivered_by_the_next_start(free_port, tmp_pat
     config = WebhookConfig(url=f"http://127.0.0.1:{free_port}/hook", backoff_s=0.05, retries=100)
     outbox = Outbox(tmp_path / "outbox.sqlite3", "webhook", config.queue_max)
     sink = WebhookSink(config, outbox, lambda text: None, environ={})
-    sink.submit(alert(1))
-    sink.submit(alert(2, "end"))
+    sink.submit(alert_event(1))
+    sink.submit(alert_event(2, "end"))
     sink.close(timeout=0.2)
     outbox.close()
     assert (sink.delivered, sink.failed) == (0, 0)
@@ -260,7 +251,7 @@ def test_what_is_left_at_close_is_delivered_by_the_next_start(free_port, tmp_pat
 def test_close_interrupts_a_backoff_that_ends_after_its_deadline_and_keeps_the_event(server, open_sink):
     server.answers = [(503, {})]
     opened = open_sink(WebhookConfig(url=server.url, backoff_s=2 * EVENT_TIMEOUT_S, retries=5))
-    opened.sink.submit(alert(1))
+    opened.sink.submit(alert_event(1))
     assert wait_until(lambda: len(server.received) == 1)  # the retry would come after close's deadline
 
     started = time.monotonic()

@@ -1,19 +1,21 @@
-"""The tamper-evident audit log: chained records, rotation, crash recovery, and what `verify` and
-`emotui log verify` report when a copy of the log is edited."""
+"""The tamper-evident audit log: chained records, rotation, crash recovery, failed writes, the sink
+that feeds it, and what `verify` and `emotui log verify` report when a copy of the log is edited."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
 import stat
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from emotui.alerts.audit import GENESIS, AuditLog, AuditLogError, chain_files, verify
-from tests.helpers import run_cli
+from emotui.alerts.audit import GENESIS, AuditLog, AuditLogError, AuditSink, chain_files, verify
+from tests.helpers import alert_event, run_cli
 
 BIG = 1_000_000
 
@@ -38,6 +40,14 @@ def tampered_copy(path: Path, lines: list[str]) -> Path:
     return copy
 
 
+def record_size(log_path: Path) -> int:
+    """The size of an alert's line in the logs of `write_log` (alerts 1-9 are all this long); leaves no log."""
+    write_log(log_path, 1, stop=False)
+    size = log_path.stat().st_size
+    log_path.unlink()
+    return size
+
+
 def seqs(path: Path) -> list[int]:
     return [json.loads(line)["seq"] for line in lines_of(path)]
 
@@ -50,7 +60,7 @@ def own_hash(record: dict) -> str:
 
 @pytest.fixture
 def log_path(tmp_path) -> Path:
-    return tmp_path / "audit" / "alerts.jsonl"
+    return tmp_path / "data" / "audit" / "alerts.jsonl"  # neither folder exists yet: both are created
 
 
 def test_records_are_canonical_chained_json_lines_and_verify_intact(log_path):
@@ -70,6 +80,24 @@ def test_records_are_canonical_chained_json_lines_and_verify_intact(log_path):
     assert (report.ok, report.records, report.first_seq, report.last_seq) == (True, 4, 1, 4)
     assert report.last_hash == records[-1]["hash"] and report.problem is None and report.notes == []
     assert f"intact: 4 records (seq 1-4) in 1 file; last hash {records[-1]['hash']}" in report.describe()
+
+
+def test_the_report_as_emotui_log_verify_prints_it_and_as_json(log_path):
+    (stop,) = write_log(log_path, 0)
+    report = verify([log_path])
+    assert report.describe() == f"checked: {log_path}\nintact: 1 record (seq 1-1) in 1 file; last hash {stop['hash']}"
+    assert report.to_dict() == {"ok": True, "records": 1, "files": [str(log_path)], "first_seq": 1, "last_seq": 1,
+                                "last_hash": stop["hash"], "problem": None, "notes": []}
+
+    copy = tampered_copy(log_path, ["not json\n"])
+    report = verify([copy])
+    assert report.describe() == (f"checked: {copy}\nTAMPERED: {copy} line 1: not valid JSON - the line was damaged or "
+                                 "inserted\nintact before it: 0 records")
+
+    copy = tampered_copy(log_path, [])
+    report = verify([copy])
+    assert (report.ok, report.records, report.notes) == (True, 0, ["the log has no records"])
+    assert report.describe().endswith("\nnote: the log has no records")
 
 
 def test_non_ascii_data_is_kept_readable_and_verifies(log_path):
@@ -138,21 +166,32 @@ def test_an_edit_with_its_own_hash_recomputed_breaks_the_next_records_link(log_p
     assert report.records == 3
 
 
-def test_a_damaged_line_in_the_middle_is_a_problem_but_an_unfinished_last_line_only_a_note(log_path):
+@pytest.mark.parametrize("damage, what", [
+    (lambda line: "not json\n", "not valid JSON"),
+    (lambda line: "[1, 2]\n", "not a JSON object"),
+    (lambda line: json.dumps({**json.loads(line), "seq": True, "hash": None}) + "\n", "missing or malformed seq, hash"),
+], ids=["not JSON", "not an object", "malformed fields"])
+def test_a_damaged_line_in_the_middle_is_named_with_what_is_wrong(log_path, damage, what):
     write_log(log_path, 3)
     lines = lines_of(log_path)
-    copy = tampered_copy(log_path, lines[:2] + ["not json\n"] + lines[2:])
-    assert verify([copy]).problem == f"{copy} line 3: not valid JSON - the line was damaged or inserted"
-    copy = tampered_copy(log_path, lines + ['{"seq": 5, "ti'])
+    copy = tampered_copy(log_path, lines[:2] + [damage(lines[2])] + lines[3:])
+    assert verify([copy]).problem == f"{copy} line 3: {what} - the line was damaged or inserted"
+
+
+def test_an_unfinished_last_line_after_a_crash_is_only_noted(log_path):
+    write_log(log_path, 3, stop=False)
+    copy = tampered_copy(log_path, lines_of(log_path) + ['{"seq": 4, "ti'])
     report = verify([copy])
-    assert report.ok and report.records == 4
-    assert report.notes[0].startswith(f"{copy} line 5 is incomplete")
+    assert report.ok and report.records == 3
+    assert report.notes == [
+        (f"{copy} line 4 is incomplete (emotui stopped while writing it); emotui moves it aside when it next "
+         "opens the log"),
+        "the log does not end with a stop record: emotui is running, crashed, or records were removed from the end",
+    ]
 
 
 def test_rotation_keeps_one_chain_across_files_and_deletes_files_beyond_keep(log_path):
-    line_size = len(json.dumps(write_log(log_path, 1, stop=False)[0], separators=(",", ":"))) + 1
-    log_path.unlink()
-    max_bytes = 2 * line_size + 10  # two records per file
+    max_bytes = 2 * record_size(log_path) + 10  # two records per file
     write_log(log_path, 5, max_bytes=max_bytes, keep=3)  # 6 records
     files = chain_files(log_path)
     assert [f.name for f in files] == ["alerts.jsonl.2", "alerts.jsonl.1", "alerts.jsonl"]
@@ -162,6 +201,8 @@ def test_rotation_keeps_one_chain_across_files_and_deletes_files_beyond_keep(log
         assert json.loads(lines_of(newer)[0])["prev"] == json.loads(lines_of(older)[-1])["hash"]
     report = verify(files)
     assert (report.ok, report.records, report.first_seq, report.last_seq, report.notes) == (True, 6, 1, 6, [])
+    assert report.describe() == (f"checked: {files[0]}, {files[1]}, {files[2]}\n"
+                                 f"intact: 6 records (seq 1-6) in 3 files; last hash {report.last_hash}")
 
     log = AuditLog(log_path, max_bytes, keep=3)
     for n in range(5):
@@ -176,6 +217,22 @@ def test_rotation_keeps_one_chain_across_files_and_deletes_files_beyond_keep(log
     assert "chain starts at record 5; earlier files were rotated away (or its first records removed)" in report.notes
 
 
+def test_a_file_fills_up_to_exactly_max_bytes_and_keep_1_keeps_one_rotated_file(log_path):
+    size = record_size(log_path)
+    write_log(log_path, 4, max_bytes=2 * size, keep=1)  # alerts 1-4 of `size` bytes each, then a shorter stop
+    files = chain_files(log_path)
+    assert [f.name for f in files] == ["alerts.jsonl.1", "alerts.jsonl"]
+    assert [seqs(f) for f in files] == [[3, 4], [5]]
+    assert files[0].stat().st_size == 2 * size
+
+
+def test_max_bytes_and_keep_must_be_at_least_1(log_path):
+    for max_bytes, keep in ((0, 5), (5, 0)):
+        with pytest.raises(ValueError, match=f"^max_bytes and keep must be at least 1, not {max_bytes} and {keep}$"):
+            AuditLog(log_path, max_bytes, keep)
+    AuditLog(log_path, 1, 1).close()
+
+
 def test_reopening_continues_seq_and_hash(log_path):
     written = write_log(log_path, 2)
     log = AuditLog(log_path, BIG, 5)
@@ -187,10 +244,10 @@ def test_reopening_continues_seq_and_hash(log_path):
 
 
 def test_reopening_with_the_active_file_gone_continues_from_the_newest_rotated_file(log_path):
-    line_size = len(json.dumps(write_log(log_path, 1, stop=False)[0], separators=(",", ":"))) + 1
+    written = write_log(log_path, 3, max_bytes=2 * record_size(log_path) + 10, keep=3)  # alerts.jsonl.1: 1-2
     log_path.unlink()
-    written = write_log(log_path, 3, max_bytes=2 * line_size + 10, keep=3)  # alerts.jsonl.1: records 1-2
-    log_path.unlink()
+    rotated = log_path.with_name("alerts.jsonl.1")
+    assert chain_files(log_path) == [rotated] and verify([rotated]).ok  # what `emotui log verify` then checks
     log = AuditLog(log_path, BIG, 3)
     assert (log.last_seq, log.last_hash) == (2, written[1]["hash"])
     log.append("start", {})
@@ -198,21 +255,39 @@ def test_reopening_with_the_active_file_gone_continues_from_the_newest_rotated_f
     assert verify(chain_files(log_path)).ok
 
 
-@pytest.mark.parametrize("tail", [b'{"seq": 4, "time": "2024', b"\x00\x00\x00\x00", b'{"seq": 4, "garbled\n'])
-def test_an_incomplete_last_line_is_moved_aside_and_a_recovered_record_appended(log_path, tail):
-    written = write_log(log_path, 2)
+@pytest.mark.parametrize("tail", [b'{"seq": 4, "time": "2024', b"\x00\x00\x00\x00", b'{"seq": 4, "garbled\n', b"{",
+                                  b"\n"], ids=["cut", "zeros", "garbled", "one byte", "blank line"])
+@pytest.mark.parametrize("alerts", [0, 2], ids=["in the first record", "after records"])
+def test_an_incomplete_last_line_is_moved_aside_and_a_recovered_record_appended(log_path, tail, alerts):
+    written = write_log(log_path, alerts, stop=alerts > 0)
     with log_path.open("ab") as file:
         file.write(tail)
     log = AuditLog(log_path, BIG, 5)
     log.close()
     partials = list(log_path.parent.glob("alerts.jsonl.partial-*"))
     assert len(partials) == 1 and partials[0].read_bytes() == tail
-    assert partials[0].name[len("alerts.jsonl.partial-"):].replace("-", "").isdigit()
+    assert re.fullmatch(r"alerts\.jsonl\.partial-\d{8}-\d{6}", partials[0].name)
+    assert stat.S_IMODE(partials[0].stat().st_mode) == 0o600
     records = [json.loads(line) for line in lines_of(log_path)]
-    assert records[:3] == written
-    assert records[3]["type"] == "recovered" and records[3]["prev"] == written[-1]["hash"]
-    assert records[3]["data"] == {"partial_file": partials[0].name, "size": len(tail)}
+    assert records[:-1] == written
+    assert records[-1]["type"] == "recovered" and records[-1]["prev"] == (written[-1]["hash"] if written else GENESIS)
+    assert records[-1]["data"] == {"partial_file": partials[0].name, "size": len(tail)}
     assert verify([log_path]).ok
+
+
+def test_an_earlier_partial_file_is_never_overwritten(log_path):
+    write_log(log_path, 2)
+    now = datetime.now()
+    earlier = [log_path.with_name(f"alerts.jsonl.partial-{now + timedelta(seconds=s):%Y%m%d-%H%M%S}")
+               for s in range(10)]
+    for path in earlier:  # left by crashes in this second and the next nine (a slow machine may take a while)
+        path.write_bytes(b"earlier")
+    with log_path.open("ab") as file:
+        file.write(b'{"seq": 4')
+    AuditLog(log_path, BIG, 5).close()
+    (moved,) = set(log_path.parent.glob("alerts.jsonl.partial-*")) - set(earlier)
+    assert moved.name in {f"{path.name}-2" for path in earlier} and moved.read_bytes() == b'{"seq": 4'
+    assert all(path.read_bytes() == b"earlier" for path in earlier)
 
 
 def test_a_second_writer_on_the_same_file_is_refused_until_the_first_closes(log_path):
@@ -225,21 +300,81 @@ def test_a_second_writer_on_the_same_file_is_refused_until_the_first_closes(log_
 
 def test_an_unusable_folder_or_a_closed_log_is_a_clear_error(tmp_path, log_path):
     (tmp_path / "afile").write_text("")
-    with pytest.raises(AuditLogError, match="cannot create the folder of .*afile/alerts.jsonl"):
+    with pytest.raises(AuditLogError, match="^cannot create the folder of .*afile/alerts.jsonl: File exists$"):
         AuditLog(tmp_path / "afile" / "alerts.jsonl", BIG, 5)
+    (tmp_path / "folder.jsonl").mkdir()
+    with pytest.raises(AuditLogError, match=f"^cannot open {tmp_path}/folder.jsonl for writing: Is a directory$"):
+        AuditLog(tmp_path / "folder.jsonl", BIG, 5)
     log = AuditLog(log_path, BIG, 5)
     log.close()
     with pytest.raises(AuditLogError, match="the audit log is closed"):
         log.append("alert", {})
 
 
+def test_a_record_that_cannot_be_written_leaves_nothing_behind_and_the_chain_goes_on(log_path, monkeypatch):
+    written = write_log(log_path, 2, stop=False)
+    before = log_path.read_bytes()
+    log = AuditLog(log_path, BIG, 5)
+    real_write = os.write
+
+    def disk_full_halfway(fd: int, data: bytes) -> int:
+        real_write(fd, data[:len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "write", disk_full_halfway)
+        with pytest.raises(AuditLogError, match=f"^cannot write {log_path}: No space left on device$"):
+            log.append("alert", {"n": 3})
+    assert log_path.read_bytes() == before
+    record = log.append("alert", {"n": 3})
+    log.close()
+    assert (record["seq"], record["prev"]) == (3, written[-1]["hash"])
+    assert verify([log_path]).records == 3
+
+
+def test_a_log_whose_last_record_is_unreadable_is_not_continued(log_path):
+    write_log(log_path, 3, max_bytes=2 * record_size(log_path) + 10, keep=3)  # alerts.jsonl.1: records 1-2
+    log_path.unlink()
+    rotated = log_path.with_name("alerts.jsonl.1")
+    rotated.write_text(rotated.read_text() + "not a record\n")
+    with pytest.raises(AuditLogError) as raised:
+        AuditLog(log_path, BIG, 3)
+    assert str(raised.value) == (f"cannot continue the hash chain: the last line of {rotated} is not an audit record "
+                                 f"(see `emotui log verify {log_path}`)")
+
+
+# --- the audit sink -------------------------------------------------------------------------
+
+
+def test_the_sink_writes_events_and_records_in_order_and_every_queued_one_before_it_closes(log_path):
+    problems = []
+    sink = AuditSink(AuditLog(log_path, BIG, 5), problems.append)
+    sink.record("start", {"camera": "door"})
+    for number in range(1, 21):
+        sink.submit(alert_event(number))
+    sink.record("stop", {})
+    sink.close(timeout=0)
+    records = [json.loads(line) for line in lines_of(log_path)]
+    assert [(r["type"], r["data"]) for r in records] == (
+        [("start", {"camera": "door"})] + [("new", alert_event(n).to_dict()) for n in range(1, 21)] + [("stop", {})])
+    assert problems == [] and verify([log_path]).ok
+
+
+def test_the_sink_reports_a_record_it_cannot_write(log_path):
+    problems = []
+    sink = AuditSink(AuditLog(log_path, BIG, 5), problems.append)
+    sink.log.close()
+    sink.submit(alert_event(1))
+    sink.close()
+    assert problems == [(f"audit log {log_path}: cannot write a new record: cannot write {log_path}: the audit log "
+                         "is closed")]
+
+
 # --- the command line -----------------------------------------------------------------------
 
 
 def test_cli_verifies_a_log_with_its_rotated_files_and_reports_tampering(log_path):
-    line_size = len(json.dumps(write_log(log_path, 1, stop=False)[0], separators=(",", ":"))) + 1
-    log_path.unlink()
-    write_log(log_path, 5, max_bytes=2 * line_size + 10, keep=3)
+    write_log(log_path, 5, max_bytes=2 * record_size(log_path) + 10, keep=3)
     result = run_cli("log", "verify", str(log_path), timeout=30)
     assert result.returncode == 0, result.stderr
     assert f"checked: {log_path}.2, {log_path}.1, {log_path}" in result.stdout
@@ -257,8 +392,11 @@ def test_cli_verifies_a_log_with_its_rotated_files_and_reports_tampering(log_pat
             in result.stderr)
 
 
-def test_cli_exits_1_when_a_file_cannot_be_read(tmp_path):
-    result = run_cli("log", "verify", str(tmp_path / "missing.jsonl"), timeout=30)
+def test_a_file_that_cannot_be_read_is_named_and_the_cli_exits_1(tmp_path):
+    missing = tmp_path / "missing.jsonl"
+    with pytest.raises(AuditLogError, match=f"^cannot read {missing}: No such file or directory$"):
+        verify([missing])
+    result = run_cli("log", "verify", str(missing), timeout=30)
     assert result.returncode == 1
-    assert f"cannot read {tmp_path / 'missing.jsonl'}: No such file or directory" in result.stderr
+    assert f"cannot read {missing}: No such file or directory" in result.stderr
 

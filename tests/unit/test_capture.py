@@ -4,8 +4,10 @@ clear errors for bad sources, states, the MJPEG parser and the readers' independ
 from __future__ import annotations
 
 import ast
+import errno
 import importlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -161,8 +163,17 @@ def test_source_kinds():
     assert parse_source("http://cam.local/mjpg").live
 
 
-def _jpeg(value: int) -> bytes:
+def _jpeg(value: int | tuple[int, int, int]) -> bytes:
+    """An 8x8 JPEG of one grey level, or of one BGR colour."""
     return cv2.imencode(".jpg", np.full((8, 8, 3), value, np.uint8))[1].tobytes()
+
+
+def _frames(reader: MjpegReader) -> list[np.ndarray]:
+    """Every frame the reader decodes, to the end of its stream."""
+    frames = []
+    while (decoded := reader.read()) is not None:
+        frames.append(decoded[0])
+    return frames
 
 
 def test_mjpeg_parts_with_and_without_a_length_split_across_reads_and_corrupt_ones_counted():
@@ -174,18 +185,74 @@ def test_mjpeg_parts_with_and_without_a_length_split_across_reads_and_corrupt_on
     ]
     stream = b"preamble\r\n" + b"".join(b"--cam\r\n" + part for part in parts) + b"--cam--\r\n"
     reader = MjpegReader("http://cam.local/mjpg", ChunkedResponse(stream, size=7), b"cam", stall_s=1.0)
-    grey = []
-    while (decoded := reader.read()) is not None:
-        grey.append(int(decoded[0].mean()))
-    assert grey == pytest.approx([40, 120, 200], abs=3)
+    assert [int(frame.mean()) for frame in _frames(reader)] == pytest.approx([40, 120, 200], abs=3)
     assert reader.corrupt_frames == 1
 
 
-def test_a_stalled_mjpeg_stream_is_lost_without_showing_the_password():
-    response = ChunkedResponse(b"--cam\r\n\r\n", size=64, error=TimeoutError())
-    reader = MjpegReader("http://admin:secret@cam.local/mjpg", response, b"--cam", stall_s=2.5)
-    with pytest.raises(StreamLost, match=r"no data from http://admin:\*\*\*@cam.local/mjpg for 2.5 s \(stalled\)"):
+@pytest.mark.parametrize(("error", "message"), [
+    (TimeoutError(), r"^no data from http://admin:\*\*\*@cam.local/mjpg for 2.5 s \(stalled\)$"),
+    (ConnectionResetError(errno.ECONNRESET, os.strerror(errno.ECONNRESET)),
+     r"^http://admin:\*\*\*@cam.local/mjpg: Connection reset by peer$"),
+], ids=["stalled", "reset"])
+def test_a_stalled_or_dropped_mjpeg_stream_is_lost_without_showing_the_password(error, message):
+    response = ChunkedResponse(b"--cam\r\n\r\n", size=64, error=error)
+    reader = MjpegReader("http://admin:secret@cam.local/mjpg", response, b"cam", stall_s=2.5)
+    with pytest.raises(StreamLost, match=message):
         reader.read()
+
+
+@pytest.mark.parametrize("declared", [b"cam", b"--cam"])  # many cameras declare boundary=--cam and write --cam
+def test_an_mjpeg_boundary_is_found_whether_or_not_it_was_declared_with_its_dashes(declared):
+    stream = b"--cam\r\n\r\n%s\r\n--cam--\r\n" % _jpeg(90)
+    reader = MjpegReader("http://cam.local/mjpg", ChunkedResponse(stream, size=64), declared, stall_s=1.0)
+    assert [int(frame.mean()) for frame in _frames(reader)] == pytest.approx([90], abs=3)
+
+
+def test_a_blank_line_before_the_first_mjpeg_boundary_is_no_part():
+    stream = b"\r\n\r\n--cam\r\n\r\n%s\r\n--cam--\r\n" % _jpeg(90)
+    reader = MjpegReader("http://cam.local/mjpg", ChunkedResponse(stream, size=64), b"cam", stall_s=1.0)
+    assert len(_frames(reader)) == 1 and reader.corrupt_frames == 0
+
+
+@pytest.mark.parametrize("header", [b"Content-Length: %d", b"content-length:%d", b"CONTENT-LENGTH:  %d"])
+def test_an_mjpeg_content_length_in_any_case_frames_a_jpeg_that_holds_the_boundary(header):
+    """A JPEG is binary: its bytes may spell the boundary, which only the part's length tells apart."""
+    blue = _jpeg((255, 0, 0))
+    comment = b"\r\n--cam\r\nContent-Length: 3\r\n\r\n"
+    jpeg = blue[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + blue[2:]  # a COM segment
+    stream = b"--cam\r\nContent-Type: image/jpeg\r\n" + header % len(jpeg) + b"\r\n\r\n" + jpeg + b"\r\n--cam--\r\n"
+    reader = MjpegReader("http://cam.local/mjpg", ChunkedResponse(stream, size=100), b"cam", stall_s=1.0)
+    (frame,) = _frames(reader)
+    assert frame.shape == (8, 8, 3) and frame[0, 0].tolist() == pytest.approx([255, 0, 0], abs=3)  # BGR
+    assert reader.corrupt_frames == 0
+
+
+def test_an_empty_mjpeg_part_is_counted_as_corrupt_and_reading_goes_on():
+    stream = b"--cam\r\nContent-Length: 0\r\n\r\n\r\n--cam\r\n\r\n%s\r\n--cam--\r\n" % _jpeg(60)
+    reader = MjpegReader("http://cam.local/mjpg", ChunkedResponse(stream, size=16), b"cam", stall_s=1.0)
+    assert [int(frame.mean()) for frame in _frames(reader)] == pytest.approx([60], abs=3)
+    assert reader.corrupt_frames == 1
+
+
+def test_an_mjpeg_frame_is_delivered_as_soon_as_its_content_length_has_arrived():
+    """A live camera sends nothing more until its next frame: the one received must not wait for it."""
+    jpeg = _jpeg(150)
+    response = ChunkedResponse(b"--cam\r\nContent-Length: %d\r\n\r\n%s" % (len(jpeg), jpeg), size=64,
+                               error=TimeoutError())
+    reader = MjpegReader("http://cam.local/mjpg", response, b"cam", stall_s=1.0)
+    assert int(reader.read()[0].mean()) == pytest.approx(150, abs=3)
+    with pytest.raises(StreamLost, match="stalled"):
+        reader.read()
+
+
+@pytest.mark.parametrize("endless", [b"X-Junk: ", b"\r\n\r\n"], ids=["headers", "body"])
+def test_an_mjpeg_part_that_never_ends_ends_the_stream_instead_of_filling_memory(endless):
+    endless += b"x" * 2 * MjpegReader.MAX_PART_BYTES
+    stream = b"--cam\r\n" + endless + b"\r\n\r\n\r\n--cam\r\n\r\n%s\r\n--cam--\r\n" % _jpeg(60)
+    response = ChunkedResponse(stream, size=1024 * 1024)
+    reader = MjpegReader("http://cam.local/mjpg", response, b"cam", stall_s=1.0)
+    assert reader.read() is None
+    assert response.chunks  # the rest of the stream was never read
 
 
 READERS = ["emotui.capture.readers.opencv", "emotui.capture.readers.mjpeg", "emotui.capture.readers.images"]

@@ -4,6 +4,7 @@ allowed), the discovery order and `emotui config check`."""
 from __future__ import annotations
 
 import dataclasses
+from functools import reduce
 from pathlib import Path
 
 import platformdirs
@@ -214,14 +215,21 @@ ERRORS = {
     "unknown weekday": ('[[alerts.rules]]\nname = "x"\ndays = ["monday"]\n', "alerts.rules[0].days", "days =",
                         ["mon, tue, wed, thu, fri, sat, sun"]),
     "unknown exec placeholder": ('[alerts]\nexec = ["notify", "{face}"]\n', "alerts.exec", "exec =",
-                                 ["unknown placeholder {face}", "{rule}"]),
-    "unknown event type": ('[webhook]\nevents = ["start"]\n', "webhook.events", "events =", ["new, update, end"]),
+                                 ["unknown placeholder {face}; allowed: type, id, camera, rule, kind, track_id, "
+                                  "emotion, score, peak_score, faces, snapshot"]),
+    "unknown event type": ('[webhook]\nevents = ["start"]\n', "webhook.events", "events =",
+                           ["must be a list drawn from new, update, end (got ['start'])"]),
     "webhook URL without a scheme": ('[webhook]\nurl = "hooks.example/x"\n', "webhook.url", "url =",
                                      ["http:// or https://"]),
     "header values that are not strings": ("[webhook.headers]\nX-Count = 3\n", "webhook.headers", "[webhook.headers]",
                                            ["must be a table of strings"]),
     "bad privacy choice": ('[snapshots]\nimages = "pixelated"\n', "snapshots.images", "images =",
                            ["full, blurred, none"]),
+    "rules as one table": ('[alerts.rules]\nname = "x"\n', "alerts.rules", "[alerts.rules]",
+                           ["must be an array of tables ([[alerts.rules]])"]),
+    "a blank key binding": ('[keys]\nquit = " "\n', "keys.quit", "quit =", ["must not be empty (got ' ')"]),
+    "a quoted and spaced dotted key": ('"detector" . "name" = "yolo"\n', "detector.name", '"detector" . "name"',
+                                       ["deepface:<backend>"]),
 }
 
 
@@ -238,6 +246,41 @@ def test_error_names_key_file_line_and_what_is_allowed(tmp_path, text, key, snip
     assert str(issue).startswith(f"{path}:{line}: {key}: ")
 
 
+EDGES = {  # values at the edges of what a setting allows, and just beyond them
+    "detector.tiles": ([1, 8], [0, 9]),
+    "detector.min_score": ([0.0, 1.0], [-0.01, 1.01]),
+    "emotion.custom.input_size": ([[1, 1]], [[0, 64], [64, 0]]),
+}
+
+
+@pytest.mark.parametrize("dotted, inside, outside", [(key, *values) for key, values in EDGES.items()], ids=EDGES)
+def test_values_at_the_edges_load_and_values_beyond_are_refused(tmp_path, dotted, inside, outside):
+    *tables, key = dotted.split(".")
+    for value, allowed in [(value, True) for value in inside] + [(value, False) for value in outside]:
+        path = write(tmp_path / "emotui.toml", f"[{'.'.join(tables)}]\n{key} = {tomlkit.item(value).as_string()}\n")
+        if allowed:
+            assert getattr(reduce(getattr, tables, load_config(path)), key) == value
+        else:
+            (issue,) = issues_of(path)
+            assert (issue.key, issue.line) == (dotted, 2), value
+
+
+@pytest.mark.parametrize("window, allowed", [
+    ("22:00-06:00", True), ("23:59-00:00", True), ("00:00-24:00", True), ("12:30-23:59", True),
+    ("24:00-06:00", False), ("22:60-06:00", False), ("22:00-25:00", False), ("22:00-06:60", False),
+    ("22:00-24:01", False), ("06:00-06:00", False), ("6:00-07:00", False),
+])
+def test_schedule_windows_run_from_00_00_to_24_00_and_have_different_ends(tmp_path, window, allowed):
+    path = write(tmp_path / "emotui.toml", f'[[alerts.rules]]\nname = "night"\nschedule = ["{window}"]\n')
+    if allowed:
+        assert load_config(path).alerts.rules[0].schedule == [window]
+    else:
+        (issue,) = issues_of(path)
+        assert issue.key == "alerts.rules[0].schedule"
+        assert issue.message.startswith(f"each window must be HH:MM-HH:MM with different ends, e.g. 22:00-06:00 "
+                                        f"(got {window!r})")
+
+
 def test_toml_syntax_error_names_the_line(tmp_path):
     text = '[detector]\nname = "haar"\nmin_score = \ntiles = 2\n'
     path = write(tmp_path / "broken.toml", text)
@@ -249,11 +292,17 @@ def test_toml_syntax_error_names_the_line(tmp_path):
     assert str(issue).startswith(f"{path}:3: (syntax): ")
 
 
+def test_toml_syntax_error_at_the_end_of_the_file_names_the_file(tmp_path):
+    path = write(tmp_path / "cut.toml", '[detector]\nname = ')
+    (issue,) = issues_of(path)
+    assert str(issue) == f"{path}: (syntax): not valid TOML: Invalid value (at end of document)"
+
+
 def test_unreadable_file_is_an_error_naming_it(tmp_path):
     path = tmp_path / "folder.toml"
     path.mkdir()
     (issue,) = issues_of(path)
-    assert issue.file == path and "cannot read" in issue.message
+    assert str(issue) == f"{path}: (file): cannot read: Is a directory"
 
 
 def test_all_errors_in_one_file_are_reported_at_once(tmp_path):
@@ -265,24 +314,35 @@ def test_all_errors_in_one_file_are_reported_at_once(tmp_path):
         "",
         "[tracker]",
         "smothing_s = 5",
+        "label_margin = 2",
         "",
         "[emotion.custom]",
         'labels = ["happy", "bored"]',
+        "",
+        "[alerts]",
+        'rules = { name = "x" }',
+        "log_keep = 0",
         "",
         "[modles]",
         "threads = 2",
         "",
     ])
     path = write(tmp_path / "emotui.toml", text)
-    issues = issues_of(path)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    issues = caught.value.issues
     found = [(issue.key, issue.line) for issue in issues]
     assert found == [
         ("detector.name", 3),
         ("detector.min_score", 4),
         ("tracker.smothing_s", 7),
-        ("emotion.custom.labels", 10),
-        ("modles", 12),
+        ("tracker.label_margin", 8),
+        ("emotion.custom.labels", 11),
+        ("alerts.rules", 14),
+        ("alerts.log_keep", 15),
+        ("modles", 17),
     ]
+    assert str(caught.value).splitlines() == [str(issue) for issue in issues]
     assert all(issue.file == path for issue in issues)
     assert "did you mean 'models'?" in issues[-1].message
     assert "did you mean 'smoothing_s'?" in issues[2].message
@@ -475,6 +535,7 @@ def test_options_with_one_bad_value_set_nothing():
     (issue,) = caught.value.issues
     assert (issue.key, issue.file, issue.line) == ("--min-score", None, None)
     assert issue.message.startswith("must be a number (got 'high')")
+    assert str(issue) == f"--min-score: {issue.message}"
     assert config == Config()
 
 
@@ -498,14 +559,21 @@ def test_alert_rules_load_and_each_error_names_the_rule_index_and_line(tmp_path)
     path = write(tmp_path / "emotui.toml", RULES)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    found = {(i.key, i.line) for i in caught.value.issues}
+    found = {(i.key, i.line): i.message for i in caught.value.issues}
     assert ("alerts.rules[1].emotions", 9) in found
     assert ("alerts.rules[1].threshold", 10) in found
-    assert ("alerts.rules[1]", 8) in found  # no name
+    assert found["alerts.rules[1]", 8] == "needs 'name' (a unique name, shown in the console and in events)"
     assert ("alerts.rules", 2) in found  # "fear" twice
     good = write(tmp_path / "good.toml", RULES.split("[[alerts.rules]]\nemotions")[0])
     (rule,) = load_config(good).alerts.rules
     assert (rule.name, rule.emotions, rule.threshold, rule.min_duration_s) == ("fear", ["fear", "sad"], 0.7, 1.5)
+
+
+def test_repeated_rule_names_are_listed_once_each_without_the_rules_themselves(tmp_path):
+    text = "".join(f'[[alerts.rules]]\nname = "{name}"\n' for name in ("fear", "anger", "fear", "anger"))
+    (issue,) = issues_of(write(tmp_path / "emotui.toml", text))
+    assert (issue.key, issue.line) == ("alerts.rules", 1)
+    assert issue.message == "rule names must be unique (repeated: anger, fear); [[alerts.rules]] tables"
 
 
 def test_words_of_the_vocabulary_load_as_its_enums(tmp_path):

@@ -129,6 +129,8 @@ def _config(tmp_path, text):
      "polygon 2 (masks[1]): point [1.2, 0] is outside the frame"),
     ("[[[0, 0], [0.5, 0.5], [1, 1]]]", "polygon 1 (masks[0]) encloses no area"),
     ("[[[0, 0], [1, 0], [\"a\", 1]]]", "polygon 1 (masks[0]): ['a', 1] is not an [x, y] pair"),
+    ("[[[0, 0], [1, 0], 0.5]]", "polygon 1 (masks[0]): 0.5 is not an [x, y] pair"),
+    ("[[[0, 0], [1, 0], [1, 1, 0]]]", "polygon 1 (masks[0]): [1, 1, 0] is not an [x, y] pair"),
     ("[[0, 0], [1, 0], [1, 1]]", "polygon 1 (masks[0]) must be a list of at least three [x, y] points"),
 ])
 def test_bad_masks_are_named_by_polygon_with_the_line(tmp_path, masks, message):

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from emotui.alerts.outbox import Outbox, QueuedMessage
 from tests.helpers import EVENT_TIMEOUT_S
 
 
 def test_bounded_fifo_drops_the_oldest_and_counts_them(tmp_path):
-    outbox = Outbox(tmp_path / "o.sqlite3", "mqtt", max_items=3)
+    outbox = Outbox(tmp_path / "alerts" / "queue" / "o.sqlite3", "mqtt", max_items=3)  # folders created
     for number in range(5):
         outbox.put("t", f"m{number}".encode())
-    assert len(outbox) == 3 and outbox.dropped == 2
+        assert (len(outbox), outbox.dropped) == (min(number + 1, 3), max(number - 2, 0))  # never above the bound
     assert [m.body for m in outbox.batch(0, 10)] == [b"m2", b"m3", b"m4"]
     head = outbox.peek()
     outbox.remove(head.id)
@@ -23,14 +24,19 @@ def test_bounded_fifo_drops_the_oldest_and_counts_them(tmp_path):
 
 
 def test_what_is_queued_survives_a_reopen_in_order_and_ids_keep_growing(tmp_path):
-    first = Outbox(tmp_path / "o.sqlite3", "webhook", max_items=100)
+    queued_from = time.time()
+    first = Outbox(tmp_path / "o.sqlite3", "mqtt", max_items=100)
     for number in range(3):
-        first.put("", f"e{number}".encode())
+        first.put(f"emotui/door/{number}", f"e{number}".encode())
+    queued_until = time.time()
     newest = first.newest_id
     first.close()
-    again = Outbox(tmp_path / "o.sqlite3", "webhook", max_items=100)
-    other = Outbox(tmp_path / "o.sqlite3", "mqtt", max_items=100)  # its own table in the same file
-    assert [m.body for m in again.batch(0, 10)] == [b"e0", b"e1", b"e2"] and len(again) == 3
+    again = Outbox(tmp_path / "o.sqlite3", "mqtt", max_items=100)
+    other = Outbox(tmp_path / "o.sqlite3", "webhook", max_items=100)  # its own table in the same file
+    messages = again.batch(0, 10)
+    assert [(m.topic, m.body) for m in messages] == [("emotui/door/0", b"e0"), ("emotui/door/1", b"e1"),
+                                                     ("emotui/door/2", b"e2")]
+    assert all(queued_from <= m.queued_at <= queued_until for m in messages) and len(again) == 3
     assert len(other) == 0 and again.newest_id == newest
     again.put("", b"e3")
     assert again.newest_id > newest
@@ -42,15 +48,15 @@ class Waiter(threading.Thread):
     """Calls `outbox.wait` with an hour's timeout on a thread of its own; `waiting` is set just
     before, and `answer` holds what it returned."""
 
-    def __init__(self, outbox: Outbox, after: int = 0) -> None:
+    def __init__(self, outbox: Outbox) -> None:
         super().__init__(daemon=True)
-        self.outbox, self.after = outbox, after
+        self.outbox = outbox
         self.waiting = threading.Event()
         self.answer: QueuedMessage | None = None
 
     def run(self) -> None:
         self.waiting.set()
-        self.answer = self.outbox.wait(3600, after=self.after)
+        self.answer = self.outbox.wait(3600)
 
     def answered(self) -> bool:
         """Whether wait() returned, long before its hour (a generous deadline, not a speed)."""
@@ -66,8 +72,9 @@ def test_wait_returns_a_message_as_soon_as_one_arrives_and_none_when_closed(tmp_
     waiter.waiting.wait()
     outbox.put("t", b"late")
     assert waiter.answered() and waiter.answer.body == b"late"
-    assert outbox.wait(0.05, after=waiter.answer.id) is None  # nothing newer than it
-    closing = Waiter(outbox, after=waiter.answer.id)
+    outbox.remove(waiter.answer.id)
+    assert outbox.wait(0.05) is None  # nothing left
+    closing = Waiter(outbox)
     closing.start()
     closing.waiting.wait()
     outbox.close()
