@@ -315,7 +315,7 @@ class AuditSink:
         """Write every queued record (the log loses none, whatever the timeout), then close the log."""
         self._records.end()
         self._writer.join()
-        self._append_dropped()
+        self._append_dropped(force=True)
         self.log.close()
 
     def _write(self) -> None:
@@ -326,8 +326,8 @@ class AuditSink:
             if event is not None:
                 self._on_written(event)
 
-    def _append_dropped(self) -> None:
-        if dropped := self._records.take_dropped():
+    def _append_dropped(self, force: bool = False) -> None:
+        if dropped := self._records.drops.take(force):
             self._append("dropped", dropped)
 
     def _append(self, record_type: str, data: dict) -> None:

@@ -54,7 +54,7 @@ class ExecHook:
         self._closing.set()
         self._runner.join(timeout)
         self._stopping.set()  # a runner still busy takes nothing more
-        self._report_dropped()
+        self._report_dropped(force=True)
         if pending := self._commands.take_pending():
             self._on_dropped(dropped_record(self._commands.what, pending, "shutting down"))
 
@@ -72,8 +72,8 @@ class ExecHook:
                 self._on_problem(f"exec: {argv[0]} for alert {alert_id}: {type(error).__name__}: {error}")
             self._report_dropped()
 
-    def _report_dropped(self) -> None:
-        if dropped := self._commands.take_dropped():
+    def _report_dropped(self, force: bool = False) -> None:
+        if dropped := self._commands.drops.take(force):
             self._on_dropped(dropped)
 
     def _run(self, argv: list[str], alert_id: str) -> None:

@@ -29,7 +29,7 @@ from emotui.alerts.command import ExecHook
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.mqtt import MqttSink
 from emotui.alerts.outbox import Outbox
-from emotui.alerts.queues import BoundedQueue
+from emotui.alerts.queues import BoundedQueue, Drops
 from emotui.alerts.rules import RuleEngine
 from emotui.alerts.sinks import AlertSink, Bell
 from emotui.alerts.webhook import WebhookSink
@@ -137,6 +137,7 @@ class AlertHub:
         self._sequences: dict[str, int] = {}  # open alert id -> its last event's sequence (dispatcher thread only)
         self._clock = clock
         self._outboxes: list[Outbox] = []
+        self._outbox_drops: dict[str, tuple[Drops, int]] = {}  # outbox name -> its losses, and how many are counted
         self._sinks: list[AlertSink] = []  # in the order each event is delivered
         self.mqtt: MqttSink | None = None
         self.webhook: WebhookSink | None = None
@@ -172,6 +173,7 @@ class AlertHub:
         except (OSError, sqlite3.Error) as error:
             raise AlertSetupError(f"cannot open the delivery queue {folder / OUTBOX_FILE}: {error}") from None
         self._outboxes.append(outbox)
+        self._outbox_drops[name] = Drops(f"{name} outbox", f"outbox full ({max_items}): the oldest dropped"), 0
         return outbox
 
     # --- called by the pipeline's consumer, the console and MQTT ------------------------------------
@@ -220,7 +222,7 @@ class AlertHub:
             self._work.offer(Delivery(event, None), event.type)
         self._work.end()
         self._dispatcher.join()
-        self._record_dropped()
+        self._record_dropped(force=True)
         self._close_sinks(timeout)
         self._close_audit()
 
@@ -251,9 +253,16 @@ class AlertHub:
         if event.type == EventType.NEW and result is not None and self.config.snapshots.on_alert:
             self._snapshot(event, result)
 
-    def _record_dropped(self) -> None:
-        if dropped := self._work.take_dropped():
-            self._record("dropped", dropped)
+    def _record_dropped(self, force: bool = False) -> None:
+        """`dropped` records for what the work queue turned away and the outboxes lost."""
+        for outbox in self._outboxes:
+            drops, counted = self._outbox_drops[outbox.name]
+            if outbox.dropped > counted:
+                drops.add("events", outbox.dropped - counted)
+                self._outbox_drops[outbox.name] = drops, outbox.dropped
+        for drops in (self._work.drops, *(drops for drops, _ in self._outbox_drops.values())):
+            if dropped := drops.take(force):
+                self._record("dropped", dropped)
 
     def _deliver(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
         sequence = self._sequences.get(event.id, 0) + 1

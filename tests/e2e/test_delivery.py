@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,25 @@ def test_kill_9_in_a_loop_loses_no_printed_event_and_each_restart_closes_what_it
     left_open = sum(len(r["data"]["open_alerts"]) for r in records if r["type"] == "unclean stop")
     print(f"\nSIGKILL loop: {KILLS} kills, {len(printed)} events printed, {len(printed) - len(missing)} in the "
           f"audit log, {types.count('unclean stop')} unclean stops recorded, {left_open} open alerts ended")
+
+
+def test_sigterm_records_the_exec_runs_still_waiting(tmp_path, media_dir, model_store):
+    config_file = _busy_config_file(tmp_path)
+    runs = tmp_path / "runs.txt"
+    hook = [sys.executable, "-c", "import sys, time; open(sys.argv[1], 'a').write('x'); time.sleep(2)", str(runs)]
+    config_file.write_text(config_file.read_text().replace("[alerts]\n", f"[alerts]\nexec = {json.dumps(hook)}\n"))
+    with HeadlessRun("--config", str(config_file), "run", "--headless", "--json",
+                     "--source", str(media_dir / "videos" / "faces" / "liveportrait_d6.mp4")) as run:
+        run.read_until(lambda line: "alert" in line and sum(a["type"] == "new" for a in run.alerts()) >= 10)
+        run.process.send_signal(signal.SIGTERM)
+        assert run.finish() == 0, run.stderr
+    records = audit_records(tmp_path / "alerts")
+    news = sum(r["type"] == "new" for r in records)
+    dropped = [r["data"] for r in records if r["type"] == "dropped"]
+    left_at_stop = sum(d["count"] for d in dropped if d["reason"] == "shutting down")
+    assert left_at_stop > 0 and {d["what"] for d in dropped} == {"exec runs"}
+    assert wait_until(lambda: len(runs.read_text()) + sum(d["count"] for d in dropped) == news)  # every run accounted for
+    assert records[-1]["type"] == "stop"
 
 
 def _event(message) -> dict:

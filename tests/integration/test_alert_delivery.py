@@ -13,6 +13,7 @@ from emotui.alerts.hub import AUDIT_FILE, AlertHub, AlertListener
 from emotui.config import AlertRuleConfig, Config
 from tests.factories import frame_result
 from tests.helpers import audit_records, wait_until
+from tests.mosquitto import free_port
 
 FLOOD = 3000  # alerts raised in the flood
 
@@ -97,3 +98,18 @@ def test_a_start_after_a_crash_records_the_unclean_stop_and_ends_the_open_alerts
     AlertHub(config, "cam", AlertListener(on_problem=problems.append), environ={}).close()  # a clean stop before
     assert [r["type"] for r in audit_records(tmp_path / "alerts")[9:]] == ["start", "stop"] and len(problems) == 1
     assert verify(chain_files(tmp_path / "alerts" / AUDIT_FILE)).ok
+
+
+def test_what_a_full_outbox_loses_is_recorded(tmp_path):
+    config = _config(tmp_path)
+    config.webhook.url = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens: every event waits
+    config.webhook.queue_max, config.webhook.retries, config.webhook.backoff_s = 3, 1000, 60.0
+    hub = AlertHub(config, "cam", environ={})
+    for index in range(10):
+        hub.observe(frame_result(index / 10, {index: 0.9}))
+    hub.close(timeout=0.1)
+    records = audit_records(tmp_path / "alerts")
+    sent = sum(r["type"] in config.webhook.events for r in records)
+    dropped = [r["data"] for r in records if r["type"] == "dropped"]
+    assert sum(d["count"] for d in dropped) == sent - 3 and dropped[0]["count"] == 1  # the first at once
+    assert all(d["what"] == "webhook outbox" and d["reason"] == "outbox full (3): the oldest dropped" for d in dropped)

@@ -16,9 +16,12 @@ def test_a_full_queue_turns_the_newest_away_and_counts_them_by_kind_once():
     items = BoundedQueue("things", 2)
     assert [items.offer(n, kind) for n, kind in enumerate(["new", "end", "new", "end", "new"])] == \
         [True, True, False, False, False]
-    assert items.take_dropped() == {"what": "things", "count": 3, "kinds": {"new": 2, "end": 1},
-                                    "reason": "queue full (2)"}
-    assert items.take_dropped() is None
+    assert items.drops.take() == {"what": "things", "count": 3, "kinds": {"new": 2, "end": 1},
+                                  "reason": "queue full (2)"}
+    assert items.drops.take() is None
+    items.offer(4, "new")
+    assert items.drops.take() is None  # reported a moment ago: more losses wait for the interval (or the stop)
+    assert items.drops.take(force=True)["count"] == 1
     assert items.get() == 0  # the oldest kept their order
     items.offer(5, "update")
     assert items.take_pending() == {"end": 1, "update": 1} and items.get(timeout=0.01) is None
