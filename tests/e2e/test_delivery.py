@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from emotui.alerts.hub import AlertHub, AlertListener
-from emotui.config import AlertRuleConfig, Config
+from emotui.config import Config
 from emotui.vision import EMOTIONS
-from tests.factories import frame_result
+from tests.factories import frame_result, visitor_config
 from tests.helpers import EVENT_TIMEOUT_S, HeadlessRun, audit_records, private_ca_certs, run_cli, wait_until
 from tests.mosquitto import Broker, Subscriber, free_port, mosquitto_binary
 
@@ -108,12 +108,7 @@ def _event(message) -> dict:
 def test_a_frozen_broker_and_a_restart_deliver_each_event_in_order_with_its_id(tmp_path, mosquitto):
     broker = Broker(tmp_path / "broker").start()
     watcher = Subscriber(broker.port, [f"{PREFIX}/events"], client_id="operator", persistent=True)
-    config = Config()
-    config.source.name = "door"
-    config.alerts.rules = [AlertRuleConfig(name="visitor", kind="face", min_duration_s=0.0, inertia_frames=1,
-                                           cooldown_s=0.0)]
-    config.alerts.dir = str(tmp_path / "alerts")
-    config.snapshots.on_alert = False
+    config = visitor_config(tmp_path)
     config.mqtt.host, config.mqtt.port = "127.0.0.1", broker.port
     clock = iter(range(1, 10_000))
 

@@ -5,32 +5,20 @@ carry their number in the alert, and a run after a crash closes what the crash l
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from emotui.alerts.audit import AuditLog, chain_files, verify
 from emotui.alerts.command import EXEC_QUEUE_MAX
 from emotui.alerts.hub import AUDIT_FILE, AlertHub, AlertListener
-from emotui.config import AlertRuleConfig, Config
-from tests.factories import frame_result
+from tests.factories import frame_result, visitor_config
 from tests.helpers import audit_records, wait_until
 from tests.mosquitto import free_port
 
 FLOOD = 3000  # alerts raised in the flood
 
 
-def _config(tmp_path: Path) -> Config:
-    config = Config()
-    config.source.name = "door"
-    config.alerts.rules = [AlertRuleConfig(name="visitor", kind="face", min_duration_s=0.0, inertia_frames=1,
-                                           cooldown_s=0.0)]
-    config.alerts.dir = str(tmp_path / "alerts")
-    config.snapshots.on_alert = False
-    return config
-
-
 def test_an_exec_flood_stays_bounded_and_every_run_is_recorded(tmp_path):
     runs = tmp_path / "runs.txt"
-    config = _config(tmp_path)
+    config = visitor_config(tmp_path)
     config.alerts.exec = [sys.executable, "-c", "import sys, time; time.sleep(0.2); open(sys.argv[1], 'a').write('x')",
                           str(runs)]
     hub = AlertHub(config, "cam", environ={})
@@ -54,7 +42,7 @@ def test_an_exec_flood_stays_bounded_and_every_run_is_recorded(tmp_path):
 
 
 def test_an_event_is_shown_only_once_its_audit_record_is_on_disk_and_carries_its_number(tmp_path):
-    config = _config(tmp_path)
+    config = visitor_config(tmp_path)
     config.snapshots.on_alert = True
     config.snapshots.dir = str(tmp_path / "snaps")
     shown, on_disk_when_shown = [], []
@@ -76,7 +64,7 @@ def test_an_event_is_shown_only_once_its_audit_record_is_on_disk_and_carries_its
 
 
 def test_a_start_after_a_crash_records_the_unclean_stop_and_ends_the_open_alerts(tmp_path):
-    config = _config(tmp_path)
+    config = visitor_config(tmp_path)
     log = AuditLog(tmp_path / "alerts" / AUDIT_FILE, 1_000_000, 2)
     log.append("start", {"camera": "door"})
     alert = {"id": "a", "type": "new", "sequence": 1, "end_time": None, "rule": "visitor"}
@@ -101,7 +89,7 @@ def test_a_start_after_a_crash_records_the_unclean_stop_and_ends_the_open_alerts
 
 
 def test_what_a_full_outbox_loses_is_recorded(tmp_path):
-    config = _config(tmp_path)
+    config = visitor_config(tmp_path)
     config.webhook.url = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens: every event waits
     config.webhook.queue_max, config.webhook.retries, config.webhook.backoff_s = 3, 1000, 60.0
     hub = AlertHub(config, "cam", environ={})
