@@ -4,6 +4,7 @@ benchmark and snapshots work on without a camera or media."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -59,9 +60,10 @@ def first_frames(config: Config, count: int, realtime: bool) -> list:
 
 
 def test_the_demo_keeps_its_frame_rate_in_real_time_and_repeats_in_a_loop():
+    before_start = time.perf_counter()
     frames = first_frames(Config(), 16, realtime=True)
     assert [frame.index for frame in frames] == list(range(16)) and frames[-1].time == pytest.approx(1.0)
-    assert frames[-1].captured_at - frames[0].captured_at > 0.9  # 15 frames a second (unpaced: ~0.05 s)
+    assert frames[-1].captured_at - before_start >= 1.0  # held back to 15 frames a second (unpaced: ~0.05 s)
 
     looping = Config()
     looping.source.loop = True
