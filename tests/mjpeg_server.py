@@ -9,10 +9,11 @@ then silence with the connection open), `octet` (200 with random bytes as
 application/octet-stream), `missing` (404). Hostile ones, as an attacker or a broken camera serves
 (HOSTILE_MODES): `huge-length` (three frames, then a part announcing 10 GB followed by endless junk
 as fast as it can be read), `trickle` (three frames, then the next part at 1 byte/s),
-`slow-headers` (the HTTP answer's headers at 1 byte/s, endlessly), `bad-boundary` (from the start, parts framed by another boundary
-than the one declared), `endless-part` (three frames, then a part without a length that never ends: junk as
-fast as it can be read), `wrong-length` (WRONG_LENGTH_PARTS parts, every third announcing a wrong
-Content-Length, too long and too short in turn, then the end of the stream).
+`slow-headers` (the HTTP answer's headers at 1 byte/s, endlessly), `bad-boundary` (from the start,
+parts framed by another boundary than the one declared), `endless-part` (three frames, then a part
+without a length that never ends: junk as fast as it can be read), `wrong-length`
+(WRONG_LENGTH_PARTS parts, every third announcing a wrong Content-Length, too long and too short in
+turn, then the end of the stream).
 Prints `ready <port>` once it listens.
 """
 
@@ -130,7 +131,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--video", required=True)
     parser.add_argument("--fps", type=float, default=15.0)
-    parser.add_argument("--mode", default="mjpeg", choices=["mjpeg", "corrupt", "stall", "octet", "missing", *HOSTILE_MODES])
+    parser.add_argument("--mode", default="mjpeg",
+                        choices=["mjpeg", "corrupt", "stall", "octet", "missing", *HOSTILE_MODES])
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(load_jpegs(args.video), args.fps, args.mode))
     server.daemon_threads = True

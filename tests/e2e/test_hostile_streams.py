@@ -50,11 +50,11 @@ def _lost_twice(camera: MjpegCamera, tmp_path: Path) -> tuple[list[dict], float]
 
 
 @pytest.mark.parametrize(("mode", "reason"), [
-    ("huge-length", rf"1 damaged part: Content-Length {HUGE_LENGTH} is over the 16 MB cap; then \d+ (KB|MB) without "
-                    rf"the boundary --{BOUNDARY}"),
+    ("huge-length", (rf"1 damaged part: Content-Length {HUGE_LENGTH} is over the 16 MB cap; then \d+ (KB|MB) "
+                     rf"without the boundary --{BOUNDARY}")),
     ("trickle", r"the server trickles [\d.]+ bytes?/s"),
-    ("endless-part", rf"1 damaged part: no boundary within the 16 MB cap; then \d+ (KB|MB) without the boundary "
-                     rf"--{BOUNDARY}"),
+    ("endless-part", (rf"1 damaged part: no boundary within the 16 MB cap; then \d+ (KB|MB) without the "
+                      rf"boundary --{BOUNDARY}")),
 ])
 def test_a_stream_that_stops_delivering_frames_is_lost_with_its_reason_and_memory_stays_flat(
         video, model_store, tmp_path, mode, reason):
