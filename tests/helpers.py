@@ -180,3 +180,32 @@ class ChunkedResponse:
 
     def close(self) -> None:
         pass
+
+
+class RssSampler:
+    """The resident memory (MB) of a running process, sampled on a thread until it ends (Linux)."""
+
+    INTERVAL_S = 0.02
+
+    def __init__(self, pid: int) -> None:
+        self.samples: list[float] = []
+        self._status = Path(f"/proc/{pid}/status")
+        threading.Thread(target=self._sample, daemon=True).start()
+        assert wait_until(lambda: self.samples), f"no memory figures for process {pid}"
+
+    def _sample(self) -> None:
+        try:
+            while True:
+                line = next(line for line in self._status.read_text().splitlines() if line.startswith("VmRSS:"))
+                self.samples.append(int(line.split()[1]) / 1024)
+                time.sleep(self.INTERVAL_S)
+        except (OSError, StopIteration):  # the process ended (a zombie has no VmRSS)
+            pass
+
+    def mark(self) -> int:
+        """A point in the samples: peak_since(mark) covers what came after it."""
+        return len(self.samples) - 1
+
+    def peak_since(self, mark: int) -> float:
+        """How far the memory rose above its figure at `mark`, at its highest since then (MB)."""
+        return max(self.samples[mark:]) - self.samples[mark]

@@ -6,13 +6,22 @@ in a process of its own, kill it and start it again on the same port (tests/came
 
 Modes: `mjpeg` (the stream), `corrupt` (every third part is not a JPEG), `stall` (three frames,
 then silence with the connection open), `octet` (200 with random bytes as
-application/octet-stream), `missing` (404). Prints `ready <port>` once it listens.
+application/octet-stream), `missing` (404). Hostile ones, as an attacker or a broken camera serves
+(HOSTILE_MODES): `huge-length` (three frames, then a part announcing 10 GB followed by endless junk
+as fast as it can be read), `trickle` (three frames, then the next part at 1 byte/s),
+`slow-headers` (the HTTP answer's headers at 1 byte/s, endlessly), `bad-boundary` (from the start,
+parts framed by another boundary than the one declared), `endless-part` (three frames, then a part
+without a length that never ends: junk as fast as it can be read), `wrong-length`
+(WRONG_LENGTH_PARTS parts, every third announcing a wrong Content-Length, too long and too short in
+turn, then the end of the stream).
+Prints `ready <port>` once it listens.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +29,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import cv2
 
 BOUNDARY = "emotuiframe"
+HOSTILE_MODES = ("huge-length", "trickle", "slow-headers", "bad-boundary", "endless-part", "wrong-length")
+GOOD_FRAMES = 3  # sent before a hostile mode misbehaves, so the source has been live
+HUGE_LENGTH = 10_000_000_000
+WRONG_LENGTH_PARTS = 30  # every third wrong: 10 damaged parts, 20 frames
+JUNK = bytes(b for b in random.Random(0).randbytes(64 * 1024) if b != ord("-"))  # never spells a boundary
 
 
 def load_jpegs(video: str, limit: int = 150) -> list[bytes]:
@@ -49,23 +63,62 @@ def make_handler(frames: list[bytes], fps: float, mode: str):
                 for _ in range(200):
                     self.wfile.write(os.urandom(4096))
                 return
-            self.send_response(200)
-            self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
-            self.end_headers()
-            started, sent = time.monotonic(), 0
             try:
-                while True:
-                    if mode == "stall" and sent == 3:
-                        time.sleep(3600)
-                    body = b"\x00not a jpeg\x00" * 40 if mode == "corrupt" and sent % 3 == 2 \
-                        else frames[sent % len(frames)]
-                    self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body + b"\r\n")
-                    self.wfile.flush()
-                    sent += 1
-                    time.sleep(max(0.0, started + sent / fps - time.monotonic()))
+                if mode == "slow-headers":
+                    self.trickle(b"HTTP/1.0 200 OK\r\n" + b"X-Slow: 1\r\n" * 1_000_000)
+                self.send_response(200)
+                self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+                self.end_headers()
+                self.stream()
             except (BrokenPipeError, ConnectionResetError):
                 pass
+
+        def stream(self) -> None:
+            started, sent = time.monotonic(), 0
+            misbehave_after = 0 if mode == "bad-boundary" else GOOD_FRAMES
+            while True:
+                if sent == misbehave_after and mode in HOSTILE_MODES and mode != "wrong-length":
+                    self.misbehave()
+                    return
+                if mode == "stall" and sent == 3:
+                    time.sleep(3600)
+                if mode == "wrong-length" and sent == WRONG_LENGTH_PARTS:
+                    self.wfile.write(f"--{BOUNDARY}--\r\n".encode())
+                    return
+                body = b"\x00not a jpeg\x00" * 40 if mode == "corrupt" and sent % 3 == 2 \
+                    else frames[sent % len(frames)]
+                length = len(body)
+                if mode == "wrong-length" and sent % 3 == 1:
+                    length = length + 100 if sent % 2 else length // 2
+                self.part(body, f"Content-Length: {length}\r\n")
+                sent += 1
+                time.sleep(max(0.0, started + sent / fps - time.monotonic()))
+
+        def part(self, body: bytes, headers: str, boundary: str = BOUNDARY) -> None:
+            self.wfile.write(f"--{boundary}\r\nContent-Type: image/jpeg\r\n{headers}\r\n".encode() + body + b"\r\n")
+            self.wfile.flush()
+
+        def misbehave(self) -> None:
+            """What a hostile mode does once it has sent its good frames."""
+            if mode == "huge-length":
+                self.wfile.write(f"--{BOUNDARY}\r\nContent-Length: {HUGE_LENGTH}\r\n\r\n".encode())
+            elif mode == "trickle":
+                self.trickle(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n".encode() + frames[0])
+            elif mode == "bad-boundary":
+                while True:
+                    self.part(frames[0], "", boundary="otherframe")
+                    time.sleep(1 / fps)
+            elif mode == "endless-part":
+                self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n".encode())
+            if mode in ("huge-length", "endless-part"):
+                while True:
+                    self.wfile.write(JUNK)
+
+        def trickle(self, data: bytes) -> None:
+            for byte in data:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(1.0)
 
         def log_message(self, *args) -> None:
             pass
@@ -78,7 +131,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--video", required=True)
     parser.add_argument("--fps", type=float, default=15.0)
-    parser.add_argument("--mode", default="mjpeg", choices=["mjpeg", "corrupt", "stall", "octet", "missing"])
+    parser.add_argument("--mode", default="mjpeg",
+                        choices=["mjpeg", "corrupt", "stall", "octet", "missing", *HOSTILE_MODES])
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(load_jpegs(args.video), args.fps, args.mode))
     server.daemon_threads = True

@@ -155,7 +155,9 @@ class Capture:
             self._close_reader()
             self._reader = open_reader(self.spec, self.settings)
         if not self._stopping.is_set():
-            self._set_status(SourceState.ENDED, early)
+            corrupt = self.corrupt_frames
+            skipped = f"with {corrupt} undecodable frame{'s' * (corrupt > 1)} skipped" if corrupt else ""
+            self._set_status(SourceState.ENDED, "; ".join(filter(None, (early, skipped))))
 
     def _run_live(self) -> None:
         """Read until the source drops, then reopen it with capped exponential backoff and jitter."""

@@ -55,6 +55,7 @@ def parse_source(text: str) -> SourceSpec:
     if text.isdigit():
         return SourceSpec("camera", int(text))
     if text.lower().startswith(("rtsp://", "rtsps://", "http://", "https://")):
+        _check_url(text)
         return SourceSpec("url", text)
     path = Path(text).expanduser()
     if path.is_dir():
@@ -66,17 +67,28 @@ def parse_source(text: str) -> SourceSpec:
     return SourceSpec("video", str(path))
 
 
-def check_reachable(url: str, timeout: float) -> None:
-    """Connect to the URL's host and port, so an unreachable camera gets a specific error."""
+def _check_url(url: str) -> None:
+    """A stream URL names a host and, if any, a port from 1 to 65535: a typo is an error before
+    anything connects."""
     parts = urlsplit(url)
     shown = redact_source(url)
     if not parts.hostname:
         raise SourceError(f"{shown} is not a valid stream URL (no host)")
-    default = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}.get(parts.scheme.lower(), 80)
     try:
-        port = parts.port or default
-    except ValueError:
-        raise SourceError(f"{shown}: the port is not a number") from None
+        valid = parts.port != 0
+    except ValueError:  # not a number, or out of range
+        valid = False
+    if not valid:
+        port = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]  # after any [IPv6 address]
+        raise SourceError(f"{shown}: the port {port} is not a number from 1 to 65535")
+
+
+def check_reachable(url: str, timeout: float) -> None:
+    """Connect to the URL's host and port, so an unreachable camera gets a specific error."""
+    parts = urlsplit(url)
+    shown = redact_source(url)
+    default = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}.get(parts.scheme.lower(), 80)
+    port = parts.port or default
     where = f"{parts.hostname}:{port}"
     try:
         socket.create_connection((parts.hostname, port), timeout=timeout).close()

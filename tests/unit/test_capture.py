@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 import cv2
@@ -157,6 +158,29 @@ def test_missing_camera_names_the_index_and_the_source_hint():
         Capture(parse_source("7"))
 
 
+@pytest.mark.parametrize(("url", "shown", "port"), [
+    ("http://cam.local:99999/mjpg", "http://cam.local:99999/mjpg", "99999"),
+    ("rtsp://admin:secret@cam.local:0/live", "rtsp://admin:***@cam.local:0/live", "0"),
+    ("http://[::1]:70000/mjpg", "http://[::1]:70000/mjpg", "70000"),
+    ("https://cam.local:8o8o/mjpg", "https://cam.local:8o8o/mjpg", "8o8o"),
+], ids=["too-high", "zero", "ipv6", "not-a-number"])
+def test_a_stream_url_with_a_bad_port_is_a_specific_error_before_anything_connects(url, shown, port):
+    with pytest.raises(SourceError) as raised:
+        parse_source(url)
+    assert str(raised.value) == f"{shown}: the port {port} is not a number from 1 to 65535"
+
+
+def test_undecodable_images_in_a_folder_are_counted_and_reported_when_it_ends(tmp_path):
+    for name, content in (("a.png", _png(40)), ("b.jpg", b"not a jpeg"), ("c.png", _png(90)), ("d.png", b"")):
+        (tmp_path / name).write_bytes(content)
+    statuses = []
+    capture = Capture(parse_source(str(tmp_path)), on_status=statuses.append).start()
+    assert [int(frame.image.mean()) for frame in capture.frames()] == [40, 90]
+    assert capture.corrupt_frames == 2
+    assert statuses[-1].describe() == "ended: with 2 undecodable frames skipped"
+    assert statuses[-1].corrupt_frames == 2
+
+
 def test_source_kinds():
     assert parse_source("0") == SourceSpec("camera", 0)
     assert parse_source("rtsp://cam.local/stream").kind == "url"
@@ -166,6 +190,10 @@ def test_source_kinds():
 def _jpeg(value: int | tuple[int, int, int]) -> bytes:
     """An 8x8 JPEG of one grey level, or of one BGR colour."""
     return cv2.imencode(".jpg", np.full((8, 8, 3), value, np.uint8))[1].tobytes()
+
+
+def _png(level: int) -> bytes:
+    return cv2.imencode(".png", np.full((8, 8, 3), level, np.uint8))[1].tobytes()
 
 
 def _frames(reader: MjpegReader) -> list[np.ndarray]:
@@ -195,7 +223,7 @@ def test_mjpeg_parts_with_and_without_a_length_split_across_reads_and_corrupt_on
      r"^http://admin:\*\*\*@cam.local/mjpg: Connection reset by peer$"),
 ], ids=["stalled", "reset"])
 def test_a_stalled_or_dropped_mjpeg_stream_is_lost_without_showing_the_password(error, message):
-    response = ChunkedResponse(b"--cam\r\n\r\n", size=64, error=error)
+    response = ChunkedResponse(b"", size=64, error=error)
     reader = MjpegReader("http://admin:secret@cam.local/mjpg", response, b"cam", stall_s=2.5)
     with pytest.raises(StreamLost, match=message):
         reader.read()
@@ -245,14 +273,73 @@ def test_an_mjpeg_frame_is_delivered_as_soon_as_its_content_length_has_arrived()
         reader.read()
 
 
-@pytest.mark.parametrize("endless", [b"X-Junk: ", b"\r\n\r\n"], ids=["headers", "body"])
-def test_an_mjpeg_part_that_never_ends_ends_the_stream_instead_of_filling_memory(endless):
-    endless += b"x" * 2 * MjpegReader.MAX_PART_BYTES
-    stream = b"--cam\r\n" + endless + b"\r\n\r\n\r\n--cam\r\n\r\n%s\r\n--cam--\r\n" % _jpeg(60)
-    response = ChunkedResponse(stream, size=1024 * 1024)
-    reader = MjpegReader("http://cam.local/mjpg", response, b"cam", stall_s=1.0)
-    assert reader.read() is None
-    assert response.chunks  # the rest of the stream was never read
+def _read_all_within(reader: MjpegReader) -> tuple[list[int], int]:
+    """The grey levels of every frame the reader decodes to the end of its stream, and the most
+    memory Python allocated meanwhile (bytes)."""
+    tracemalloc.start()
+    try:
+        levels = [int(frame.mean()) for frame in _frames(reader)]
+        return levels, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(("damage", "cap"), [
+    (b"X-Junk: " + b"x" * 2 * MjpegReader.MAX_PART_BYTES, MjpegReader.MAX_HEADER_BYTES),  # headers never end
+    (b"\r\n\r\n" + b"x" * 2 * MjpegReader.MAX_PART_BYTES, MjpegReader.MAX_PART_BYTES),  # no length, no boundary
+    (b"Content-Length: 10000000000\r\n\r\n" + b"x" * 2 * MjpegReader.MAX_PART_BYTES, 0),  # a length over the cap
+], ids=["headers", "body", "huge-length"])
+def test_an_mjpeg_part_over_its_cap_is_corrupt_and_skipped_without_holding_it_and_the_next_one_comes(damage, cap):
+    stream = b"--cam\r\n" + damage + b"\r\n\r\n\r\n--cam\r\n\r\n%s\r\n--cam--\r\n" % _jpeg(60)
+    reader = MjpegReader("http://cam.local/mjpg", ChunkedResponse(stream, size=MjpegReader.CHUNK), b"cam", stall_s=60)
+    levels, peak = _read_all_within(reader)
+    assert levels == pytest.approx([60], abs=3) and reader.corrupt_frames == 1
+    assert peak < cap * 1.25 + 4 * MjpegReader.CHUNK  # a buffer's growth margin; what came past the cap was dropped
+
+
+def test_mjpeg_parts_with_a_wrong_content_length_are_corrupt_and_the_next_parts_are_found():
+    """Too long, it swallows the next part's start; too short, it cuts the JPEG: each damaged part
+    is counted, the boundary after it found again, and no good frame lost."""
+    jpegs = [_jpeg(level) for level in (20, 70, 120, 170, 220)]
+    lengths = [len(jpegs[0]), len(jpegs[1]) + 60, len(jpegs[2]), len(jpegs[3]) // 2, len(jpegs[4])]
+    stream = b"".join(b"--cam\r\nContent-Length: %d\r\n\r\n%s\r\n" % (length, jpeg)
+                      for length, jpeg in zip(lengths, jpegs)) + b"--cam--\r\n"
+    reader = MjpegReader("http://cam.local/mjpg", ChunkedResponse(stream, size=50), b"cam", stall_s=60)
+    assert [int(frame.mean()) for frame in _frames(reader)] == pytest.approx([20, 120, 220], abs=3)
+    assert reader.corrupt_frames == 2
+
+
+class EndlessResponse:
+    """A server that never sends a whole frame: `data` again and again, `pause_s` between reads."""
+
+    def __init__(self, data: bytes, pause_s: float = 0.0, first: bytes = b"") -> None:
+        self.data, self.pause_s, self.first = data, pause_s, first
+
+    def read1(self, _limit: int) -> bytes:
+        if self.first:
+            sent, self.first = self.first, b""
+            return sent
+        time.sleep(self.pause_s)
+        return self.data
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("response", "reason"), [
+    (EndlessResponse(b"x", pause_s=0.05), r"the server trickles [\d.]+ bytes/s"),
+    (EndlessResponse(b"x", pause_s=0.05, first=b"--cam\r\nContent-Type: image/jpeg\r\n"),  # slow headers
+     r"the server trickles [\d.]+ bytes/s"),
+    (EndlessResponse(b"x" * 65536), r"\d+ (KB|MB) without the boundary --cam"),  # junk, or another boundary
+    (EndlessResponse(b"--cam\r\nContent-Length: 9\r\n\r\nnot jpeg!\r\n"),
+     r"\d+ damaged parts: not a decodable image"),
+    (EndlessResponse(b"x" * 65536, first=b"--cam\r\nContent-Length: 10000000000\r\n\r\n"),
+     r"1 damaged part: Content-Length 10000000000 is over the 16 MB cap; then \d+ (KB|MB) without the boundary --cam"),
+], ids=["trickle", "slow-headers", "junk", "undecodable", "huge-length"])
+def test_no_complete_mjpeg_frame_within_stall_s_is_a_stall_that_says_why(response, reason):
+    reader = MjpegReader("http://cam.local/mjpg", response, b"cam", stall_s=0.5)
+    with pytest.raises(StreamLost, match=rf"^no complete frame from http://cam.local/mjpg for 0.5 s \({reason}\)$"):
+        reader.read()
 
 
 READERS = ["emotui.capture.readers.opencv", "emotui.capture.readers.mjpeg", "emotui.capture.readers.images"]

@@ -11,7 +11,8 @@ from emotui.capture.sources import IMAGE_SUFFIXES, SourceError, SourceSpec
 
 
 class ImageReader:
-    """One image, or the images of a folder in name order (one per second of source time)."""
+    """One image, or the images of a folder in name order (one per second of source time); a file
+    that cannot be decoded is skipped and counted in `corrupt_frames`."""
 
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
@@ -24,7 +25,7 @@ class ImageReader:
             self._paths = [path]
         self.fps = 0.0
         self._position = 0
-        self.unreadable: list[Path] = []
+        self.corrupt_frames = 0
         if spec.kind == "image" and read_image(path) is None:
             raise SourceError(f"cannot decode {path} as an image")
 
@@ -35,7 +36,7 @@ class ImageReader:
             image = read_image(path)
             if image is not None:
                 return image, float(self._position - 1)
-            self.unreadable.append(path)
+            self.corrupt_frames += 1
         return None
 
     def close(self) -> None:
