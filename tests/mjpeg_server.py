@@ -56,6 +56,11 @@ def make_handler(frames: list[bytes], fps: float, mode: str):
             if mode == "missing":
                 self.send_error(404, "Not Found")
                 return
+            if mode == "redirect-loop" or (mode == "redirect" and self.path != "/moved"):
+                self.send_response(302)
+                self.send_header("Location", self.path if mode == "redirect-loop" else "/moved")
+                self.end_headers()
+                return
             if mode == "octet":
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")
@@ -132,7 +137,7 @@ def main() -> None:
     parser.add_argument("--video", required=True)
     parser.add_argument("--fps", type=float, default=15.0)
     parser.add_argument("--mode", default="mjpeg",
-                        choices=["mjpeg", "corrupt", "stall", "octet", "missing", *HOSTILE_MODES])
+                        choices=["mjpeg", "corrupt", "stall", "octet", "missing", "redirect", "redirect-loop", *HOSTILE_MODES])
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(load_jpegs(args.video), args.fps, args.mode))
     server.daemon_threads = True

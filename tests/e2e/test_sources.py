@@ -161,6 +161,22 @@ def test_bad_live_sources_give_specific_errors(video):
             camera.kill()
 
 
+
+def test_a_redirected_stream_is_followed_and_a_redirect_loop_named(video):
+    moved = MjpegCamera(free_port(), video, mode="redirect").start()
+    try:
+        capture = Capture(parse_source(moved.url), settings=SourceConfig(stall_s=5.0)).start()
+        frames = [frame for frame, _ in zip(capture.frames(), range(3))]
+        capture.stop()
+    finally:
+        moved.kill()
+    assert [frame.index for frame in frames] == [0, 1, 2]
+    looping = MjpegCamera(free_port(), video, mode="redirect-loop").start()
+    try:
+        assert _specific_error(looping.url) == f"{looping.url}: more than 5 redirects"
+    finally:
+        looping.kill()
+
 def test_truncated_and_empty_files_give_specific_errors(tmp_path, video):
     data = video.read_bytes()
     (tmp_path / "empty.mp4").write_bytes(b"")

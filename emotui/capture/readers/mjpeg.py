@@ -17,7 +17,7 @@ import http.client
 import socket
 import threading
 import time
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import cv2
 import numpy as np
@@ -199,25 +199,27 @@ def _content_length(headers: bytes) -> int | None:
     return None
 
 
+MAX_REDIRECTS = 5
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
 def open_http_stream(spec: SourceSpec, settings: SourceConfig) -> MjpegReader | VideoReader:
-    """MJPEG is read here; anything else an HTTP server sends goes to FFmpeg."""
+    """MJPEG is read here; anything else an HTTP server sends goes to FFmpeg. Redirects are
+    followed (up to MAX_REDIRECTS), with the URL's credentials sent to its own host only."""
     url = str(spec.target)
     shown = redact_source(url)
-    parts = urlsplit(url)
-    connection_type = http.client.HTTPSConnection if parts.scheme.lower() == "https" else http.client.HTTPConnection
-    connection = connection_type(parts.hostname, parts.port, timeout=settings.stall_s)
-    headers = {"User-Agent": "emotui"}
-    if parts.username is not None:  # credentials in the URL: HTTP Basic
-        token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    try:
-        connection.connect()
-        sock = connection.sock  # the response closes the connection, not the socket it reads
-        response = _answer_within(connection, urlunsplit(("", "", parts.path or "/", parts.query, "")), headers,
-                                  settings.stall_s, shown)
-    except (OSError, http.client.HTTPException) as error:
-        connection.close()
-        raise SourceError(f"cannot open {shown}: {getattr(error, 'strerror', None) or error}") from None
+    origin = urlsplit(url)
+    for _ in range(MAX_REDIRECTS + 1):
+        response, sock = _get(url, origin, settings.stall_s, shown)
+        location = response.headers.get("Location") if response.status in REDIRECTS else None
+        if location is None:
+            break
+        response.close()
+        url = urljoin(url, location)
+        if urlsplit(url).scheme.lower() not in ("http", "https"):
+            raise SourceError(f"{shown}: redirected to {redact_source(url)}, which is not an http(s) URL")
+    else:
+        raise SourceError(f"{shown}: more than {MAX_REDIRECTS} redirects")
     if response.status != 200:
         response.close()
         raise SourceError(f"{shown}: the server answered {response.status} {response.reason}")
@@ -230,10 +232,29 @@ def open_http_stream(spec: SourceSpec, settings: SourceConfig) -> MjpegReader | 
         return MjpegReader(url, response, str(boundary).strip('"').encode("latin-1"), settings.stall_s, sock)
     response.close()
     try:
-        return VideoReader(spec, settings)
+        return VideoReader(SourceSpec(spec.kind, url), settings)
     except SourceError:
         raise SourceError(f"{shown}: the server sends {content_type}, which is neither MJPEG nor a stream FFmpeg "
                           "can read") from None
+
+
+def _get(url: str, origin: SplitResult, deadline_s: float, shown: str) -> tuple[http.client.HTTPResponse, socket.socket]:
+    """GET `url`: its answer's status and headers (within `deadline_s`), and the socket the body comes on."""
+    parts = urlsplit(url)
+    connection_type = http.client.HTTPSConnection if parts.scheme.lower() == "https" else http.client.HTTPConnection
+    connection = connection_type(parts.hostname, parts.port, timeout=deadline_s)
+    headers = {"User-Agent": "emotui"}
+    if origin.username is not None and (parts.hostname, parts.port) == (origin.hostname, origin.port):
+        token = base64.b64encode(f"{origin.username}:{origin.password or ''}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"  # credentials in the URL: HTTP Basic, to that host only
+    try:
+        connection.connect()
+        sock = connection.sock  # the response closes the connection, not the socket it reads
+        path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        return _answer_within(connection, path, headers, deadline_s, shown), sock
+    except (OSError, http.client.HTTPException) as error:
+        connection.close()
+        raise SourceError(f"cannot open {shown}: {getattr(error, 'strerror', None) or error}") from None
 
 
 def _answer_within(connection: http.client.HTTPConnection, path: str, headers: dict[str, str], deadline_s: float,
