@@ -182,9 +182,9 @@ class _Locator:
 
     def line_of(self, dotted: str) -> int | None:
         """The first line of the table header `[dotted]` (or `[[dotted]]`), or of the key whose
-        full dotted name (table + dotted key) is `dotted` or, for an inline table, a prefix of it."""
+        full dotted name (table + dotted key) is `dotted` or, for an inline table or array, a prefix of it."""
         tables, keys = self._index
-        prefixes = (dotted[:i] for i, char in enumerate(dotted) if char == ".")
+        prefixes = (dotted[:i] for i, char in enumerate(dotted) if char in ".[")
         lines = [tables.get(dotted), keys.get(dotted), *map(keys.get, prefixes)]
         return min((line for line in lines if line is not None), default=None)
 

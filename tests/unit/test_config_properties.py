@@ -395,3 +395,21 @@ def test_a_source_option_that_can_never_work_is_a_config_error_naming_the_option
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("emotui: config error: --source: is not a valid URL (Port out of range 0-65535)")
     assert "s3cret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_each_of_3000_refused_rules_is_located_on_its_own_line(tmp_path):
+    """The line index serves thousands of issues (benchmarks/config_check.py times it)."""
+    path = tmp_path / "emotui.toml"
+    path.write_text("".join(f'[[alerts.rules]]\nname = "r{n}"\nthreshold = 2.0\n' for n in range(3000)), encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert [(issue.key, issue.line) for issue in raised.value.issues] == [
+        (f"alerts.rules[{n}].threshold", 3 * n + 3) for n in range(3000)]
+
+
+def test_an_issue_in_an_inline_array_of_tables_is_located_on_its_line(tmp_path):
+    path = tmp_path / "emotui.toml"
+    path.write_text('[alerts]\narmed = true\nrules = [{name = "a"}, {name = "b", threshold = nan}]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert [(issue.key, issue.line) for issue in raised.value.issues] == [("alerts.rules[1].threshold", 3)]
