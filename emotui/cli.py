@@ -50,8 +50,10 @@ def _load(args: argparse.Namespace) -> Config:
     the file's settings are."""
     config = load_config(find_config_file(getattr(args, "config", None)))
     given = vars(args)
-    apply_options(config, {option: (key, given[_dest(option)]) for option, key, _ in SETTING_OPTIONS
-                           if _dest(option) in given})
+    options = {option: (key, given[_dest(option)]) for option, key, _ in SETTING_OPTIONS if _dest(option) in given}
+    if given.get("source") is not None:  # a stream URL that can never work is refused as the file's would be
+        options["--source"] = ("source.uri", given["source"])
+    apply_options(config, options)
     return config
 
 

@@ -26,14 +26,13 @@ from emotui import __version__
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.network import describe_connection_error, url_problem
 from emotui.alerts.outbox import Outbox, QueuedMessage
-from emotui.config import WebhookConfig
+from emotui.config import WebhookConfig, header_problem
 
 MAX_BACKOFF_S = 60.0  # longest wait between attempts, Retry-After included
 RETRYABLE_STATUSES = (408, 429)  # and every 5xx
 IDLE_POLL_S = 0.1  # how often an idle sender checks whether it should stop
 JOIN_GRACE_S = 0.5  # how long close() waits for a request in flight once its timeout has passed
 UNEXPECTED_ERROR_PAUSE_S = 1.0
-HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -184,10 +183,8 @@ def _describe_server(url: str) -> str:
 
 def _checked_header(key: str, name: str, value: str) -> str:
     """The value, if it can be sent; the error never quotes it (it may be a secret)."""
-    if not HEADER_NAME.fullmatch(name):
-        raise AlertSetupError(f"{key}: not a valid header name")
-    if re.search(r"[\r\n\0]", value) or any(ord(char) > 255 for char in value):
-        raise AlertSetupError(f"{key}: the value must be a single line of Latin-1 text")
+    if problem := header_problem(name, value):
+        raise AlertSetupError(f"{key}: {problem}")
     return value
 
 

@@ -7,7 +7,7 @@ from emotui.config.load import (
 from emotui.config.schema import (
     DEFAULT_RULES, WEEKDAYS, AlertRuleConfig, AlertsConfig, Config, CustomEmotionConfig, DetectorConfig,
     EmotionConfig, KeysConfig, ModelsConfig, MqttConfig, SnapshotsConfig, SourceConfig, TrackerConfig, UiConfig,
-    WebhookConfig,
+    WebhookConfig, header_problem,
 )
 from emotui.config.write import ConfigWriteError, write_thresholds
 
@@ -15,5 +15,5 @@ __all__ = [
     "CONFIG_ENV", "CONFIG_FILENAME", "DEFAULT_RULES", "WEEKDAYS", "AlertRuleConfig", "AlertsConfig", "Config",
     "ConfigError", "ConfigIssue", "ConfigWriteError", "CustomEmotionConfig", "DetectorConfig", "EmotionConfig",
     "KeysConfig", "ModelsConfig", "MqttConfig", "SnapshotsConfig", "SourceConfig", "TrackerConfig", "UiConfig",
-    "WebhookConfig", "apply_options", "find_config_file", "load_config", "write_thresholds",
+    "WebhookConfig", "apply_options", "find_config_file", "header_problem", "load_config", "write_thresholds",
 ]

@@ -7,14 +7,17 @@ stands, and what is allowed, so `emotui config check` can list them all at once.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import math
 import os
 import re
+import reprlib
 import tomllib
 import types
 from dataclasses import Field, dataclass, fields, is_dataclass
 from enum import StrEnum
-from functools import reduce
+from functools import cache, cached_property, reduce
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
@@ -24,6 +27,9 @@ from emotui.config.schema import Config
 
 CONFIG_ENV = "EMOTUI_CONFIG"
 CONFIG_FILENAME = "emotui.toml"
+MAX_FILE_BYTES = 4 * 2**20  # a config with thousands of rules is a few hundred KB
+_SHOWN = reprlib.Repr()  # a value quoted in a message: short whatever its size or depth
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlist, _SHOWN.maxdict = 3, 80, 80, 8, 8
 
 
 @dataclass(frozen=True)
@@ -69,10 +75,7 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None, cwd: Path |
 def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError([ConfigIssue("(file)", f"cannot read: {error.strerror}", path)]) from None
+    text = _read_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -80,6 +83,10 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(
             [ConfigIssue("(syntax)", f"not valid TOML: {error}", path, int(match.group(1)) if match else None)]
         ) from None
+    except ValueError as error:  # an integer of more digits than Python converts
+        raise ConfigError([ConfigIssue("(syntax)", f"not valid TOML: {error}", path)]) from None
+    except RecursionError:
+        raise ConfigError([ConfigIssue("(syntax)", "arrays or tables nested too deeply", path)]) from None
     issues: list[ConfigIssue] = []
     config = _build(Config, data, "", issues, _Locator(path, text))
     if issues:
@@ -88,24 +95,44 @@ def load_config(path: Path | None) -> Config:
     return config
 
 
+def _read_text(path: Path) -> str:
+    """The file's text, if it is UTF-8 and at most MAX_FILE_BYTES long."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise ConfigError([ConfigIssue("(file)", f"cannot read: {error.strerror}", path)]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError([ConfigIssue("(file)", f"larger than {MAX_FILE_BYTES // 2**20} MiB: not a config file", path)])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigError([ConfigIssue(
+            "(file)", f"not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})", path, line)]) from None
+
+
 def apply_options(config: Config, options: dict[str, tuple[str, str]]) -> None:
     """Set the settings given as command-line options, e.g. {"--detector": ("detector.name", "haar")}.
     Each value is checked as the file's are; a ConfigError names every option not allowed, and
     then nothing is set."""
     issues: list[ConfigIssue] = []
-    values: list[tuple[Any, str, Any]] = []
+    values: dict[str, tuple[Any, str, Any]] = {}  # option -> (section, key, value)
     for option, (dotted, text) in options.items():
         *sections, key = dotted.split(".")
         section = reduce(getattr, sections, config)
-        spec, expected = {f.name: f for f in fields(section)}[key], get_type_hints(type(section))[key]
+        spec, expected = {f.name: f for f in fields(section)}[key], _hints(type(section))[key]
         value = _option_value(text, expected)
         if problem := _problem(spec, expected, value):
             issues.append(ConfigIssue(option, problem))
         else:
-            values.append((section, key, _typed(value, expected)))
+            values[option] = (section, key, _typed(value, expected))
+    for option, (section, _, _) in values.items():
+        changed = dataclasses.replace(section, **{key: value for s, key, value in values.values() if s is section})
+        issues.extend(ConfigIssue(option, problem) for _, problem in _cross_problems(changed))
     if issues:
         raise ConfigError(issues)
-    for section, key, value in values:
+    for section, key, value in values.values():
         setattr(section, key, value)
 
 
@@ -123,33 +150,43 @@ def _option_value(text: str, expected: Any) -> Any:
 
 
 class _Locator:
-    """Finds the line where a dotted key is set (tomllib keeps no positions)."""
+    """Finds the line where a dotted key is set (tomllib keeps no positions). The file is read
+    once into an index, when the first issue needs it, so locating thousands of issues stays
+    linear in the file's size."""
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self.lines = text.splitlines()
+        self._text = text
 
-    def line_of(self, dotted: str) -> int | None:
-        """The line of the table header `[dotted]`, or of the key whose full dotted name
-        (table + dotted key) is `dotted` or, for an inline table, a prefix of it."""
+    @cached_property
+    def _index(self) -> tuple[dict[str, int], dict[str, int]]:
+        """The first line of each table header (and of what precedes each [n] in it) and of each
+        table + dotted key."""
+        tables: dict[str, int] = {}
+        keys: dict[str, int] = {}
         table = ""
         seen_arrays: dict[str, int] = {}
-        for number, raw in enumerate(self.lines, start=1):
+        for number, raw in enumerate(self._text.splitlines(), start=1):
             line = raw.strip()
             if header := re.match(r"^\[+\s*([^\]]+?)\s*\]+", line):
                 table = _dotted(header.group(1))
                 if line.startswith("[["):  # array of tables: the nth [[x]] is x[n]
                     seen_arrays[table] = seen_arrays.get(table, -1) + 1
                     table = f"{table}[{seen_arrays[table]}]"
-                if table == dotted or table.startswith(f"{dotted}["):
-                    return number
-                continue
-            if assignment := re.match(r"^([\w\-.\"' ]+?)\s*=", line):
+                for name in (table, *(table[:i] for i, char in enumerate(table) if char == "[")):
+                    tables.setdefault(name, number)
+            elif assignment := re.match(r"^([\w\-.\"' ]+?)\s*=", line):
                 key = _dotted(assignment.group(1))
-                full = f"{table}.{key}" if table else key
-                if dotted == full or dotted.startswith(f"{full}."):
-                    return number
-        return None
+                keys.setdefault(f"{table}.{key}" if table else key, number)
+        return tables, keys
+
+    def line_of(self, dotted: str) -> int | None:
+        """The first line of the table header `[dotted]` (or `[[dotted]]`), or of the key whose
+        full dotted name (table + dotted key) is `dotted` or, for an inline table or array, a prefix of it."""
+        tables, keys = self._index
+        prefixes = (dotted[:i] for i, char in enumerate(dotted) if char in ".[")
+        lines = [tables.get(dotted), keys.get(dotted), *map(keys.get, prefixes)]
+        return min((line for line in lines if line is not None), default=None)
 
     def issue(self, dotted: str, message: str) -> ConfigIssue:
         return ConfigIssue(dotted, message, self.path, self.line_of(dotted))
@@ -160,12 +197,23 @@ def _dotted(key: str) -> str:
     return ".".join(part.strip().strip("\"'") for part in key.split("."))
 
 
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+def _cross_problems(section: Any) -> list[tuple[str, str]]:
+    """(key, problem) for a section's settings that only together can never work."""
+    return section.cross_checks() if hasattr(section, "cross_checks") else []
+
+
 def _build(cls: type, data: Any, prefix: str, issues: list[ConfigIssue], locator: _Locator):
-    hints = get_type_hints(cls)
+    hints = _hints(cls)
     known = {f.name: f for f in fields(cls) if not (cls is Config and f.name == "path")}  # Config.path is not a key
     if not isinstance(data, dict):
         issues.append(locator.issue(prefix.rstrip("."), "must be a table"))
         return cls()
+    issues_before = len(issues)
     values: dict[str, Any] = {}
     for key, value in data.items():
         dotted = f"{prefix}{key}"
@@ -193,7 +241,10 @@ def _build(cls: type, data: Any, prefix: str, issues: list[ConfigIssue], locator
     for name, spec in known.items():
         if spec.metadata.get("required") and name not in data:
             issues.append(locator.issue(prefix.rstrip("."), f"needs '{name}' ({spec.metadata['help']})"))
-    return cls(**values)
+    section = cls(**values)
+    if len(issues) == issues_before:  # each setting alone is allowed: now those that go together
+        issues.extend(locator.issue(f"{prefix}{key}", problem) for key, problem in _cross_problems(section))
+    return section
 
 
 def _problem(spec: Field, expected: Any, value: Any) -> str | None:
@@ -204,7 +255,8 @@ def _problem(spec: Field, expected: Any, value: Any) -> str | None:
         problem = spec.metadata["check"](value)
     if problem is None:
         return None
-    got = "" if isinstance(value, list) and value and is_dataclass(value[0]) else f" (got {value!r})"
+    quoted = not spec.metadata["secret"] and not (isinstance(value, list) and value and is_dataclass(value[0]))
+    got = f" (got {_SHOWN.repr(value)})" if quoted else ""
     return f"{problem}{got}; {spec.metadata['help']}"
 
 
@@ -243,6 +295,8 @@ def _type_problem(value: Any, expected: Any) -> str | None:
         return f"must be a list of {_plain(item).__name__}"
     expected = _plain(expected)
     if expected is float:
+        if isinstance(value, float) and not math.isfinite(value):
+            return "must be a finite number (not nan or inf)"
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     elif expected is int:
         ok = isinstance(value, int) and not isinstance(value, bool)

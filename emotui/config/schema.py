@@ -9,11 +9,14 @@ rules (ranges, patterns, polygons) are check functions that return what is wrong
 from __future__ import annotations
 
 import copy
+import ipaddress
 import re
 import string
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from emotui.vocabulary import EMOTIONS, EventType, RuleKind, Severity
 
@@ -31,26 +34,33 @@ ColourMode = Literal["auto", "truecolor", "256", "16", "grey"]
 
 DETECTORS = get_args(BuiltinDetector)
 WEEKDAYS = get_args(Weekday)
+STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
+MAX_TOPIC_PREFIX_BYTES = 1024  # MQTT allows 65,535-byte topics; emotui appends camera and rule levels
+MAX_CLIENT_ID_BYTES = 256  # MQTT 3.1.1 brokers must accept 23; mosquitto takes up to 65,535
+MAX_QUEUE = 1_000_000  # events kept on disk per sink
+MAX_INPUT_SIDE = 1024  # pixels of a custom emotion model's input side
 EXEC_PLACEHOLDERS = ("type", "id", "camera", "rule", "kind", "track_id", "emotion", "score", "peak_score",
                      "faces", "snapshot")
 
 
-def setting(default: Any, help: str, check=None, required: bool = False, non_empty: bool = False):
+def setting(default: Any, help: str, check=None, required: bool = False, non_empty: bool = False,
+            secret: bool = False):
     """A config field with its documentation and validation: `check` returns what is wrong with a
     value of the right type, or None; `required` keys must be given; a `non_empty` list of allowed
-    words must hold at least one."""
+    words must hold at least one; a `secret` value (a URL with a password) is never quoted in a message."""
     factory = (lambda: copy.deepcopy(default)) if isinstance(default, (list, dict)) else None
-    metadata = {"help": help, "check": check, "required": required, "non_empty": non_empty}
+    metadata = {"help": help, "check": check, "required": required, "non_empty": non_empty, "secret": secret}
     if factory:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
-def _range(low: float, high: float | None = None):
+def _range(low: float, high: float):
+    """Every number has both bounds: a value beyond what any user needs (a timeout of years, a
+    queue of billions) is a typo that would otherwise show only while running."""
     def check(value: Any) -> str | None:
-        if value < low or (high is not None and value > high):
-            return f"must be from {low} to {high}" if high is not None else f"must be at least {low}"
-        return None
+        return None if low <= value <= high else f"must be from {low} to {high}"
 
     return check
 
@@ -95,8 +105,10 @@ def _non_empty(value: str) -> str | None:
     return None if value.strip() else "must not be empty"
 
 
-def _pair_of_positive_ints(value: list[int]) -> str | None:
-    return None if len(value) == 2 and min(value) > 0 else "must be [width, height], both positive"
+def _input_size(value: list[int]) -> str | None:
+    if len(value) == 2 and all(1 <= side <= MAX_INPUT_SIDE for side in value):
+        return None
+    return f"must be [width, height], each from 1 to {MAX_INPUT_SIDE}"
 
 
 def _empty_or_matching(pattern: str, problem: str):
@@ -107,10 +119,102 @@ def _empty_or_matching(pattern: str, problem: str):
     return check
 
 
+def _text_problem(value: str, max_bytes: int) -> str | None:
+    """Text sent to a server: UTF-8, no control characters, at most `max_bytes` bytes."""
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "must be valid UTF-8 text"
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        return "must not hold control characters (NUL, newline, ...)"
+    return f"must be at most {max_bytes} bytes" if size > max_bytes else None
+
+
+def _topic_prefix(value: str) -> str | None:
+    """The start of MQTT topics emotui publishes and subscribes to (MQTT 3.1.1, section 4.7)."""
+    if problem := _text_problem(value, MAX_TOPIC_PREFIX_BYTES):
+        return problem
+    if "+" in value or "#" in value:
+        return "must not hold the MQTT wildcards + and #"
+    if value.startswith("$"):
+        return "must not start with $ (topics the broker reserves)"
+    if "" in value.removesuffix("/").split("/"):  # a trailing '/' is dropped, as it always was
+        return "must be one or more non-empty topic levels separated by single '/' (e.g. emotui/door)"
+    return None
+
+
+def _client_id(value: str) -> str | None:
+    return _text_problem(value, MAX_CLIENT_ID_BYTES)
+
+
+def _host(value: str) -> str | None:
+    """A broker host name or IP address, without scheme or port."""
+    if value == "" or re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", value):
+        return None
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+        return None
+    except ValueError:
+        return "must be a host name or IP address, without scheme or port (the port is mqtt.port)"
+
+
+def url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
+    """What keeps a URL of one of `schemes` from ever working (no host, a port outside 1-65535,
+    spaces), or None. Whether anything answers there is for the run to find out."""
+    if re.search(r"[\s\x00-\x1f\x7f]", url):
+        return "must not hold spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:  # a port that is not a number or is out of range, a bad [IPv6] host
+        return f"is not a valid URL ({error})"
+    if parts.scheme.lower() not in schemes:
+        return f"must be a {' or '.join(f'{scheme}://' for scheme in schemes)} URL"
+    if not parts.hostname:
+        return "names no host"
+    if port is not None and not 1 <= port <= 65535:
+        return "has a port outside 1-65535"
+    return None
+
+
+def _source_uri(value: str) -> str | None:
+    """A stream URL must be one that can work; a file or camera may appear later."""
+    if re.match(r"(rtsps?|https?)://", value.strip(), re.IGNORECASE):
+        return url_problem(value.strip(), STREAM_SCHEMES)
+    return None if value.strip() else "must not be empty"
+
+
+def _webhook_url(value: str) -> str | None:
+    return None if value == "" else url_problem(value, ("http", "https"))
+
+
+def header_problem(name: str, value: str | None = None) -> str | None:
+    """What keeps an HTTP header from being sent; never quotes the value (it may be a secret)."""
+    if not HEADER_NAME.fullmatch(name):
+        return f"{name!r} is not a valid header name (letters, digits and !#$%&'*+.^_`|~-)"
+    if value is not None and (re.search(r"[\r\n\0]", value) or any(ord(char) > 255 for char in value)):
+        return f"the value of {name} must be a single line of Latin-1 text"
+    return None
+
+
+def _headers(value: dict[str, str]) -> str | None:
+    return next(filter(None, (header_problem(name, text) for name, text in value.items())), None)
+
+
+def _header_names(value: dict[str, str]) -> str | None:
+    return next(filter(None, map(header_problem, value)), None)
+
+
+def _model_file(value: str) -> str | None:
+    if value == "" or Path(value).suffix.lower() in (".onnx", ".tflite"):
+        return None
+    return "must be an .onnx or .tflite file"
+
+
 @dataclass
 class SourceConfig:
     uri: str = setting("0", "camera index, video file, rtsp:// or http(s):// URL, image file, folder, or demo "
-                       "(a generated scene)")
+                       "(a generated scene)", _source_uri, secret=True)
     name: str = setting("", "camera name in events and MQTT topics (default: the host name)", _empty_or_matching(
         r"[A-Za-z0-9_-]{1,64}", "must be 1-64 letters, digits, '-' or '_' (it becomes part of MQTT topics)"))
     loop: bool = setting(False, "play a video file or image folder again from the start when it ends")
@@ -119,8 +223,14 @@ class SourceConfig:
                                  _range(0.05, 60.0))
     retry_max_s: float = setting(2.0, "longest wait between reconnect attempts (so analysis resumes soon after "
                                  "the stream is back)", _range(0.1, 600.0))
-    stall_s: float = setting(5.0, "a stream that delivers no frame for this long counts as lost", _range(0.5, 600.0))
+    stall_s: float = setting(5.0, "a stream that delivers no complete frame for this long counts as lost", _range(0.5, 600.0))
     rtsp_transport: RtspTransport = setting("tcp", "RTSP over tcp (reliable through NAT and Wi-Fi) or udp")
+
+    def cross_checks(self) -> list[tuple[str, str]]:
+        """(key, problem) for settings that only together can never work; checked after each alone."""
+        if self.retry_min_s > self.retry_max_s:
+            return [("retry_min_s", f"must not exceed retry_max_s ({self.retry_min_s:g} > {self.retry_max_s:g})")]
+        return []
 
 
 @dataclass
@@ -132,7 +242,8 @@ class DetectorConfig:
                                _range(0.0, 1.0))
     track_min_score: float = setting(0.05, "confidence that keeps a face already tracked (turned away, in shadow, "
                                      "blurred), 0-1; BlazeFace only", _range(0.0, 1.0))
-    min_face_px: int = setting(20, "faces smaller than this many pixels on their short side are ignored", _range(1))
+    min_face_px: int = setting(20, "faces smaller than this many pixels on their short side are ignored, 1-4096",
+                             _range(1, 4096))
     nms_iou: float = setting(0.3, "boxes overlapping more than this IoU are merged", _range(0.0, 1.0))
     tiles: int | str = setting(
         "auto", "also detect on overlapping tiles to find small, distant faces: \"auto\" sizes the grid from "
@@ -144,8 +255,8 @@ class DetectorConfig:
 
 @dataclass
 class CustomEmotionConfig:
-    path: str = setting("", "an .onnx or .tflite classifier")
-    input_size: list[int] = setting([64, 64], "[width, height] the model takes", _pair_of_positive_ints)
+    path: str = setting("", "an .onnx or .tflite classifier", _model_file)
+    input_size: list[int] = setting([64, 64], "[width, height] the model takes", _input_size)
     color: ColourChannels = setting("grey", "grey, rgb or bgr")
     scale: InputScale = setting("symmetric", "unit ([0,1]), symmetric ([-1,1]) or raw ([0,255])")
     layout: TensorLayout = setting("nhwc", "nhwc or nchw")
@@ -160,6 +271,11 @@ class EmotionConfig:
     padding: float = setting(0.05, "face box grown by this fraction on each side before cropping", _range(0.0, 1.0))
     custom: CustomEmotionConfig = field(default_factory=CustomEmotionConfig)
 
+    def cross_checks(self) -> list[tuple[str, str]]:
+        if self.model == "custom" and not self.custom.path:
+            return [("model", "custom needs [emotion.custom] path (an .onnx or .tflite classifier)")]
+        return []
+
 
 @dataclass
 class TrackerConfig:
@@ -169,9 +285,11 @@ class TrackerConfig:
     label_margin: float = setting(0.05, "a face's dominant emotion changes only when another one's score leads "
                                   "it by this much, 0-1", _range(0.0, 1.0))
     iou_threshold: float = setting(0.3, "minimum IoU to continue a track", _range(0.0, 1.0))
-    max_absence_s: float = setting(1.0, "a track ends after this many seconds unseen", _range(0.0))
+    max_absence_s: float = setting(1.0, "a track ends after this many seconds unseen, 0-600",
+                                   _range(0.0, 600.0))
     stationary_s: float = setting(120.0, "a face whose box stays put this long with a median score below "
-                                  "stationary_score is marked stationary (0 = never)", _range(0.0))
+                                  "stationary_score is marked stationary (0 = never), up to a day (86400)",
+                                  _range(0.0, 86400.0))
     stationary_score: float = setting(0.9, "median score below which a face that stays put counts as stationary",
                                       _range(0.0, 1.0))
     ignore_stationary: bool = setting(False, "drop stationary faces (no box, no emotion, no alerts) instead of "
@@ -197,7 +315,11 @@ def _time_windows(value: list[str]) -> str | None:
 
 
 def _argv(value: list[str]) -> str | None:
+    if value and not value[0].strip():
+        return "the program (the first item) must not be empty"
     for part in value:
+        if "\0" in part:
+            return f"{part!r} holds a NUL character"
         try:
             names = [name for _, name, _, _ in string.Formatter().parse(part) if name is not None]
         except ValueError as error:
@@ -213,16 +335,18 @@ class AlertRuleConfig:
     name: str = setting("", "a unique name, shown in the console and in events", _non_empty, required=True)
     emotions: list[Emotion] = setting(["fear"], "the emotions an emotion rule watches", _no_repeats, non_empty=True)
     threshold: float = setting(0.6, "smoothed score that counts, 0-1 (emotion rules)", _range(0.0, 1.0))
-    min_duration_s: float = setting(2.0, "seconds the condition must hold before the alert starts", _range(0.0))
+    min_duration_s: float = setting(2.0, "seconds the condition must hold before the alert starts, "
+                                    "0-86400 (a day)", _range(0.0, 86400.0))
     kind: RuleKind = setting(
         RuleKind.EMOTION, "emotion (a sustained emotion), face (a face present for min_duration_s; 0 = as soon as "
         "one appears) or crowd (more than max_faces faces)")
     inertia_frames: int = setting(
         3, "consecutive frames the condition must hold before it counts, and fail before an alert ends",
         _range(1, 1000))
-    cooldown_s: float = setting(30.0, "after an alert ends, seconds before the same face and rule alert again",
-                                _range(0.0))
-    max_faces: int = setting(1, "crowd rules alert when more than this many faces are seen", _range(0))
+    cooldown_s: float = setting(30.0, "after an alert ends, seconds before the same face and rule alert again, "
+                                "0-86400 (a day)", _range(0.0, 86400.0))
+    max_faces: int = setting(1, "crowd rules alert when more than this many faces are seen, 0-1000",
+                          _range(0, 1000))
     schedule: list[str] = setting([], "time windows when the rule is active, e.g. [\"22:00-06:00\"]; empty = always",
                                   _time_windows)
     days: list[Weekday] = setting(list(WEEKDAYS), "days on which the windows start", non_empty=True)
@@ -230,8 +354,7 @@ class AlertRuleConfig:
 
 
 def _unique_rule_names(rules: list[AlertRuleConfig]) -> str | None:
-    names = [rule.name for rule in rules]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    duplicates = sorted(name for name, count in Counter(rule.name for rule in rules).items() if count > 1)
     return f"rule names must be unique (repeated: {', '.join(duplicates)})" if duplicates else None
 
 
@@ -247,12 +370,14 @@ class AlertsConfig:
     rules: list[AlertRuleConfig] = setting(DEFAULT_RULES, "[[alerts.rules]] tables", _unique_rule_names)
     threshold_step: float = setting(0.05, "how much + and - change the selected rule's threshold", _range(0.01, 0.5))
     dir: str = setting("", "folder of the audit log and the delivery queue (default: the user data dir's alerts folder)")
-    log_max_mb: float = setting(10.0, "the audit log is rotated when it reaches this size", _range(0.01))
+    log_max_mb: float = setting(10.0, "the audit log is rotated when it reaches this size, 0.01-10000 MB",
+                                _range(0.01, 10000.0))
     log_keep: int = setting(20, "rotated audit log files kept (oldest deleted beyond)", _range(1, 100000))
     exec: list[str] = setting([], "argv run for alert events, no shell; placeholders like {rule} {emotion} {score} "
                               "{snapshot}", _argv)
     exec_on: list[EventType] = setting([EventType.NEW], "which events run `exec`: new, update, end")
-    exec_timeout_s: float = setting(10.0, "an `exec` command still running after this is killed", _range(0.1))
+    exec_timeout_s: float = setting(10.0, "an `exec` command still running after this is killed, "
+                                    "0.1-3600 s", _range(0.1, 3600.0))
 
 
 @dataclass
@@ -265,15 +390,18 @@ class SnapshotsConfig:
 
 @dataclass
 class MqttConfig:
-    host: str = setting("", "broker host name; empty = MQTT off")
+    host: str = setting("", "broker host name or IP address; empty = MQTT off", _host)
     port: int = setting(1883, "broker port (8883 is usual with TLS)", _range(1, 65535))
     prefix: str = setting("emotui", "topic prefix; give each device its own (e.g. emotui/door) when several share "
-                          "a broker", _non_empty)
-    client_id: str = setting("", "MQTT client id (default: emotui-<camera>)")
+                          f"a broker; topic levels without + # or a leading $, at most {MAX_TOPIC_PREFIX_BYTES} bytes",
+                          _topic_prefix)
+    client_id: str = setting("", f"MQTT client id (default: emotui-<camera>), at most {MAX_CLIENT_ID_BYTES} bytes",
+                             _client_id)
     keepalive_s: int = setting(30, "seconds between keep-alive pings; the last will fires after 1.5x this",
                                _range(5, 3600))
     discovery: bool = setting(True, "publish Home Assistant discovery configs")
-    discovery_prefix: str = setting("homeassistant", "Home Assistant's discovery prefix", _non_empty)
+    discovery_prefix: str = setting("homeassistant", "Home Assistant's discovery prefix (topic levels, as prefix)",
+                                    _topic_prefix)
     username_env: str = setting("EMOTUI_MQTT_USERNAME", "environment variable holding the user name (if any)")
     password_env: str = setting("EMOTUI_MQTT_PASSWORD", "environment variable holding the password (if any)")
     tls: bool = setting(False, "connect with TLS")
@@ -281,25 +409,32 @@ class MqttConfig:
     cert_file: str = setting("", "client certificate for TLS (optional)")
     key_file: str = setting("", "client key for TLS (optional)")
     tls_insecure: bool = setting(False, "skip the broker host name check (testing only)")
-    queue_max: int = setting(10000, "events kept on disk while the broker is unreachable (oldest dropped beyond)",
-                             _range(1))
+    queue_max: int = setting(10000, "events kept on disk while the broker is unreachable (oldest dropped "
+                             f"beyond), 1-{MAX_QUEUE}", _range(1, MAX_QUEUE))
     snapshots: bool = setting(True, "publish alert snapshots (JPEG) on <prefix>/<camera>/snapshot")
+
+    def cross_checks(self) -> list[tuple[str, str]]:
+        if self.key_file and not self.cert_file:
+            return [("key_file", "needs cert_file (the client certificate the key belongs to)")]
+        return []
 
 
 @dataclass
 class WebhookConfig:
     url: str = setting("", "http(s) URL that receives each alert event as JSON (POST); empty = off",
-                       _empty_or_matching(r"https?://[^\s/]+(/\S*)?", "must be an http:// or https:// URL (or empty)"))
-    headers: dict[str, str] = setting({}, "extra request headers (not secrets: see headers_env)")
+                       _webhook_url, secret=True)
+    headers: dict[str, str] = setting({}, "extra request headers (not secrets: see headers_env)", _headers,
+                                      secret=True)
     headers_env: dict[str, str] = setting({}, "headers whose values come from environment variables, "
-                                          "e.g. {Authorization = \"EMOTUI_WEBHOOK_AUTH\"}")
-    timeout_s: float = setting(5.0, "seconds to wait for the server", _range(0.1))
+                                          "e.g. {Authorization = \"EMOTUI_WEBHOOK_AUTH\"}", _header_names)
+    timeout_s: float = setting(5.0, "seconds to wait for the server, 0.1-300", _range(0.1, 300.0))
     retries: int = setting(5, "attempts after the first failure before an event is given up", _range(0, 100))
-    backoff_s: float = setting(1.0, "wait before the first retry; doubles each time, up to 60 s", _range(0.0))
+    backoff_s: float = setting(1.0, "wait before the first retry, 0-60 s; doubles each time, up to 60 s",
+                               _range(0.0, 60.0))
     events: list[EventType] = setting(list(EventType), "which events are sent: new, update, end")
     include_snapshot: bool = setting(False, "add the snapshot as base64 JPEG (snapshot_jpeg) when there is one")
-    queue_max: int = setting(10000, "events kept on disk while the server is unreachable (oldest dropped beyond)",
-                             _range(1))
+    queue_max: int = setting(10000, "events kept on disk while the server is unreachable (oldest dropped "
+                             f"beyond), 1-{MAX_QUEUE}", _range(1, MAX_QUEUE))
 
 
 @dataclass
