@@ -81,19 +81,32 @@ def annotate(image: np.ndarray, faces: list[TrackedFace], masks: Masks = Masks()
     return out
 
 
+HEAD_MARGINS = (0.45, 0.7, 0.25)  # a face box grown by these fractions of its size: sides, top (hair), bottom
+BLUR_CELLS = 3  # pixelation cells across the face box's longer side
+
+
+def head_region(box, width: int, height: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the head around a face box (eyebrows to chin): hair and ears
+    included, clipped to the image."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    side, top, bottom = HEAD_MARGINS
+    face_w, face_h = x2 - x1, y2 - y1
+    return (max(0, int(x1 - side * face_w)), max(0, int(y1 - top * face_h)),
+            min(width, int(x2 + side * face_w + 1)), min(height, int(y2 + bottom * face_h + 1)))
+
+
 def blur_faces(image: np.ndarray, faces: list[TrackedFace]) -> np.ndarray:
-    """A copy of `image` with each face box (grown by a fifth) pixelated beyond recognition."""
+    """A copy of `image` with each head (`head_region`) pixelated into cells a third of the face's
+    size: too coarse for a person, or the face detector, to find a face in."""
     out = image.copy()
     height, width = out.shape[:2]
     for face in faces:
-        x1, y1, x2, y2 = (float(v) for v in face.box)
-        grow_x, grow_y = (x2 - x1) * 0.2, (y2 - y1) * 0.2
-        left, top = max(0, int(x1 - grow_x)), max(0, int(y1 - grow_y))
-        right, bottom = min(width, int(x2 + grow_x + 1)), min(height, int(y2 + grow_y + 1))
+        left, top, right, bottom = head_region(face.box, width, height)
         if right - left < 2 or bottom - top < 2:
             continue
-        region = out[top:bottom, left:right]
-        small = cv2.resize(region, (max(1, (right - left) // 12), max(1, (bottom - top) // 12)),
+        x1, y1, x2, y2 = (float(v) for v in face.box)
+        cell = max(2, int(max(x2 - x1, y2 - y1) / BLUR_CELLS))
+        small = cv2.resize(out[top:bottom, left:right], (max(1, (right - left) // cell), max(1, (bottom - top) // cell)),
                            interpolation=cv2.INTER_AREA)
         out[top:bottom, left:right] = cv2.resize(small, (right - left, bottom - top), interpolation=cv2.INTER_NEAREST)
     return out

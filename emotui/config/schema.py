@@ -258,7 +258,7 @@ class AlertsConfig:
 @dataclass
 class SnapshotsConfig:
     dir: str = setting("", "where snapshots are saved (default: the user data dir's snapshots folder)")
-    images: SnapshotImages = setting("full", "full, blurred (faces blurred in every saved or sent image) or none "
+    images: SnapshotImages = setting("full", "full, blurred (heads pixelated in every saved or sent image) or none "
                                      "(no images are stored or sent; snapshots keep only their JSON)")
     on_alert: bool = setting(True, "save a snapshot when an alert starts (sent as an `update` with its path)")
 
