@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from emotui.alerts.events import AlertEvent
+from emotui.storage import private_folder
 
 GENESIS = "0" * 64  # the `prev` of the very first record
 FIELDS = {"seq": int, "time": str, "type": str, "data": dict, "prev": str, "hash": str}
@@ -112,7 +113,7 @@ class AuditLog:
         self.path, self.max_bytes, self.keep = Path(path), max_bytes, keep
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(self.path.parent)
         except OSError as error:
             raise AuditLogError(f"cannot create the folder of {self.path}: {error.strerror or error}") from error
         self._fd = self._open_locked()

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from emotui.storage import private_file, private_folder
+
 
 @dataclass(frozen=True)
 class QueuedMessage:
@@ -30,7 +32,9 @@ class Outbox:
         self.name = name
         self.max_items = max_items
         self.dropped = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
+        for own in (self.path, *self.path.parent.glob(self.path.name + "-*")):  # SQLite's -wal and -shm files
+            private_file(own)  # SQLite gives the files it creates the mode of the database
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
         self._db.execute("PRAGMA journal_mode=WAL")  # survives a process crash; cheap commits
         self._db.execute("PRAGMA synchronous=NORMAL")
