@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from emotui.alerts.events import AlertEvent
-from emotui.storage import private_folder
+from emotui.storage import DiskFull, is_disk_full, private_folder
 
 GENESIS = "0" * 64  # the `prev` of the very first record
 FIELDS = {"seq": int, "time": str, "type": str, "data": dict, "prev": str, "hash": str}
@@ -245,14 +245,15 @@ class AuditLog:
 class AuditSink:
     """The audit log as an alert sink: events and the hub's other records (start, arming,
     thresholds, problems, stop) are appended in order on a thread of its own, so its fsync per
-    record never delays the other sinks."""
+    record never delays the other sinks. Records that a full disk keeps out are counted by `disk`."""
 
     name = "audit log"
     wants_snapshot_jpeg = False
 
-    def __init__(self, log: AuditLog, on_problem: Callable[[str], None]) -> None:
+    def __init__(self, log: AuditLog, on_problem: Callable[[str], None], disk: DiskFull) -> None:
         self.log = log
         self._on_problem = on_problem
+        self._disk = disk
         self._records: queue.Queue[tuple[str, dict] | None] = queue.Queue()
         self._writer = threading.Thread(target=self._write, name="emotui-audit", daemon=True)
         self._writer.start()
@@ -275,7 +276,12 @@ class AuditSink:
             try:
                 self.log.append(record_type, data)
             except (OSError, AuditLogError, ValueError) as error:
-                self._on_problem(f"audit log {self.log.path}: cannot write a {record_type} record: {error}")
+                if is_disk_full(error):
+                    self._disk.failed("audit records", self.log.path, error)
+                else:
+                    self._on_problem(f"audit log {self.log.path}: cannot write a {record_type} record: {error}")
+            else:
+                self._disk.written("audit records", self.log.path)
 
 
 @dataclass

@@ -35,7 +35,7 @@ from emotui.capture import SourceState, SourceStatus, redact_source, rules_for_s
 from emotui.config import Config
 from emotui.pipeline import FrameResult
 from emotui.snapshots import SnapshotError, default_snapshot_dir, encode_jpeg, prune_snapshots, save_snapshot
-from emotui.storage import private_folder
+from emotui.storage import DiskFull, is_disk_full, private_folder
 from emotui.vocabulary import EventType
 
 AUDIT_FILE = "alerts.jsonl"
@@ -112,10 +112,11 @@ class AlertHub:
         self.engine = engine if engine is not None else rule_engine(config, source, clock)
         self.camera = self.engine.camera
         self._source = redact_source(source)
-        folder = Path(config.alerts.dir).expanduser() if config.alerts.dir else default_alerts_dir()
+        folder = self._folder = Path(config.alerts.dir).expanduser() if config.alerts.dir else default_alerts_dir()
+        self.disk = DiskFull(self.problem)  # a full disk: told once, what is not written counted
         try:
             self.audit = AuditSink(AuditLog(folder / AUDIT_FILE, int(config.alerts.log_max_mb * 1_000_000),
-                                            config.alerts.log_keep), listener.on_problem)
+                                            config.alerts.log_keep), listener.on_problem, self.disk)
         except AuditLogError as error:
             raise AlertSetupError(str(error)) from None
         self._record("start", {
@@ -253,7 +254,12 @@ class AlertHub:
             try:
                 sink.submit(event, snapshot_jpeg)
             except Exception as error:  # a failing sink must not stop the others
-                self.problem(f"{sink.name}: could not queue alert {event.id}: {type(error).__name__}: {error}")
+                if is_disk_full(error):
+                    self.disk.failed(f"{sink.name} events", self._folder / OUTBOX_FILE, error)
+                else:
+                    self.problem(f"{sink.name}: could not queue alert {event.id}: {type(error).__name__}: {error}")
+            else:
+                self.disk.written(f"{sink.name} events", self._folder / OUTBOX_FILE)
         self._tell(f"showing alert {event.id}", lambda: self.listener.on_event(event))
 
     def _tell(self, what: str, call_listener: Callable[[], None]) -> None:
@@ -270,8 +276,12 @@ class AlertHub:
             wanted = any(sink.wants_snapshot_jpeg for sink in self._sinks)
             jpeg = encode_jpeg(result, settings.images) if wanted else None
         except SnapshotError as error:
-            self.problem(f"snapshot for alert {event.id} failed: {error}")
+            if is_disk_full(error):
+                self.disk.failed("snapshots", self._snapshot_folder, error)
+            else:
+                self.problem(f"snapshot for alert {event.id} failed: {error}")
             return
+        self.disk.written("snapshots", self._snapshot_folder)
         self._apply_retention()
         path = str(png or sidecar)
         self._snapshots[event.id] = path  # the alert's later records carry it too

@@ -1,21 +1,37 @@
 """Faces and events on disk: folders emotui creates are 0700 and its files 0600 (outbox with its
 -wal and -shm, audit log, snapshots), folders a user made are warned about, not changed; snapshot
-retention removes the oldest first, by size and by age, and counts what it removed."""
+retention removes the oldest first, by size and by age, and counts what it removed; a full disk is
+told once, counted and summarised. (A real full disk: tests/e2e/test_full_disk.py.)"""
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 import stat
 import time
 from pathlib import Path
 
+import pytest
+
+from emotui.alerts.audit import AuditLogError
 from emotui.alerts.hub import AlertHub, AlertListener
 from emotui.alerts.outbox import Outbox
 from emotui.config import AlertRuleConfig, Config
-from emotui.snapshots import prune_snapshots
-from emotui.storage import private_file, private_folder
+from emotui.snapshots import SnapshotError, prune_snapshots
+from emotui.storage import DiskFull, is_disk_full, private_file, private_folder
 from tests.factories import frame_result
 from tests.helpers import audit_records
+
+
+@pytest.fixture
+def small_statvfs(monkeypatch):
+    """Makes os.statvfs report the given free bytes (the edge: a disk's free space cannot be set)."""
+    def set_free(free: int) -> None:
+        real = os.statvfs("/")
+        monkeypatch.setattr(os, "statvfs", lambda path: os.statvfs_result(
+            (real.f_bsize, 1, real.f_blocks, free, free, *real[5:])))
+    return set_free
 
 
 def _mode(path: Path) -> int:
@@ -147,3 +163,67 @@ def test_the_hub_applies_retention_at_start_and_after_each_snapshot_and_records_
     saved = Path(next(r["data"]["snapshot"] for r in records if r["data"].get("snapshot")))
     assert sorted(snaps.iterdir()) == sorted([saved, saved.with_suffix(".json")])  # the newest is kept
     assert len(told) == 1 and told[0].startswith("snapshots: removed the 3 oldest")
+
+
+# --- a full disk ----------------------------------------------------------------------------
+
+ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_is_told_once_then_counted_summarised_every_period_and_ended_by_every_kind_written(tmp_path):
+    told, now = [], [100.0]
+    disk = DiskFull(told.append, summary_every_s=600, clock=lambda: now[0])
+    disk.written("audit records", tmp_path)  # not full: nothing to end
+    for kind in ("audit records", "webhook events", "audit records", "snapshots"):
+        disk.failed(kind, tmp_path / "alerts.jsonl", ENOSPC)
+    assert told == [f"disk full: cannot write {tmp_path / 'alerts.jsonl'} (No space left on device); alerts are "
+                    "still shown, what cannot be written is counted until space returns"]
+    now[0] += 601
+    disk.failed("snapshots", tmp_path, ENOSPC)
+    disk.failed("snapshots", tmp_path, ENOSPC)
+    assert told[1:] == ["disk still full after 10 min: 2 audit records, 1 webhook events, 2 snapshots not written so far"]
+    disk.written("audit records", tmp_path)
+    disk.written("webhook events", tmp_path)
+    assert len(told) == 2  # snapshots are still not written
+    now[0] += 60
+    disk.written("snapshots", tmp_path)
+    assert told[2:] == ["disk space is back after 11 min: 2 audit records, 1 webhook events, 3 snapshots not written"]
+    disk.written("snapshots", tmp_path)
+    disk.failed("audit records", tmp_path, ENOSPC)  # full again: a new condition, told again
+    assert len(told) == 4 and told[3].startswith("disk full:")
+
+
+def test_a_write_with_little_room_left_does_not_end_the_condition(tmp_path, small_statvfs):
+    told = []
+    disk = DiskFull(told.append)
+    disk.failed("audit records", tmp_path, ENOSPC)
+    small_statvfs(DiskFull.RESUME_FREE_BYTES - 4096)
+    disk.written("audit records", tmp_path)
+    small_statvfs(DiskFull.RESUME_FREE_BYTES)
+    assert len(told) == 1
+    disk.written("audit records", tmp_path)
+    assert told[1] == "disk space is back after 0 s: 1 audit records not written"
+
+
+def test_full_disk_errors_are_recognised_through_the_errors_raised_from_them():
+    def raised_from(cause: BaseException, suppress: bool) -> BaseException:
+        try:
+            try:
+                raise cause
+            except BaseException as error:
+                if suppress:
+                    raise SnapshotError("cannot write the snapshot x.png: No space left on device") from None
+                raise AuditLogError("cannot write alerts.jsonl") from error
+        except Exception as outer:
+            return outer
+
+    full_sqlite = sqlite3.connect(":memory:")
+    full_sqlite.execute("CREATE TABLE t (b BLOB)")
+    full_sqlite.execute(f"PRAGMA max_page_count={full_sqlite.execute('PRAGMA page_count').fetchone()[0]}")
+    with pytest.raises(sqlite3.Error) as sqlite_full:
+        full_sqlite.execute("INSERT INTO t VALUES (zeroblob(100000))")
+    quota = OSError(errno.EDQUOT, os.strerror(errno.EDQUOT))
+    assert all(is_disk_full(error) for error in (ENOSPC, quota, sqlite_full.value, raised_from(ENOSPC, True),
+                                                 raised_from(quota, False)))
+    assert not any(is_disk_full(error) for error in (OSError(errno.EACCES, "denied"), ValueError("x"),
+                                                     raised_from(PermissionError(errno.EACCES, "denied"), False)))
