@@ -13,10 +13,8 @@ from pathlib import Path
 
 from emotui.storage import is_disk_full, private_file, private_folder
 
-# The WAL is bounded: checkpointed into the database every WAL_CHECKPOINT_PAGES pages (256 KiB at
-# SQLite's 4 KiB pages) and cut back to WAL_KEPT_BYTES after, so a backlog never leaves it large.
-WAL_CHECKPOINT_PAGES = 64
-WAL_KEPT_BYTES = 256 * 1024
+AUTO_VACUUM_FULL = 1  # what PRAGMA auto_vacuum reads when it is FULL
+
 
 
 @dataclass(frozen=True)
@@ -32,8 +30,7 @@ class Outbox:
     Beyond `max_items`, the oldest are dropped (counted in `dropped`). Thread-safe.
 
     On a full disk nothing half-written is left: `put` raises (the database keeps what it held),
-    and messages removed meanwhile are hidden and deleted once there is room; the first write
-    that succeeds again empties the WAL."""
+    and messages removed meanwhile are hidden and deleted once there is room."""
 
     def __init__(self, path: Path, name: str, max_items: int) -> None:
         if not re.fullmatch(r"[a-z_]+", name):
@@ -43,14 +40,16 @@ class Outbox:
         self.max_items = max_items
         self.dropped = 0
         private_folder(self.path.parent)
-        for own in (self.path, *self.path.parent.glob(self.path.name + "-*")):  # SQLite's -wal and -shm files
+        for own in (self.path, *self.path.parent.glob(self.path.name + "-*")):  # SQLite's -journal (or an old -wal)
             private_file(own)  # SQLite gives the files it creates the mode of the database
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")  # survives a process crash; cheap commits
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-        self._db.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # a WAL an older emotui left large
+        # A rollback journal, emptied after each commit: no -wal or -shm file to grow or to need
+        # room before the database can even be read (benchmarks/outbox_journal.py measures the choice).
+        self._db.execute("PRAGMA journal_mode=TRUNCATE")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # survives a crash; FULL is 4x slower (the benchmark)
+        self._db.execute("PRAGMA secure_delete=ON")  # deleted messages leave no face behind in free pages
+        if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] != AUTO_VACUUM_FULL:
+            self._give_space_back()
         self._db.execute(f"CREATE TABLE IF NOT EXISTS {name} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
                          "topic TEXT NOT NULL, body BLOB NOT NULL, queued_at REAL NOT NULL)")
         self.newest_id, self._count = self._db.execute(
@@ -58,7 +57,16 @@ class Outbox:
         self._changed = threading.Condition()
         self._closed = False
         self._removed: set[int] = set()  # delivered, but a full disk kept them from being deleted
-        self._disk_was_full = False
+
+    def _give_space_back(self) -> None:
+        """Makes delivered messages give their space back to the disk (auto_vacuum; a database an
+        older emotui made is rebuilt for it), unless the disk is full: then at the next start."""
+        try:
+            self._db.execute("PRAGMA auto_vacuum=FULL")
+            self._db.execute("VACUUM")
+        except sqlite3.Error as error:
+            if not is_disk_full(error):
+                raise
 
     def put(self, topic: str, body: bytes) -> None:
         """Queues a message; raises sqlite3.Error (SQLITE_FULL on a full disk) if it cannot be stored."""
@@ -81,14 +89,10 @@ class Outbox:
         try:
             self._delete_removed()
             change(*args)
-        except sqlite3.Error as error:
+        except sqlite3.Error:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-            self._disk_was_full |= is_disk_full(error)
             raise
-        if self._disk_was_full:
-            self._disk_was_full = False
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _delete_removed(self) -> None:
         while self._removed:

@@ -64,20 +64,32 @@ def test_private_file_creates_or_tightens_to_0600(tmp_path):
     assert (_mode(loose), loose.read_bytes(), _mode(tmp_path / "new")) == (0o600, b"kept", 0o600)
 
 
-def test_an_outbox_and_its_wal_and_shm_are_0600_also_when_an_older_emotui_left_them_0644(tmp_path):
+def test_an_outbox_and_its_journal_are_0600_in_a_0700_folder(tmp_path):
     path = tmp_path / "alerts" / "outbox.sqlite3"
-    first = Outbox(path, "webhook", 10)
-    first.put("", b"face jpeg")
-    assert {p.name: _mode(p) for p in path.parent.iterdir()} == {
-        "outbox.sqlite3": 0o600, "outbox.sqlite3-wal": 0o600, "outbox.sqlite3-shm": 0o600}
+    outbox = Outbox(path, "webhook", 10)
+    outbox.put("", b"face jpeg")
+    assert {p.name: _mode(p) for p in path.parent.iterdir()} == {"outbox.sqlite3": 0o600,
+                                                                 "outbox.sqlite3-journal": 0o600}
     assert _mode(path.parent) == 0o700
-    first.close()
-    for own in path.parent.iterdir():
+    outbox.close()
+
+
+def test_an_outbox_an_older_emotui_left_0644_in_wal_mode_is_made_private_and_keeps_its_messages(tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    older = sqlite3.connect(path, isolation_level=None)  # as emotui made it before: WAL, umask 022
+    older.execute("PRAGMA journal_mode=WAL")
+    older.execute("CREATE TABLE webhook (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, "
+                  "body BLOB NOT NULL, queued_at REAL NOT NULL)")
+    older.execute("INSERT INTO webhook (topic, body, queued_at) VALUES ('', x'6a706567', 1.0)")
+    older.close()
+    for own in tmp_path.iterdir():
         own.chmod(0o644)
-    second = Outbox(path, "webhook", 10)
-    assert second.peek().body == b"face jpeg"
-    assert {_mode(p) for p in path.parent.iterdir()} == {0o600}
-    second.close()
+    outbox = Outbox(path, "webhook", 10)
+    assert outbox.peek().body == b"jpeg"
+    assert {p.name: _mode(p) for p in tmp_path.iterdir() if p.name.startswith("outbox")} == {
+        "outbox.sqlite3": 0o600, "outbox.sqlite3-journal": 0o600}
+    assert outbox._db.execute("PRAGMA auto_vacuum").fetchone() == (1,)  # rebuilt to give space back
+    outbox.close()
 
 
 def _hub_config(tmp_path: Path) -> Config:
