@@ -111,8 +111,8 @@ def blur_faces(image: np.ndarray, faces: list[TrackedFace]) -> np.ndarray:
             continue
         x1, y1, x2, y2 = (float(v) for v in face.box)
         cell = max(2, int(max(x2 - x1, y2 - y1) / BLUR_CELLS))
-        small = cv2.resize(out[top:bottom, left:right], (max(1, (right - left) // cell), max(1, (bottom - top) // cell)),
-                           interpolation=cv2.INTER_AREA)
+        cells = (max(1, (right - left) // cell), max(1, (bottom - top) // cell))
+        small = cv2.resize(out[top:bottom, left:right], cells, interpolation=cv2.INTER_AREA)
         out[top:bottom, left:right] = cv2.resize(small, (right - left, bottom - top), interpolation=cv2.INTER_NEAREST)
     return out
 

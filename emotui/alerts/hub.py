@@ -300,6 +300,8 @@ class AlertHub:
         """Removes the oldest snapshots beyond `snapshots.max_mb` and `keep_days`: each removal is
         recorded in the audit log; the first one in a run is told to the listener too."""
         settings = self.config.snapshots
+        if not self._snapshot_folder.is_dir():
+            return  # (_check_folder said why)
         try:
             pruned = prune_snapshots(self._snapshot_folder, int(settings.max_mb * 1_000_000), settings.keep_days)
         except OSError as error:

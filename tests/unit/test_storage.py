@@ -193,7 +193,8 @@ def test_a_full_disk_is_told_once_then_counted_summarised_every_period_and_ended
     now[0] += 601
     disk.failed("snapshots", tmp_path, ENOSPC)
     disk.failed("snapshots", tmp_path, ENOSPC)
-    assert told[1:] == ["disk still full after 10 min: 2 audit records, 1 webhook events, 2 snapshots not written so far"]
+    assert told[1:] == [
+        "disk still full after 10 min: 2 audit records, 1 webhook events, 2 snapshots not written so far"]
     disk.written("audit records", tmp_path)
     disk.written("webhook events", tmp_path)
     assert len(told) == 2  # snapshots are still not written
