@@ -1,9 +1,13 @@
-"""Hand-made pipeline results for alert tests: faces with chosen scores, no models needed."""
+"""Hand-made pipeline results for alert tests: faces with chosen scores, no models needed; and a
+config whose rule alerts on every face at once."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from emotui.config import AlertRuleConfig, Config
 from emotui.pipeline import FrameResult
 from emotui.vision import EMOTIONS
 from emotui.vision.tracker import TrackedFace
@@ -24,3 +28,15 @@ def frame_result(time: float, scores: dict[int, float], emotion: str = "fear", e
     if image is None:
         image = np.full((120, 160, 3), 90, np.uint8)
     return FrameResult(int(time * 10), time, faces, list(ended), {}, 0.0, image)
+
+
+def visitor_config(tmp_path: Path) -> Config:
+    """Camera "door", one rule "visitor" alerting on each face at once (no inertia, no cooldown), the
+    audit log in tmp_path/alerts, no snapshots."""
+    config = Config()
+    config.source.name = "door"
+    config.alerts.rules = [AlertRuleConfig(name="visitor", kind="face", min_duration_s=0.0, inertia_frames=1,
+                                           cooldown_s=0.0)]
+    config.alerts.dir = str(tmp_path / "alerts")
+    config.snapshots.on_alert = False
+    return config

@@ -71,6 +71,24 @@ def alert_event(number: int, event_type: str = "new") -> AlertEvent:
     )
 
 
+def private_ca_certs(folder: Path, san: str = "DNS:localhost,IP:127.0.0.1") -> Path:
+    """A private CA (`ca.pem`) and a server certificate it signed for `san` (`server.pem`,
+    `server.key`), made by openssl in `folder`; the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
+            "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=server", "-keyout", "server.key",
+            "-out", "server.csr")
+    (folder / "san.ext").write_text(f"subjectAltName={san}\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "san.ext", "-out", "server.pem")
+    return folder
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """`python -m emotui ARGS` as a user runs it, in the current folder."""
     return subprocess.run(

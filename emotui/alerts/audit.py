@@ -15,21 +15,25 @@ import hashlib
 import itertools
 import json
 import os
-import queue
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from emotui.alerts.events import AlertEvent
+from emotui.alerts.queues import BoundedQueue
 from emotui.storage import DiskFull, is_disk_full, private_folder
 
 GENESIS = "0" * 64  # the `prev` of the very first record
 FIELDS = {"seq": int, "time": str, "type": str, "data": dict, "prev": str, "hash": str}
+START = "start"  # the record type each run begins with
 STOP = "stop"  # the record type a clean shutdown ends the log with
+UNCLEAN_STOP = "unclean stop"  # recorded on start when the last run has no stop record
 _TAIL_CHUNK = 64 * 1024
+AUDIT_QUEUE_MAX = 10_000  # records waiting for the writer; beyond, the newest are counted in a `dropped` record
 
 
 class AuditLogError(Exception):
@@ -242,46 +246,103 @@ class AuditLog:
         self._size = 0
 
 
+def last_run(path: Path) -> list[dict]:
+    """The records from the last `start` record on (all of them if there is none), read back from
+    the newest file; unreadable lines are skipped (`verify` names them)."""
+    records: list[dict] = []
+    for file in reversed(chain_files(path)):
+        try:
+            with file.open("rb") as lines:
+                parsed = [record for line in lines if (record := _record_or_none(line))]
+        except OSError as error:
+            raise AuditLogError(f"cannot read {file}: {error.strerror or error}") from error
+        starts = [index for index, record in enumerate(parsed) if record["type"] == START]
+        records = parsed[starts[-1] if starts else 0:] + records
+        if starts:
+            break
+    return records
+
+
+def record_unclean_stop(log: AuditLog) -> list[str] | None:
+    """If the last run has no `stop` record (emotui was killed or crashed), append an `unclean stop`
+    record and an `end` for each alert it left open (a `new` without an `end`), ended when its last
+    record was written; their ids (None after a clean stop)."""
+    run = last_run(log.path)
+    if not run or any(record["type"] == STOP for record in run):
+        return None
+    open_alerts: dict[str, dict] = {}  # id -> its last event record's data
+    for record in run:
+        alert_id = record["data"].get("id")
+        if record["type"] == "new" or (record["type"] == "update" and alert_id in open_alerts):
+            open_alerts[alert_id] = record["data"]
+        elif record["type"] == "end":
+            open_alerts.pop(alert_id, None)
+    last = run[-1]
+    log.append(UNCLEAN_STOP, {"last_seq": last["seq"], "last_time": last["time"], "open_alerts": list(open_alerts)})
+    ended_at = datetime.fromisoformat(last["time"]).timestamp()
+    for data in open_alerts.values():
+        log.append("end", {**data, "type": "end", "end_time": ended_at, "timestamp": time.time(),
+                           "sequence": data.get("sequence", 0) + 1, "reason": UNCLEAN_STOP})
+    return list(open_alerts)
+
+
 class AuditSink:
     """The audit log as an alert sink: events and the hub's other records (start, arming,
     thresholds, problems, stop) are appended in order on a thread of its own, so its fsync per
-    record never delays the other sinks. Records that a full disk keeps out are counted by `disk`."""
+    record never delays the other sinks. `on_written` gets each event once its record is on disk
+    (or its write failed, which is reported): what is shown is in the log. At most
+    AUDIT_QUEUE_MAX records wait; beyond, the newest are counted and a `dropped` record says so.
+    Records that a full disk keeps out are counted by `disk`, which tells it once."""
 
     name = "audit log"
     wants_snapshot_jpeg = False
 
-    def __init__(self, log: AuditLog, on_problem: Callable[[str], None], disk: DiskFull) -> None:
+    def __init__(self, log: AuditLog, on_problem: Callable[[str], None], disk: DiskFull,
+                 on_written: Callable[[AlertEvent], None] = lambda event: None) -> None:
         self.log = log
         self._on_problem = on_problem
         self._disk = disk
-        self._records: queue.Queue[tuple[str, dict] | None] = queue.Queue()
+        self._on_written = on_written
+        self._records: BoundedQueue[tuple[str, dict, AlertEvent | None]] = BoundedQueue("audit records",
+                                                                                       AUDIT_QUEUE_MAX)
         self._writer = threading.Thread(target=self._write, name="emotui-audit", daemon=True)
         self._writer.start()
 
     def submit(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
-        self.record(event.type, event.to_dict())
+        self._records.offer((event.type, event.to_dict(), event), event.type)
 
     def record(self, record_type: str, data: dict) -> None:
-        self._records.put((record_type, data))
+        self._records.offer((record_type, data, None), record_type)
 
     def close(self, timeout: float = 5.0) -> None:
         """Write every queued record (the log loses none, whatever the timeout), then close the log."""
-        self._records.put(None)
+        self._records.end()
         self._writer.join()
+        self._append_dropped(force=True)
         self.log.close()
 
     def _write(self) -> None:
         while (item := self._records.get()) is not None:
-            record_type, data = item
-            try:
-                self.log.append(record_type, data)
-            except (OSError, AuditLogError, ValueError) as error:
-                if is_disk_full(error):
-                    self._disk.failed("audit records", self.log.path, error)
-                else:
-                    self._on_problem(f"audit log {self.log.path}: cannot write a {record_type} record: {error}")
+            self._append_dropped()
+            record_type, data, event = item
+            self._append(record_type, data)
+            if event is not None:
+                self._on_written(event)
+
+    def _append_dropped(self, force: bool = False) -> None:
+        if dropped := self._records.drops.take(force):
+            self._append("dropped", dropped)
+
+    def _append(self, record_type: str, data: dict) -> None:
+        try:
+            self.log.append(record_type, data)
+        except (OSError, AuditLogError, ValueError) as error:
+            if is_disk_full(error):
+                self._disk.failed("audit records", self.log.path, error)
             else:
-                self._disk.written("audit records", self.log.path)
+                self._on_problem(f"audit log {self.log.path}: cannot write a {record_type} record: {error}")
+        else:
+            self._disk.written("audit records", self.log.path)
 
 
 @dataclass

@@ -29,6 +29,7 @@ class AlertEvent:
     timestamp: float  # when this record was produced, epoch seconds
     source_time: float  # on the source's clock, seconds
     snapshot: str | None = None  # path of the saved snapshot, once there is one
+    sequence: int = 0  # the event's number in its alert (new: 1); with `id`, the event's identity
 
     def to_dict(self) -> dict:
         """The fields as published; the enums are strings, so JSON holds their plain values."""

@@ -2,15 +2,16 @@
 thread, so a slow or failing sink never holds up analysis and never loses an event.
 
 Per event, in order: MQTT and webhook outboxes (on disk), the audit log (fsynced, on a thread of
-its own), the exec hook, the bell, then the listener (console or headless output). A `new` alert
+its own), the exec hook, the bell; the listener (console or headless output) hears of it once its
+audit record is on disk. Each event is numbered in its alert (`sequence`). A `new` alert
 then gets its snapshot (privacy permitting), announced by an `update` that carries the path, as do
 the alert's later records. Arming and threshold changes take the same queue, so the audit log
-keeps them in order with the events."""
+keeps them in order with the events. Every queue is bounded: what a full one turns away is counted
+in a `dropped` audit record."""
 
 from __future__ import annotations
 
 import os
-import queue
 import re
 import socket
 import sqlite3
@@ -23,11 +24,12 @@ from pathlib import Path
 import platformdirs
 
 from emotui import __version__
-from emotui.alerts.audit import AuditLog, AuditLogError, AuditSink
+from emotui.alerts.audit import AuditLog, AuditLogError, AuditSink, record_unclean_stop
 from emotui.alerts.command import ExecHook
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.mqtt import MqttSink
 from emotui.alerts.outbox import Outbox
+from emotui.alerts.queues import BoundedQueue, Drops
 from emotui.alerts.rules import RuleEngine
 from emotui.alerts.sinks import AlertSink, Bell
 from emotui.alerts.webhook import WebhookSink
@@ -40,6 +42,7 @@ from emotui.vocabulary import EventType
 
 AUDIT_FILE = "alerts.jsonl"
 OUTBOX_FILE = "outbox.sqlite3"
+WORK_QUEUE_MAX = 10_000  # events and requests waiting for the dispatcher; beyond, the newest are dropped
 
 
 def default_alerts_dir() -> Path:
@@ -115,10 +118,14 @@ class AlertHub:
         folder = self._folder = Path(config.alerts.dir).expanduser() if config.alerts.dir else default_alerts_dir()
         self.disk = DiskFull(self.problem)  # a full disk: told once, what is not written counted
         try:
-            self.audit = AuditSink(AuditLog(folder / AUDIT_FILE, int(config.alerts.log_max_mb * 1_000_000),
-                                            config.alerts.log_keep), listener.on_problem, self.disk)
+            log = AuditLog(folder / AUDIT_FILE, int(config.alerts.log_max_mb * 1_000_000), config.alerts.log_keep)
+            ended = record_unclean_stop(log)
         except AuditLogError as error:
             raise AlertSetupError(str(error)) from None
+        self.audit = AuditSink(log, listener.on_problem, self.disk, self._show)
+        if ended is not None:
+            listener.on_problem(f"the last run did not stop cleanly (see {log.path}); "
+                                f"{len(ended)} alert{'' if len(ended) == 1 else 's'} it left open ended")
         self._record("start", {
             "camera": self.camera, "source": self._source, "version": __version__, "armed": self.engine.armed,
             "rules": [rule.name for rule in self.engine.current_rules()],
@@ -127,10 +134,12 @@ class AlertHub:
         })
         # Work for the dispatcher thread, which starts once the sinks are up; MQTT may already
         # arm or disarm (a retained command) while they start.
-        self._work: queue.Queue[Work | None] = queue.Queue()
+        self._work: BoundedQueue[Work] = BoundedQueue("alert hub work", WORK_QUEUE_MAX)
         self._snapshots: dict[str, str] = {}  # open alert id -> its snapshot (dispatcher thread only)
+        self._sequences: dict[str, int] = {}  # open alert id -> its last event's sequence (dispatcher thread only)
         self._clock = clock
         self._outboxes: list[Outbox] = []
+        self._outbox_drops: dict[str, tuple[Drops, int]] = {}  # outbox name -> its losses, and how many are counted
         self._sinks: list[AlertSink] = []  # in the order each event is delivered
         self.mqtt: MqttSink | None = None
         self.webhook: WebhookSink | None = None
@@ -153,7 +162,7 @@ class AlertHub:
         self._sinks.append(self.audit)
         if config.alerts.exec:
             self.exec_hook = ExecHook(config.alerts.exec, config.alerts.exec_on, config.alerts.exec_timeout_s,
-                                      self.problem)
+                                      self.problem, lambda dropped: self._record("dropped", dropped))
             self._sinks.append(self.exec_hook)
         if listener.ring_bell is not None:
             self._sinks.append(Bell(listener.ring_bell))
@@ -172,6 +181,7 @@ class AlertHub:
         except (OSError, sqlite3.Error) as error:
             raise AlertSetupError(f"cannot open the delivery queue {folder / OUTBOX_FILE}: {error}") from None
         self._outboxes.append(outbox)
+        self._outbox_drops[name] = Drops(f"{name} outbox", f"outbox full ({max_items}): the oldest dropped"), 0
         return outbox
 
     # --- called by the pipeline's consumer, the console and MQTT ------------------------------------
@@ -180,7 +190,7 @@ class AlertHub:
         """Evaluate the rules on a result and queue their events; returns them. Cheap."""
         events = self.engine.evaluate(result)
         for event in events:
-            self._work.put(Delivery(event, result))
+            self._work.offer(Delivery(event, result), event.type)
         if self.mqtt is not None:
             self.mqtt.observe(result)
         return events
@@ -189,15 +199,15 @@ class AlertHub:
         """Arm or disarm (from the console or MQTT); disarming ends open alerts. Asking for the
         state the alerts are in changes nothing, but MQTT's `armed/state` answers it."""
         ended = self.engine.set_armed(armed)
-        self._work.put(ArmingRequest(armed, origin, changed=ended is not None))
+        self._work.offer(ArmingRequest(armed, origin, changed=ended is not None), "arming")
         for event in ended or []:
-            self._work.put(Delivery(event, None))
+            self._work.offer(Delivery(event, None), event.type)
 
     def set_threshold(self, rule: str, value: float, origin: str) -> float:
         """Set a rule's threshold in the engine (see RuleEngine.set_threshold) and record it in the
         audit log; returns it."""
         threshold = self.engine.set_threshold(rule, value)
-        self._work.put(ThresholdChange(rule, threshold, origin))
+        self._work.offer(ThresholdChange(rule, threshold, origin), "threshold")
         return threshold
 
     def source_status(self, status: SourceStatus) -> None:
@@ -217,9 +227,10 @@ class AlertHub:
     def close(self, timeout: float = 5.0) -> None:
         """End open alerts, deliver what can be delivered within `timeout`, and write `stop`."""
         for event in self.engine.finish():
-            self._work.put(Delivery(event, None))
-        self._work.put(None)
+            self._work.offer(Delivery(event, None), event.type)
+        self._work.end()
         self._dispatcher.join()
+        self._record_dropped(force=True)
         self._close_sinks(timeout)
         self._close_audit()
 
@@ -227,6 +238,7 @@ class AlertHub:
 
     def _dispatch(self) -> None:
         while (work := self._work.get()) is not None:
+            self._record_dropped()
             match work:
                 case Delivery(event=event, result=result):
                     self._deliver_alert(event, result)
@@ -249,7 +261,24 @@ class AlertHub:
         if event.type == EventType.NEW and result is not None and self.config.snapshots.on_alert:
             self._snapshot(event, result)
 
+    def _record_dropped(self, force: bool = False) -> None:
+        """`dropped` records for what the work queue turned away and the outboxes lost."""
+        for outbox in self._outboxes:
+            drops, counted = self._outbox_drops[outbox.name]
+            if outbox.dropped > counted:
+                drops.add("events", outbox.dropped - counted)
+                self._outbox_drops[outbox.name] = drops, outbox.dropped
+        for drops in (self._work.drops, *(drops for drops, _ in self._outbox_drops.values())):
+            if dropped := drops.take(force):
+                self._record("dropped", dropped)
+
     def _deliver(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
+        sequence = self._sequences.get(event.id, 0) + 1
+        if event.type == EventType.END:
+            self._sequences.pop(event.id, None)
+        else:
+            self._sequences[event.id] = sequence
+        event = replace(event, sequence=sequence)
         for sink in self._sinks:
             try:
                 sink.submit(event, snapshot_jpeg)
@@ -260,6 +289,9 @@ class AlertHub:
                     self.problem(f"{sink.name}: could not queue alert {event.id}: {type(error).__name__}: {error}")
             else:
                 self.disk.written(f"{sink.name} events", self._folder / OUTBOX_FILE)
+
+    def _show(self, event: AlertEvent) -> None:
+        """Tell the listener of an event (from the audit log's thread, once it is on disk)."""
         self._tell(f"showing alert {event.id}", lambda: self.listener.on_event(event))
 
     def _tell(self, what: str, call_listener: Callable[[], None]) -> None:

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import socket
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -33,6 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from emotui import __version__
 from emotui.alerts.events import AlertEvent, AlertSetupError
+from emotui.alerts.network import describe_connection_error
 from emotui.alerts.outbox import Outbox
 from emotui.capture import SourceStatus
 from emotui.config import AlertRuleConfig, MqttConfig
@@ -86,6 +88,7 @@ class MqttSink:
         self._wake = threading.Event()  # something for the sender: a new event, an acknowledgement, a connection
         self._stopping = threading.Event()
         self._was_connected = False
+        self._connect_failure: str | None = None  # why the last attempt failed, reported when it changes
         self._lock = threading.Lock()
 
         self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=config.client_id or f"emotui-{camera}")
@@ -215,6 +218,7 @@ class MqttSink:
             self._connected.set()
             self._wake.set()
             self._publish_state_if_due(force=True)
+        self._connect_failure = None
         if self._was_connected:
             self._on_problem(f"mqtt: reconnected to {self._where()}; {len(self.outbox)} queued events to deliver")
         self._was_connected = True
@@ -225,9 +229,12 @@ class MqttSink:
             self._on_problem(f"mqtt: lost {self._where()} ({reason_code}); events are kept on disk until it is back")
 
     def _connect_failed(self, client, userdata) -> None:
-        if not self._was_connected and not getattr(self, "_reported_unreachable", False):
-            self._reported_unreachable = True
-            self._on_problem(f"mqtt: cannot reach {self._where()}; retrying, events are kept on disk meanwhile")
+        """Called by paho while it handles the connection's error, which says why."""
+        reason = describe_connection_error(sys.exc_info()[1])
+        if reason != self._connect_failure:
+            self._connect_failure = reason
+            self._on_problem(f"mqtt: cannot reach {self._where()}: {reason}; retrying, events are kept on disk "
+                             "meanwhile")
 
     def _message(self, client, userdata, message) -> None:
         payload = message.payload.decode("utf-8", "replace").strip().upper()

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from emotui import __version__
 from emotui.alerts.events import AlertEvent, AlertSetupError
+from emotui.alerts.network import describe_connection_error, url_problem
 from emotui.alerts.outbox import Outbox, QueuedMessage
 from emotui.config import WebhookConfig
 
@@ -65,6 +66,7 @@ class WebhookSink:
         self._on_problem = on_problem
         self._url, basic_auth = _split_credentials(config.url)
         self._server = _describe_server(config.url)
+        self._url_problem = url_problem(config.url)
         self._headers = {"Content-Type": "application/json", "User-Agent": f"emotui/{__version__}"}
         if basic_auth:
             self._headers["Authorization"] = basic_auth
@@ -136,6 +138,8 @@ class WebhookSink:
                          f"attempt{'s' if attempts != 1 else ''}: {attempt.reason} from {self._server}")
 
     def _post(self, body: bytes) -> _Attempt:
+        if self._url_problem:
+            return _Attempt(False, f"{self._url_problem} in the URL")
         request = urllib.request.Request(self._url, data=body, headers=self._headers, method="POST")
         try:
             with self._opener.open(request, timeout=self.config.timeout_s):
@@ -193,11 +197,7 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _reason(error: object) -> str:
-    if isinstance(error, TimeoutError):
-        return "timed out"
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
+    return describe_connection_error(error) if isinstance(error, BaseException) else str(error)
 
 
 def _event_label(message: QueuedMessage) -> str:

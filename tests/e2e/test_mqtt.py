@@ -19,7 +19,7 @@ from emotui.config import AlertRuleConfig, Config
 from emotui.pipeline import create_pipeline
 from emotui.vision import EMOTIONS
 from tests.factories import frame_result
-from tests.helpers import EVENT_TIMEOUT_S, HeadlessRun, audit_records, wait_until
+from tests.helpers import EVENT_TIMEOUT_S, HeadlessRun, audit_records, private_ca_certs, wait_until
 from tests.mosquitto import Broker, Received, Subscriber, mosquitto_binary
 
 PREFIX = "emotui"
@@ -285,19 +285,7 @@ def test_username_and_password_come_from_the_environment(tmp_path):
 def test_tls_with_a_private_ca(tmp_path):
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed") if not os.environ.get("CI") else pytest.fail("no mosquitto")
-    certs = tmp_path / "certs"
-    certs.mkdir()
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=certs)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
-            "-keyout", "ca.key", "-out", "ca.pem")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key",
-            "-out", "server.csr")
-    (certs / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-days", "2", "-extfile", "san.ext", "-out", "server.pem")
+    certs = private_ca_certs(tmp_path / "certs")
     broker = Broker(tmp_path / "broker", f"cafile {certs / 'ca.pem'}\ncertfile {certs / 'server.pem'}\n"
                                          f"keyfile {certs / 'server.key'}\n").start()
     try:

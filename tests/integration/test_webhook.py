@@ -5,7 +5,9 @@ nothing but them may arrive before it."""
 from __future__ import annotations
 
 import base64
+import http.server
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +21,7 @@ from emotui.alerts.events import AlertSetupError
 from emotui.alerts.outbox import Outbox
 from emotui.alerts.webhook import WebhookSink
 from emotui.config import WebhookConfig
-from tests.helpers import EVENT_TIMEOUT_S, alert_event, wait_until
+from tests.helpers import EVENT_TIMEOUT_S, alert_event, private_ca_certs, wait_until
 from tests.hookserver import HookServer
 
 
@@ -259,3 +261,57 @@ def test_close_interrupts_a_backoff_that_ends_after_its_deadline_and_keeps_the_e
 
     assert time.monotonic() - started < EVENT_TIMEOUT_S / 2  # it did not wait for its deadline
     assert (len(server.received), len(opened.outbox), opened.sink.failed) == (1, 1, 0)
+
+
+@pytest.mark.parametrize(("url", "problem"), [
+    ("http://127.0.0.1:99999/hook", "invalid port 99999 (1-65535)"),  # urllib would try port 99999 % 65536
+    ("http://127.0.0.1:80x/hook", "invalid port 80x (1-65535)"),
+    ("ftp://127.0.0.1/hook", "unsupported scheme 'ftp' (http or https)"),
+    ("http:///hook", "no host name"),
+])
+def test_a_url_that_cannot_work_is_named_for_what_is_wrong_with_it(open_sink, url, problem):
+    opened = open_sink(WebhookConfig(url=url, backoff_s=0.01, retries=3))
+    opened.sink.submit(alert_event(1))
+    assert wait_until(lambda: opened.sink.failed == 1)
+    server = url.split("/hook")[0]
+    assert opened.problems == [f"webhook: gave up on event alert-1 (new) after 1 attempt: {problem} in the URL "
+                               f"from {server}"]
+
+
+@pytest.fixture
+def https_server(tmp_path) -> Iterator[tuple[int, Path]]:
+    """An HTTPS server answering 200, with a certificate for elsewhere.example signed by a private
+    CA; its port and the CA file."""
+    certs = private_ca_certs(tmp_path / "certs", san="DNS:elsewhere.example")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certs / "server.pem", certs / "server.key")
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd.server_address[1], certs / "ca.pem"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize(("trust_the_ca", "problem"), [
+    (False, "TLS certificate verification failed: unable to get local issuer certificate"),
+    (True, "TLS host name mismatch: IP address mismatch, certificate is not valid for '127.0.0.1'"),
+])
+def test_tls_failures_are_named_for_what_is_wrong(https_server, open_sink, monkeypatch, trust_the_ca, problem):
+    port, ca_file = https_server
+    if trust_the_ca:
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    opened = open_sink(WebhookConfig(url=f"https://127.0.0.1:{port}/hook", backoff_s=0.01, retries=0))
+    opened.sink.submit(alert_event(1))
+    assert wait_until(lambda: opened.sink.failed == 1)
+    assert opened.problems == [f"webhook: gave up on event alert-1 (new) after 1 attempt: {problem} "
+                               f"from https://127.0.0.1:{port}"]
