@@ -23,9 +23,19 @@ from emotui.models import CATALOGUE, ModelError, ModelStore, default_models_dir
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SOURCE, EXIT_MODEL, EXIT_TAMPERED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
 
+_STDERR_LOCK = threading.Lock()
+
+
+def _to_stderr(text: str) -> None:
+    """Every write to stderr: one write under one lock, so lines from different threads never run together."""
+    with _STDERR_LOCK:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+
 def say(message: str) -> None:
     """Progress and diagnostics go to stderr, results to stdout."""
-    print(f"emotui: {message}", file=sys.stderr, flush=True)
+    _to_stderr(f"emotui: {message}\n")
 
 
 def _emit(data: dict, as_json: bool, render) -> None:
@@ -94,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         out.flush()
 
     def ring_bell() -> None:
-        print("\a", end="", file=sys.stderr, flush=True)
+        _to_stderr("\a")
 
     hub = AlertHub(config, str(pipeline.source), AlertListener(
         on_event=show_alert, on_problem=say,

@@ -10,6 +10,9 @@ first and JSON second, so a crash never leaves a half-written file behind."""
 from __future__ import annotations
 
 import json
+import os
+import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -20,11 +23,13 @@ import platformdirs
 from emotui.capture import redact_source
 from emotui.files import write_atomically
 from emotui.pipeline import FrameResult
+from emotui.storage import private_folder
 from emotui.vision import EMOTION_COLOURS, EMOTIONS
 from emotui.vision.masks import Masks
 from emotui.vision.tracker import TrackedFace
 
 FILE_PREFIX = "emotui-"
+SNAPSHOT_SUFFIXES = (".png", ".json")
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -81,20 +86,33 @@ def annotate(image: np.ndarray, faces: list[TrackedFace], masks: Masks = Masks()
     return out
 
 
+HEAD_MARGINS = (0.45, 0.7, 0.25)  # a face box grown by these fractions of its size: sides, top (hair), bottom
+BLUR_CELLS = 3  # pixelation cells across the face box's longer side
+
+
+def head_region(box, width: int, height: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the head around a face box (eyebrows to chin): hair and ears
+    included, clipped to the image."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    side, top, bottom = HEAD_MARGINS
+    face_w, face_h = x2 - x1, y2 - y1
+    return (max(0, int(x1 - side * face_w)), max(0, int(y1 - top * face_h)),
+            min(width, int(x2 + side * face_w + 1)), min(height, int(y2 + bottom * face_h + 1)))
+
+
 def blur_faces(image: np.ndarray, faces: list[TrackedFace]) -> np.ndarray:
-    """A copy of `image` with each face box (grown by a fifth) pixelated beyond recognition."""
+    """A copy of `image` with each head (`head_region`) pixelated into cells a third of the face's
+    size: too coarse for a person, or the face detector, to find a face in."""
     out = image.copy()
     height, width = out.shape[:2]
     for face in faces:
-        x1, y1, x2, y2 = (float(v) for v in face.box)
-        grow_x, grow_y = (x2 - x1) * 0.2, (y2 - y1) * 0.2
-        left, top = max(0, int(x1 - grow_x)), max(0, int(y1 - grow_y))
-        right, bottom = min(width, int(x2 + grow_x + 1)), min(height, int(y2 + grow_y + 1))
+        left, top, right, bottom = head_region(face.box, width, height)
         if right - left < 2 or bottom - top < 2:
             continue
-        region = out[top:bottom, left:right]
-        small = cv2.resize(region, (max(1, (right - left) // 12), max(1, (bottom - top) // 12)),
-                           interpolation=cv2.INTER_AREA)
+        x1, y1, x2, y2 = (float(v) for v in face.box)
+        cell = max(2, int(max(x2 - x1, y2 - y1) / BLUR_CELLS))
+        cells = (max(1, (right - left) // cell), max(1, (bottom - top) // cell))
+        small = cv2.resize(out[top:bottom, left:right], cells, interpolation=cv2.INTER_AREA)
         out[top:bottom, left:right] = cv2.resize(small, (right - left, bottom - top), interpolation=cv2.INTER_NEAREST)
     return out
 
@@ -142,7 +160,7 @@ def save_snapshot(folder: Path, result: FrameResult, source: str, draw_boxes: bo
     if folder.exists() and not folder.is_dir():
         raise SnapshotError(f"cannot save a snapshot in {folder}: it is a file, not a folder")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder)
     except OSError as error:
         raise SnapshotError(f"cannot create the snapshot folder {folder}: {_reason(error)}") from None
 
@@ -168,6 +186,43 @@ def save_snapshot(folder: Path, result: FrameResult, source: str, draw_boxes: bo
         png.unlink(missing_ok=True)  # no image without its sidecar
         raise
     return png, sidecar
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What `prune_snapshots` removed and what it left."""
+
+    removed: int  # snapshots (a PNG and its sidecar count as one)
+    freed_bytes: int
+    kept: int
+    kept_bytes: int
+
+
+def prune_snapshots(folder: Path, max_bytes: int, keep_days: float, now: float | None = None) -> Pruned:
+    """Removes the oldest snapshots in `folder` (by modification time; a PNG with its sidecar)
+    until the rest are younger than `keep_days` and take at most `max_bytes` together; 0 turns
+    either limit off. Only emotui's own files (emotui-*.png and .json) are looked at or removed.
+    One listing of the folder: cheap while retention keeps it small. Raises OSError."""
+    snapshots: dict[str, list] = {}  # stem -> [newest mtime, bytes, paths]
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            stem, suffix = os.path.splitext(entry.name)
+            if entry.name.startswith(FILE_PREFIX) and suffix in SNAPSHOT_SUFFIXES and entry.is_file():
+                status = entry.stat()
+                snapshot = snapshots.setdefault(stem, [0.0, 0, []])
+                snapshot[0] = max(snapshot[0], status.st_mtime)
+                snapshot[1] += status.st_size
+                snapshot[2].append(entry.path)
+    kept_bytes = sum(size for _, size, _ in snapshots.values())
+    oldest_kept = (time.time() if now is None else now) - keep_days * 86400
+    removed = freed = 0
+    for mtime, size, paths in sorted(snapshots.values()):
+        if not ((keep_days and mtime < oldest_kept) or (max_bytes and kept_bytes > max_bytes)):
+            break
+        for path in paths:
+            Path(path).unlink(missing_ok=True)
+        removed, freed, kept_bytes = removed + 1, freed + size, kept_bytes - size
+    return Pruned(removed, freed, len(snapshots) - removed, kept_bytes)
 
 
 def _free_names(folder: Path, stem: str) -> tuple[Path, Path]:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from emotui.alerts.events import AlertEvent
 from emotui.alerts.queues import BoundedQueue
+from emotui.storage import DiskFull, is_disk_full, private_folder
 
 GENESIS = "0" * 64  # the `prev` of the very first record
 FIELDS = {"seq": int, "time": str, "type": str, "data": dict, "prev": str, "hash": str}
@@ -116,7 +117,7 @@ class AuditLog:
         self.path, self.max_bytes, self.keep = Path(path), max_bytes, keep
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(self.path.parent)
         except OSError as error:
             raise AuditLogError(f"cannot create the folder of {self.path}: {error.strerror or error}") from error
         self._fd = self._open_locked()
@@ -290,15 +291,17 @@ class AuditSink:
     thresholds, problems, stop) are appended in order on a thread of its own, so its fsync per
     record never delays the other sinks. `on_written` gets each event once its record is on disk
     (or its write failed, which is reported): what is shown is in the log. At most
-    AUDIT_QUEUE_MAX records wait; beyond, the newest are counted and a `dropped` record says so."""
+    AUDIT_QUEUE_MAX records wait; beyond, the newest are counted and a `dropped` record says so.
+    Records that a full disk keeps out are counted by `disk`, which tells it once."""
 
     name = "audit log"
     wants_snapshot_jpeg = False
 
-    def __init__(self, log: AuditLog, on_problem: Callable[[str], None],
+    def __init__(self, log: AuditLog, on_problem: Callable[[str], None], disk: DiskFull,
                  on_written: Callable[[AlertEvent], None] = lambda event: None) -> None:
         self.log = log
         self._on_problem = on_problem
+        self._disk = disk
         self._on_written = on_written
         self._records: BoundedQueue[tuple[str, dict, AlertEvent | None]] = BoundedQueue("audit records",
                                                                                        AUDIT_QUEUE_MAX)
@@ -334,7 +337,12 @@ class AuditSink:
         try:
             self.log.append(record_type, data)
         except (OSError, AuditLogError, ValueError) as error:
-            self._on_problem(f"audit log {self.log.path}: cannot write a {record_type} record: {error}")
+            if is_disk_full(error):
+                self._disk.failed("audit records", self.log.path, error)
+            else:
+                self._on_problem(f"audit log {self.log.path}: cannot write a {record_type} record: {error}")
+        else:
+            self._disk.written("audit records", self.log.path)
 
 
 @dataclass

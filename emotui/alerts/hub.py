@@ -36,7 +36,8 @@ from emotui.alerts.webhook import WebhookSink
 from emotui.capture import SourceState, SourceStatus, redact_source, rules_for_source
 from emotui.config import Config
 from emotui.pipeline import FrameResult
-from emotui.snapshots import SnapshotError, default_snapshot_dir, encode_jpeg, save_snapshot
+from emotui.snapshots import SnapshotError, default_snapshot_dir, encode_jpeg, prune_snapshots, save_snapshot
+from emotui.storage import DiskFull, is_disk_full, private_folder
 from emotui.vocabulary import EventType
 
 AUDIT_FILE = "alerts.jsonl"
@@ -114,13 +115,14 @@ class AlertHub:
         self.engine = engine if engine is not None else rule_engine(config, source, clock)
         self.camera = self.engine.camera
         self._source = redact_source(source)
-        folder = Path(config.alerts.dir).expanduser() if config.alerts.dir else default_alerts_dir()
+        folder = self._folder = Path(config.alerts.dir).expanduser() if config.alerts.dir else default_alerts_dir()
+        self.disk = DiskFull(self.problem)  # a full disk: told once, what is not written counted
         try:
             log = AuditLog(folder / AUDIT_FILE, int(config.alerts.log_max_mb * 1_000_000), config.alerts.log_keep)
             ended = record_unclean_stop(log)
         except AuditLogError as error:
             raise AlertSetupError(str(error)) from None
-        self.audit = AuditSink(log, listener.on_problem, self._show)
+        self.audit = AuditSink(log, listener.on_problem, self.disk, self._show)
         if ended is not None:
             listener.on_problem(f"the last run did not stop cleanly (see {log.path}); "
                                 f"{len(ended)} alert{'' if len(ended) == 1 else 's'} it left open ended")
@@ -164,6 +166,12 @@ class AlertHub:
             self._sinks.append(self.exec_hook)
         if listener.ring_bell is not None:
             self._sinks.append(Bell(listener.ring_bell))
+        snapshots = config.snapshots
+        self._snapshot_folder = Path(snapshots.dir).expanduser() if snapshots.dir else default_snapshot_dir()
+        self._retention_told = False
+        for data_folder in (folder, self._snapshot_folder):
+            self._check_folder(data_folder)
+        self._apply_retention()
         self._dispatcher = threading.Thread(target=self._dispatch, name="emotui-alerts", daemon=True)
         self._dispatcher.start()
 
@@ -275,7 +283,12 @@ class AlertHub:
             try:
                 sink.submit(event, snapshot_jpeg)
             except Exception as error:  # a failing sink must not stop the others
-                self.problem(f"{sink.name}: could not queue alert {event.id}: {type(error).__name__}: {error}")
+                if is_disk_full(error):
+                    self.disk.failed(f"{sink.name} events", self._folder / OUTBOX_FILE, error)
+                else:
+                    self.problem(f"{sink.name}: could not queue alert {event.id}: {type(error).__name__}: {error}")
+            else:
+                self.disk.written(f"{sink.name} events", self._folder / OUTBOX_FILE)
 
     def _show(self, event: AlertEvent) -> None:
         """Tell the listener of an event (from the audit log's thread, once it is on disk)."""
@@ -290,17 +303,52 @@ class AlertHub:
 
     def _snapshot(self, event: AlertEvent, result: FrameResult) -> None:
         settings = self.config.snapshots
-        folder = Path(settings.dir).expanduser() if settings.dir else default_snapshot_dir()
         try:
-            png, sidecar = save_snapshot(folder, result, self._source, images=settings.images)
+            png, sidecar = save_snapshot(self._snapshot_folder, result, self._source, images=settings.images)
             wanted = any(sink.wants_snapshot_jpeg for sink in self._sinks)
             jpeg = encode_jpeg(result, settings.images) if wanted else None
         except SnapshotError as error:
-            self.problem(f"snapshot for alert {event.id} failed: {error}")
+            if is_disk_full(error):
+                self.disk.failed("snapshots", self._snapshot_folder, error)
+            else:
+                self.problem(f"snapshot for alert {event.id} failed: {error}")
             return
+        self.disk.written("snapshots", self._snapshot_folder)
+        self._apply_retention()
         path = str(png or sidecar)
         self._snapshots[event.id] = path  # the alert's later records carry it too
         self._deliver(replace(event, type=EventType.UPDATE, snapshot=path, timestamp=self._clock()), jpeg)
+
+    def _check_folder(self, folder: Path) -> None:
+        """Creates a data folder 0700, or warns when one that exists can be read by other users."""
+        try:
+            warning = private_folder(folder)
+        except OSError as error:
+            warning = f"cannot create {folder}: {error.strerror or error}"
+        if warning:
+            self.problem(warning)
+
+    def _apply_retention(self) -> None:
+        """Removes the oldest snapshots beyond `snapshots.max_mb` and `keep_days`: each removal is
+        recorded in the audit log; the first one in a run is told to the listener too."""
+        settings = self.config.snapshots
+        if not self._snapshot_folder.is_dir():
+            return  # (_check_folder said why)
+        try:
+            pruned = prune_snapshots(self._snapshot_folder, int(settings.max_mb * 1_000_000), settings.keep_days)
+        except OSError as error:
+            self.problem(f"snapshot retention in {self._snapshot_folder} failed: {error.strerror or error}")
+            return
+        if not pruned.removed:
+            return
+        self._record("retention", {"folder": str(self._snapshot_folder), **asdict(pruned),
+                                   "max_mb": settings.max_mb, "keep_days": settings.keep_days})
+        if not self._retention_told:
+            self._retention_told = True
+            self.listener.on_problem(
+                f"snapshots: removed the {pruned.removed} oldest ({pruned.freed_bytes / 1e6:.1f} MB) to keep "
+                f"{self._snapshot_folder} under {settings.max_mb:g} MB and {settings.keep_days:g} days; "
+                "later removals are recorded in the audit log")
 
     def _record(self, record_type: str, data: dict) -> None:
         """A record for the audit log alone: start, stop, arming, thresholds, problems, the source."""

@@ -7,8 +7,14 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from emotui.storage import is_disk_full, private_file, private_folder
+
+AUTO_VACUUM_FULL = 1  # what PRAGMA auto_vacuum reads when it is FULL
+
 
 
 @dataclass(frozen=True)
@@ -21,7 +27,10 @@ class QueuedMessage:
 
 class Outbox:
     """Messages are delivered oldest first: `peek()` the head, deliver it, then `remove()` it.
-    Beyond `max_items`, the oldest are dropped (counted in `dropped`). Thread-safe."""
+    Beyond `max_items`, the oldest are dropped (counted in `dropped`). Thread-safe.
+
+    On a full disk nothing half-written is left: `put` raises (the database keeps what it held),
+    and messages removed meanwhile are hidden and deleted once there is room."""
 
     def __init__(self, path: Path, name: str, max_items: int) -> None:
         if not re.fullmatch(r"[a-z_]+", name):
@@ -30,30 +39,66 @@ class Outbox:
         self.name = name
         self.max_items = max_items
         self.dropped = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
+        for own in (self.path, *self.path.parent.glob(self.path.name + "-*")):  # SQLite's -journal (or an old -wal)
+            private_file(own)  # SQLite gives the files it creates the mode of the database
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")  # survives a process crash; cheap commits
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # A rollback journal, emptied after each commit: no -wal or -shm file to grow or to need
+        # room before the database can even be read (benchmarks/outbox_journal.py measures the choice).
+        self._db.execute("PRAGMA journal_mode=TRUNCATE")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # survives a crash; FULL is 4x slower (the benchmark)
+        self._db.execute("PRAGMA secure_delete=ON")  # deleted messages leave no face behind in free pages
+        if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] != AUTO_VACUUM_FULL:
+            self._give_space_back()
         self._db.execute(f"CREATE TABLE IF NOT EXISTS {name} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
                          "topic TEXT NOT NULL, body BLOB NOT NULL, queued_at REAL NOT NULL)")
         self.newest_id, self._count = self._db.execute(
             f"SELECT COALESCE(MAX(id), 0), COUNT(*) FROM {name}").fetchone()
         self._changed = threading.Condition()
         self._closed = False
+        self._removed: set[int] = set()  # delivered, but a full disk kept them from being deleted
+
+    def _give_space_back(self) -> None:
+        """Makes delivered messages give their space back to the disk (auto_vacuum; a database an
+        older emotui made is rebuilt for it), unless the disk is full: then at the next start."""
+        try:
+            self._db.execute("PRAGMA auto_vacuum=FULL")
+            self._db.execute("VACUUM")
+        except sqlite3.Error as error:
+            if not is_disk_full(error):
+                raise
 
     def put(self, topic: str, body: bytes) -> None:
+        """Queues a message; raises sqlite3.Error (SQLITE_FULL on a full disk) if it cannot be stored."""
         with self._changed:
-            inserted = self._db.execute(f"INSERT INTO {self.name} (topic, body, queued_at) VALUES (?, ?, ?)",
-                                        (topic, body, time.time()))
-            self.newest_id = inserted.lastrowid
-            self._count += 1
-            excess = self._count - self.max_items
-            if excess > 0:
-                deleted = self._db.execute(f"DELETE FROM {self.name} WHERE id IN "
-                                           f"(SELECT id FROM {self.name} ORDER BY id LIMIT ?)", (excess,)).rowcount
-                self._count -= deleted
-                self.dropped += deleted
+            self._write(self._insert, topic, body)
             self._changed.notify_all()
+
+    def _insert(self, topic: str, body: bytes) -> None:
+        self._db.execute("BEGIN IMMEDIATE")  # the message and the drops beyond max_items, or neither
+        newest_id = self._db.execute(f"INSERT INTO {self.name} (topic, body, queued_at) VALUES (?, ?, ?)",
+                                     (topic, body, time.time())).lastrowid
+        excess = max(0, self._count + 1 - self.max_items)
+        dropped = self._db.execute(f"DELETE FROM {self.name} WHERE id IN "
+                                   f"(SELECT id FROM {self.name} ORDER BY id LIMIT ?)", (excess,)).rowcount
+        self._db.execute("COMMIT")
+        self.newest_id, self._count, self.dropped = newest_id, self._count + 1 - dropped, self.dropped + dropped
+
+    def _write(self, change: Callable[..., None], *args) -> None:
+        """Runs `change` after deleting what a full disk kept in; rolls it back if it fails."""
+        try:
+            self._delete_removed()
+            change(*args)
+        except sqlite3.Error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    def _delete_removed(self) -> None:
+        while self._removed:
+            message_id = next(iter(self._removed))
+            self._count -= self._db.execute(f"DELETE FROM {self.name} WHERE id = ?", (message_id,)).rowcount
+            self._removed.discard(message_id)
 
     def peek(self) -> QueuedMessage | None:
         """The oldest message, or None."""
@@ -64,12 +109,19 @@ class Outbox:
         """Up to `limit` messages with ids above `after`, oldest first."""
         with self._changed:
             rows = self._db.execute(f"SELECT id, topic, body, queued_at FROM {self.name} WHERE id > ? "
-                                    "ORDER BY id LIMIT ?", (after, limit)).fetchall()
-        return [QueuedMessage(row[0], row[1], bytes(row[2]), row[3]) for row in rows]
+                                    "ORDER BY id LIMIT ?", (after, limit + len(self._removed))).fetchall()
+        return [QueuedMessage(row[0], row[1], bytes(row[2]), row[3]) for row in rows
+                if row[0] not in self._removed][:limit]
 
     def remove(self, message_id: int) -> None:
+        """Deletes a delivered message; on a full disk it is hidden until it can be deleted."""
         with self._changed:
-            self._count -= self._db.execute(f"DELETE FROM {self.name} WHERE id = ?", (message_id,)).rowcount
+            self._removed.add(message_id)
+            try:
+                self._write(self._delete_removed)
+            except sqlite3.Error as error:
+                if not is_disk_full(error):
+                    raise
 
     def wait(self, timeout: float) -> QueuedMessage | None:
         """The oldest message, waiting up to `timeout` seconds for one to arrive; None if there is
@@ -86,7 +138,7 @@ class Outbox:
         return None
 
     def __len__(self) -> int:
-        return self._count
+        return self._count - len(self._removed)
 
     def close(self) -> None:
         with self._changed:

@@ -383,9 +383,13 @@ class AlertsConfig:
 @dataclass
 class SnapshotsConfig:
     dir: str = setting("", "where snapshots are saved (default: the user data dir's snapshots folder)")
-    images: SnapshotImages = setting("full", "full, blurred (faces blurred in every saved or sent image) or none "
+    images: SnapshotImages = setting("full", "full, blurred (heads pixelated in every saved or sent image) or none "
                                      "(no images are stored or sent; snapshots keep only their JSON)")
     on_alert: bool = setting(True, "save a snapshot when an alert starts (sent as an `update` with its path)")
+    max_mb: float = setting(500.0, "the snapshots folder is kept under this size, oldest removed first (0: no limit)",
+                            _range(0.0))
+    keep_days: float = setting(30.0, "snapshots older than this many days are removed (0: kept until max_mb)",
+                               _range(0.0))
 
 
 @dataclass

@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 
 from emotui.config import Config
-from emotui.pipeline import FrameResult, create_pipeline
+from emotui.pipeline import FrameResult, create_analyzer, create_pipeline
 from emotui.snapshots import (
     SnapshotError,
     blur_faces,
     encode_jpeg,
     face_label,
+    head_region,
     save_snapshot,
 )
 from emotui.vision import EMOTION_COLOURS, EMOTIONS
@@ -166,12 +167,61 @@ def test_blurred_snapshots_hide_the_face_and_keep_the_rest(tmp_path, real_result
     repeats = lambda region: float((np.diff(region, axis=1) == 0).all(axis=2).mean())  # noqa: E731
     assert repeats(blurred_face) > 0.85 > 0.3 > repeats(face)  # pixelated: big blocks of one colour
     assert np.abs(blurred_face - face).mean() > 5
-    assert np.array_equal(saved[:20], original[:20])  # far from the face: untouched
+    left, top, right, bottom = head_region(real_result.faces[0].box, *original.shape[1::-1])
+    outside = np.ones(original.shape[:2], bool)
+    outside[top:bottom, left:right] = False
+    assert outside.sum() > 0.1 * outside.size and np.array_equal(saved[outside], original[outside])  # beyond the head
     assert json.loads(sidecar.read_text())["images"] == "blurred"
     jpeg = cv2.imdecode(np.frombuffer(encode_jpeg(real_result, "blurred"), np.uint8), cv2.IMREAD_COLOR)
     sent_face = _face_region(real_result, jpeg)  # what MQTT and webhooks get: blurred too
     assert np.abs(sent_face - blurred_face).mean() < np.abs(sent_face - face).mean() / 2
     assert np.array_equal(blur_faces(original, []), original)
+
+
+BLUR_PHOTOS = ("photos/group_annotated/2007_007763.jpg", "photos/group_annotated/2008_001322.jpg",
+               "photos/group_annotated/2008_002079.jpg", "photos/multi_face/face_recognition_two_people.jpg",
+               "photos/multi_face/face_recognition_kit_with_rose.jpg", "photos/varied_pose/keshavoct98_0.jpg")
+BLUR_VIDEO_FRAMES = (("videos/faces/liveportrait_d6.mp4", 250), ("videos/faces/facenet_pytorch_video.mp4", 26),
+                     ("videos/faces/keshavoct98_vid0.mp4", 54))
+
+
+def test_the_real_detector_finds_no_face_in_blurred_snapshots_of_real_photos_and_frames(tmp_path, media_dir,
+                                                                                        model_store):
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    for number, photo in enumerate(BLUR_PHOTOS):
+        (scenes / f"{number:02d}{Path(photo).suffix}").symlink_to(media_dir / photo)
+    for number, (video, index) in enumerate(BLUR_VIDEO_FRAMES, len(BLUR_PHOTOS)):
+        capture = cv2.VideoCapture(str(media_dir / video))
+        capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = capture.read()
+        capture.release()
+        assert ok, f"cannot read frame {index} of {video}"
+        cv2.imwrite(str(scenes / f"{number:02d}.png"), frame)
+    pipeline = create_pipeline(Config(), str(scenes), lambda message: None)
+    try:
+        saved = [(len(result.faces), save_snapshot(tmp_path / "out", result, "cam", images="blurred")[0])
+                 for result in pipeline.results()]
+    finally:
+        pipeline.stop()
+    analyzer = create_analyzer(Config(), lambda message: None, still_images=True)
+    found = [len(analyzer.faces_in_photo(_read_png(png)[:, :, :3])) for _, png in saved]
+    assert len(saved) == len(BLUR_PHOTOS) + len(BLUR_VIDEO_FRAMES)
+    assert sum(faces for faces, _ in saved) >= 20 and min(faces for faces, _ in saved) >= 1
+    assert found == [0] * len(saved)
+
+
+def test_the_blur_covers_the_head_around_the_face_box(real_result):
+    image = real_result.image
+    blurred = blur_faces(image, real_result.faces)
+    height, width = image.shape[:2]
+    left, top, right, bottom = head_region(real_result.faces[0].box, width, height)
+    x1, y1, x2, y2 = (int(v) for v in real_result.faces[0].box)
+    assert top < y1 - (y2 - y1) // 2 and left < x1 - (x2 - x1) // 3 and right > x2 + (x2 - x1) // 3
+    hair = blurred[top:y1, left:right].astype(np.int16)  # above the eyebrows: hair and forehead
+    repeats = float((np.diff(hair, axis=1) == 0).all(axis=2).mean())
+    assert repeats > 0.85 and np.abs(hair - image[top:y1, left:right]).mean() > 3
+    assert np.array_equal(blurred[:, right + 1:], image[:, right + 1:])  # beside the head: untouched
 
 
 def test_no_images_keeps_only_the_sidecar(tmp_path, real_result):

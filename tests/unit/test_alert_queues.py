@@ -9,6 +9,7 @@ from dataclasses import replace
 from emotui.alerts import audit
 from emotui.alerts.audit import AuditLog, AuditSink, chain_files, record_unclean_stop, verify
 from emotui.alerts.queues import BoundedQueue
+from emotui.storage import DiskFull
 from tests.helpers import alert_event, audit_records
 
 
@@ -36,7 +37,8 @@ def test_the_audit_sink_records_what_its_full_queue_turned_away_and_shows_only_w
         release.wait(30)  # the writer is held up: records pile up behind it
         shown.append(event)
 
-    sink = AuditSink(AuditLog(tmp_path / "alerts.jsonl", 1_000_000, 2), problems.append, show)
+    sink = AuditSink(AuditLog(tmp_path / "alerts.jsonl", 1_000_000, 2), problems.append, DiskFull(problems.append),
+                     show)
     sink.submit(alert_event(1))
     assert held.wait(30)
     for number in range(2, 9):

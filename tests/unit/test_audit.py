@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from emotui.alerts.audit import GENESIS, AuditLog, AuditLogError, AuditSink, chain_files, verify
+from emotui.storage import DiskFull
 from tests.helpers import alert_event, run_cli
 
 BIG = 1_000_000
@@ -348,7 +349,7 @@ def test_a_log_whose_last_record_is_unreadable_is_not_continued(log_path):
 
 def test_the_sink_writes_events_and_records_in_order_and_every_queued_one_before_it_closes(log_path):
     problems = []
-    sink = AuditSink(AuditLog(log_path, BIG, 5), problems.append)
+    sink = AuditSink(AuditLog(log_path, BIG, 5), problems.append, DiskFull(problems.append))
     sink.record("start", {"camera": "door"})
     for number in range(1, 21):
         sink.submit(alert_event(number))
@@ -362,7 +363,7 @@ def test_the_sink_writes_events_and_records_in_order_and_every_queued_one_before
 
 def test_the_sink_reports_a_record_it_cannot_write(log_path):
     problems = []
-    sink = AuditSink(AuditLog(log_path, BIG, 5), problems.append)
+    sink = AuditSink(AuditLog(log_path, BIG, 5), problems.append, DiskFull(problems.append))
     sink.log.close()
     sink.submit(alert_event(1))
     sink.close()

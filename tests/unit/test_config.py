@@ -101,7 +101,7 @@ FULL = {
     "alerts": {"threshold_step": 0.1, "armed": False, "dir": "/srv/alerts", "log_max_mb": 2.5, "log_keep": 3,
                "exec": ["notify-send", "{rule}: {emotion} {score}"], "exec_on": ["new", "end"],
                "exec_timeout_s": 3.0},
-    "snapshots": {"dir": "/srv/snapshots", "images": "blurred", "on_alert": False},
+    "snapshots": {"dir": "/srv/snapshots", "images": "blurred", "on_alert": False, "max_mb": 64.0, "keep_days": 7.5},
     "mqtt": {"host": "broker.lan", "port": 8883, "prefix": "emotui/door", "client_id": "door-pi",
              "keepalive_s": 60, "discovery": False, "discovery_prefix": "ha", "username_env": "DOOR_USER",
              "password_env": "DOOR_PASS", "tls": True, "ca_file": "/etc/ca.pem", "cert_file": "/etc/c.pem",

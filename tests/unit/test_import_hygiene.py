@@ -29,7 +29,8 @@ def test_domain_modules_have_no_ui_imports_in_their_source():
             offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in UI_PACKAGES]
     names = {p.stem for p in _domain_files()}
     assert {"capture", "sources", "buffer", "opencv", "mjpeg", "images", "demo", "schema", "load", "write", "models",
-            "pipeline", "rules", "hub", "sinks", "audit", "mqtt", "webhook", "snapshots", "tracker", "queues", "network"} <= names
+            "pipeline", "rules", "hub", "sinks", "audit", "mqtt", "webhook", "snapshots", "tracker", "queues", "network",
+            "storage"} <= names
     assert offenders == []
 
 
