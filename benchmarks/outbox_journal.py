@@ -25,6 +25,7 @@ from emotui.alerts.outbox import Outbox  # noqa: E402
 
 VARIANTS = {  # name: the pragmas set on emotui's outbox (none: as emotui uses it)
     "rollback-truncate": (),
+    "rollback-truncate-normal": ("synchronous=NORMAL",),
     "wal-default": ("journal_mode=WAL", "synchronous=NORMAL"),
     "wal-bounded": ("journal_mode=WAL", "synchronous=NORMAL", "wal_autocheckpoint=64",
                     f"journal_size_limit={256 * 1024}"),
