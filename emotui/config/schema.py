@@ -386,10 +386,10 @@ class SnapshotsConfig:
     images: SnapshotImages = setting("full", "full, blurred (heads pixelated in every saved or sent image) or none "
                                      "(no images are stored or sent; snapshots keep only their JSON)")
     on_alert: bool = setting(True, "save a snapshot when an alert starts (sent as an `update` with its path)")
-    max_mb: float = setting(500.0, "the snapshots folder is kept under this size, oldest removed first (0: no limit)",
-                            _range(0.0))
-    keep_days: float = setting(30.0, "snapshots older than this many days are removed (0: kept until max_mb)",
-                               _range(0.0))
+    max_mb: float = setting(500.0, "the snapshots folder is kept under this size, 0-1000000 MB, oldest removed "
+                            "first (0: no limit)", _range(0.0, 1_000_000.0))
+    keep_days: float = setting(30.0, "snapshots older than this many days, 0-36500, are removed (0: kept until "
+                               "max_mb)", _range(0.0, 36_500.0))
 
 
 @dataclass
