@@ -423,7 +423,9 @@ class EmotuiApp(App[int]):
             self.push_screen(TooSmallScreen())
         elif too_small:
             notice.show_size(columns, rows)
-        elif notice is not None:
+        elif notice is not None:  # with what was opened over it (help, say)
+            while self.screen_stack[-1] is not notice:
+                self.pop_screen()
             self.pop_screen()
 
     def models_text(self) -> str:

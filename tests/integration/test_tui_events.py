@@ -11,10 +11,11 @@ import json
 import cv2
 import numpy as np
 import pytest
+from textual import events
 
 from emotui.config import AlertRuleConfig, Config
 from emotui.tui.app import create_app
-from emotui.tui.events import EVENTS_KEPT, SNAPSHOT_MARK
+from emotui.tui.events import EVENTS_KEPT, SNAPSHOT_MARK, EventsList
 from emotui.tui.messages import AlertRaised
 from emotui.tui.preview import Preview
 from emotui.tui.screens import EventScreen
@@ -123,3 +124,27 @@ async def test_enter_on_an_event_shows_its_snapshot_and_json(config, tmp_path):
         assert app.screen.query_one(Preview)._message == "no snapshot for this alert"
         await pilot.press("escape")
         assert app.focused is app.events_list
+
+
+async def test_the_mouse_wheel_scrolls_the_list_and_a_click_opens_an_event(config, tmp_path):
+    app = create_app(config, str(tmp_path / "no-such-video.mp4"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await idle_app(pilot)
+        table = app.events_list
+        for number in range(1, 41):
+            app.post_message(AlertRaised(alert_event(number)))
+        await settle(pilot, lambda: table.row_count == 40)
+        await pilot.pause(0.3)
+        bottom = table.scroll_y
+        for _ in range(3):
+            table.post_message(events.MouseScrollUp(table, 5, 5, 0, -1, 0, False, False, False))
+        await settle(pilot, lambda: table.scroll_y < bottom)
+        app.post_message(AlertRaised(alert_event(41)))
+        await settle(pilot, lambda: table.row_count == 41)
+        await pilot.pause(0.5)
+        assert table.cursor_row == 39 and table.border_subtitle == "▼ 1 new below (End)"  # the view stayed up
+        first_shown = round(table.scroll_y)  # the rows scrolled past, above the header
+        await pilot.click(EventsList, offset=(3, 1 + 1 + 2))  # border, header, then the third row shown
+        assert table.cursor_row == first_shown + 2 and not isinstance(app.screen, EventScreen)
+        await pilot.click(EventsList, offset=(3, 1 + 1 + 2))  # a click on the selected row opens it
+        assert isinstance(app.screen, EventScreen) and app.screen.event.id == f"alert-{first_shown + 3}"

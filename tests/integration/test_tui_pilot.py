@@ -293,9 +293,11 @@ async def test_resize_adapts_the_layout(config, video):
         assert str(app.screen.query_one(Static).render()).startswith("terminal too small (79×30, need 80×24)")
         await pilot.resize_terminal(100, 23)
         await wait_for(pilot, lambda: "(100×23, need 80×24)" in str(app.screen.query_one(Static).render()))
+        await pilot.press("question_mark")  # the keys work: the help opens over the notice
+        assert isinstance(app.screen, HelpScreen)
         await pilot.resize_terminal(80, 24)
-        await wait_for(pilot, lambda: not isinstance(app.screen, TooSmallScreen))
-        assert app.screen is app.screen_stack[0]
+        await wait_for(pilot, lambda: not isinstance(app.screen, (HelpScreen, TooSmallScreen)))
+        assert app.screen is app.screen_stack[0] and len(app.screen_stack) == 1
 
 
 async def test_the_preview_takes_the_room_without_faces(config, video):
