@@ -407,8 +407,8 @@ def measure(pyte, cols: int, rows: int, config: Path, video: Path, warmup: float
 
 def _measure(console: Console, warmup: float, seconds: float, presses: int) -> dict:
     result: dict = {"terminal": [console.cols, console.rows]}
-    # Ready once the status line shows rates (the pipeline delivers results).
-    ready = console.wait_for(lambda s: any(p.search("".join(s.buffer[s.lines - 1][x].data
+    # Ready once the status line (above the footer) shows rates (the pipeline delivers results).
+    ready = console.wait_for(lambda s: any(p.search("".join(s.buffer[s.lines - 2][x].data
                                                                for x in range(s.columns))) for p in STATUS_FPS),
                              timeout=90)
     if ready is None:
