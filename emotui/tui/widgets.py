@@ -10,8 +10,8 @@ from textual.widgets import Static
 
 from emotui.config import AlertRuleConfig
 from emotui.pipeline import FrameResult, MetricsSnapshot
-from emotui.vision import EMOTION_COLOURS, EMOTIONS
 from emotui.tui.timeline import TIMELINE_S, Timelines
+from emotui.vision import EMOTION_COLOURS, EMOTIONS
 from emotui.vision.tracker import TrackedFace
 from emotui.vocabulary import RuleKind
 
