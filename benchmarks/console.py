@@ -14,7 +14,7 @@ What it does:
     bytes per update and per preview update; an update drawing the preview is one containing
     the half block U+2580) and the app's user+system CPU time from /proc/<pid>/stat;
   * then, with analysis still running, presses `b` (the log shows "boxes on/off") and `space`
-    (the status line shows PAUSED) and times key write -> arrival of the end of the first update
+    (the header shows PAUSED) and times key write -> arrival of the end of the first update
     that shows the change on an emulated screen (pyte, installed into this interpreter's
     environment when missing). The app's models come from its config or $EMOTUI_MODELS_DIR;
   * quits with `q` and records the exit code.
@@ -63,7 +63,6 @@ SYNC_QUERY, SYNC_REPLY = b"\x1b[?2026$p", b"\x1b[?2026;2$y"  # "supported, curre
 HALF_BLOCK = "\u2580".encode()
 MOVE_ROW = re.compile(rb"\x1b\[(\d+);\d+H")  # Textual's absolute cursor moves (1-based row)
 MOVE_SPLIT = re.compile(rb"(\x1b\[\d+;\d+H)")
-LOG_LINES = 6  # visible lines of the console's log (height 7 minus its top border)
 
 quiet = False
 
@@ -200,7 +199,7 @@ class Console:
         self.stream = pyte.ByteStream(self.screen)
         self.fed = 0  # chunks fed to the emulated screen
         self.pending = b""  # the start of an update whose end has not arrived yet
-        self.skip_top = 0  # rows above the log (see feed)
+        self.skip_rows = range(0)  # the main area's rows, 1-based (see feed)
         self.sync_answered = False
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -236,8 +235,8 @@ class Console:
         """Feed what arrived (before `until`) to the emulated screen, one synchronized update at a
         time: a terminal shows an update when its end marker arrives. With `stop(screen)`, stop
         after the first update that makes it true and return the arrival time of its last chunk.
-        Updates that only redraw the top `skip_top` rows (preview and side panel) are not emulated:
-        the key checks read the log and status rows below them, and pyte is slow."""
+        Updates that only redraw the `skip_rows` (preview and side panel) are not emulated: the key
+        checks read the header above them and the log and status rows below them, and pyte is slow."""
         with self.lock:
             chunks = self.chunks[self.fed:]
         for arrived, data in chunks:
@@ -252,8 +251,8 @@ class Console:
             self.pending += data
             while (end := self.pending.find(SYNC_END)) != -1:
                 update, self.pending = self.pending[:end + len(SYNC_END)], self.pending[end + len(SYNC_END):]
-                if self.skip_top:
-                    update = self._below_top(update)
+                if self.skip_rows:
+                    update = self._outside_main(update)
                     if update is None:
                         continue
                 self.stream.feed(update)
@@ -261,14 +260,14 @@ class Console:
                     return arrived
         return None
 
-    def _below_top(self, update: bytes) -> bytes | None:
-        """The update without what it draws in the top `skip_top` rows (None if nothing is left).
+    def _outside_main(self, update: bytes) -> bytes | None:
+        """The update without what it draws in the `skip_rows` (None if nothing is left).
         Textual draws each piece of a line after an absolute cursor move, and every styled
         segment resets its style, so the pieces can be dropped independently."""
         parts = MOVE_SPLIT.split(update)  # [lead, move, piece, move, piece, ...]
         kept = [parts[0]]
         for move, piece in zip(parts[1::2], parts[2::2]):
-            if int(MOVE_ROW.match(move)[1]) > self.skip_top:
+            if int(MOVE_ROW.match(move)[1]) not in self.skip_rows:
                 kept += [move, piece]
         return b"".join(kept) if len(kept) > 1 else None
 
@@ -326,9 +325,10 @@ def layout(console: Console) -> dict:
     """Preview panel and picture sizes read off the emulated screen."""
     screen, cols, rows = console.screen, console.cols, console.rows
     border_x = next((x for x in range(cols) if screen.buffer[1][x].data in "│┃▏▕"), None)
-    log_y = next((y for y in range(rows) if console.row(y).startswith("─" * 10)), None)
-    picture = [(x, y) for y in range(rows) for x in range(border_x or cols) if screen.buffer[y][x].data == "▀"]
-    result = {"panel_cells": [border_x, log_y] if border_x is not None and log_y is not None else None}
+    rules_y = next((y for y in range(rows) if console.row(y).startswith(" rules")), None)  # below the main area
+    log_y = next((y for y in range(rows) if re.match(r"─log─|.*─ log─", console.row(y))), None)
+    picture = [(x, y) for y in range(1, rules_y or rows) for x in range(border_x or cols) if screen.buffer[y][x].data == "▀"]
+    result = {"panel_cells": [border_x, rules_y - 1] if border_x is not None and rules_y is not None else None}
     if picture:
         xs, ys = [p[0] for p in picture], [p[1] for p in picture]
         result["picture_cells"] = [max(xs) - min(xs) + 1, max(ys) - min(ys) + 1]
@@ -341,12 +341,12 @@ def layout(console: Console) -> dict:
             result["picture_cells_expected"] = list(fit_cells(*VIDEO_SIZE, *result["panel_cells"]))
         except ImportError:
             pass
-    result["log_rows"] = [log_y + 1, rows - 2] if log_y is not None else None
+    result["log_rows"] = [log_y + 1, rows - 3] if log_y is not None else None  # above the status line and footer
     return result
 
 
 def status_figures(console: Console) -> dict:
-    text = console.row(console.rows - 1)
+    text = console.row(console.rows - 2)  # above the footer
     figures: dict = {"status_line": text.rstrip()}
     for pattern in STATUS_FPS:
         if match := pattern.search(text):
@@ -407,8 +407,8 @@ def measure(pyte, cols: int, rows: int, config: Path, video: Path, warmup: float
 
 def _measure(console: Console, warmup: float, seconds: float, presses: int) -> dict:
     result: dict = {"terminal": [console.cols, console.rows]}
-    # Ready once the status line shows rates (the pipeline delivers results).
-    ready = console.wait_for(lambda s: any(p.search("".join(s.buffer[s.lines - 1][x].data
+    # Ready once the status line (above the footer) shows rates (the pipeline delivers results).
+    ready = console.wait_for(lambda s: any(p.search("".join(s.buffer[s.lines - 2][x].data
                                                                for x in range(s.columns))) for p in STATUS_FPS),
                              timeout=90)
     if ready is None:
@@ -467,7 +467,7 @@ def _measure(console: Console, warmup: float, seconds: float, presses: int) -> d
     result["layout"] = layout(console)
     result["status"] = status_figures(console)
     console.feed()
-    console.skip_top = (result["layout"].get("panel_cells") or [0, 0])[1]
+    console.skip_rows = range(2, (result["layout"].get("panel_cells") or [0, 0])[1] + 2)  # 1-based rows 2.. of the panel
     say(f"emulated {len(window) / 1e6:.1f} MB in {time.perf_counter() - emulate_started:.1f} s; timing keys")
 
     # --- key latency while analysis runs
@@ -525,9 +525,9 @@ def keys(console: Console, presses: int, log_rows: list[int] | None) -> dict:
             else:
                 times.append((shown - sent) * 1000)
         figures["b_boxes_log_line"] = latency_summary(times, missed)
-    # `space`: PAUSED appears on the status line (pressed while analysing), then resume
+    # `space`: PAUSED appears in the header (pressed while analysing), then resume
     pause, resume, missed_pause, missed_resume = [], [], 0, 0
-    paused = lambda s: "PAUSED" in "".join(s.buffer[s.lines - 1][x].data for x in range(s.columns))
+    paused = lambda s: "PAUSED" in "".join(s.buffer[0][x].data for x in range(s.columns))
     for _ in range(max(1, presses // 2)):
         time.sleep(rng.uniform(0.4, 0.8))
         console.feed()

@@ -466,6 +466,7 @@ class KeysConfig:
     toggle_boxes: str = setting("b", "face boxes on/off", _non_empty)
     cycle_colour: str = setting("c", "cycle the colour mode", _non_empty)
     mute: str = setting("m", "mute or unmute the bell", _non_empty)
+    zoom: str = setting("z", "zoom the preview into the next face, then back to the whole frame", _non_empty)
     help: str = setting("question_mark", "show the keys", _non_empty)
     quit: str = setting("q", "quit", _non_empty)
 

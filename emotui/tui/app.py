@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import math
 import os
 import signal
 import threading
@@ -15,13 +16,14 @@ import time
 from collections.abc import Iterable
 from functools import partial
 
+import numpy as np
 from rich.markup import escape
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import RichLog
+from textual.widgets import DataTable, Footer, RichLog
 from textual.worker import Worker, get_current_worker
 
 from emotui.alerts.events import AlertSetupError
@@ -35,46 +37,59 @@ from emotui.tui.messages import (
     AlertRaised, AlertSinkProblem, AlertsArmed, AnalysisFailed, AnalysisStarted, ModelProgress, SourceChanged,
     SourceEnded,
 )
+from emotui.tui.events import EventsList
 from emotui.tui.preview import COLOUR_MODES, Preview, PreviewBox
-from emotui.tui.screens import HelpScreen, ThresholdEditor
-from emotui.tui.widgets import EmotionBars, StatusLine
+from emotui.tui.screens import MIN_COLUMNS, MIN_ROWS, EventScreen, HelpScreen, ThresholdEditor, TooSmallScreen
+from emotui.tui.timeline import Timelines
+from emotui.tui.widgets import ConsoleHeader, EmotionBars, RulesBar, StatusLine, short_source
 from emotui.vision import EMOTION_COLOURS
 from emotui.vision.masks import Masks
 
-ALERT_LOG_LINES = 500
+LOG_LINES = 500
+WIDE_COLUMNS = 120  # narrower, the events list and the log stack
+ZOOM_FACE_SHARE = 0.5  # zoomed, the face's larger side takes this share of the crop's height
 PANEL_REFRESH_S = 0.25
 HANGUP_GRACE_S = 2.0  # after the terminal hangs up, the process ends within this, cleanly or not
 
-# (action, key-config field, description) in help order
+# (action, key-config field, description, footer label or None) in help order
 ACTIONS = [
-    ("toggle_pause", "pause", "pause / resume analysis"),
-    ("snapshot", "snapshot", "save an annotated snapshot (PNG + JSON)"),
-    ("raise_threshold", "raise_threshold", "raise the selected rule's threshold"),
-    ("lower_threshold", "lower_threshold", "lower the selected rule's threshold"),
-    ("next_rule", "next_rule", "select the next rule"),
-    ("edit_thresholds", "edit_thresholds", "edit all thresholds"),
-    ("write_config", "write_config", "write thresholds to the config file"),
-    ("toggle_armed", "arm", "arm / disarm the alerts"),
-    ("toggle_boxes", "toggle_boxes", "face boxes on / off"),
-    ("cycle_colour", "cycle_colour", "cycle the preview colours"),
-    ("toggle_bell", "mute", "mute / unmute the bell"),
-    ("help", "help", "this help"),
-    ("quit", "quit", "quit"),
+    ("toggle_pause", "pause", "pause / resume analysis", "pause"),
+    ("snapshot", "snapshot", "save an annotated snapshot (PNG + JSON)", "snapshot"),
+    ("raise_threshold", "raise_threshold", "raise the selected rule's threshold", None),
+    ("lower_threshold", "lower_threshold", "lower the selected rule's threshold", None),
+    ("next_rule", "next_rule", "select the next rule", None),
+    ("edit_thresholds", "edit_thresholds", "edit all thresholds", None),
+    ("write_config", "write_config", "write thresholds to the config file", None),
+    ("toggle_armed", "arm", "arm / disarm the alerts", "arm"),
+    ("toggle_boxes", "toggle_boxes", "face boxes on / off", None),
+    ("cycle_colour", "cycle_colour", "cycle the preview colours", None),
+    ("toggle_bell", "mute", "mute / unmute the bell", None),
+    ("zoom", "zoom", "zoom into the next face (after the last, the whole frame)", "zoom"),
+    ("help", "help", "this help", "help"),
+    ("quit", "quit", "quit", "quit"),
 ]
 
 
 class EmotuiApp(App[int]):
     CSS = """
+    ConsoleHeader { height: 1; background: $boost; }
     #main { height: 1fr; }
     Preview { width: 1fr; min-width: 20; }
-    #side { width: 42; border-left: solid $primary-darken-2; }
-    #log { height: 7; border-top: solid $primary-darken-2; }
+    #side { width: 30%; min-width: 44; max-width: 72; border-left: solid $primary-darken-2; }
+    RulesBar { height: 1; background: $boost; }
+    #bottom { height: 33%; min-height: 8; }
+    EventsList { width: 2fr; height: 1fr; border-top: solid $primary-darken-2; }
+    #log { width: 1fr; height: 1fr; border-top: solid $primary-darken-2; border-left: solid $primary-darken-2; }
+    .narrow #side { width: 36; min-width: 36; }
+    .narrow #bottom { layout: vertical; }
+    .narrow EventsList { width: 1fr; }
+    .narrow #log { width: 1fr; height: 1fr; border-left: none; }
     StatusLine { height: 1; background: $boost; }
     """
     # next_rule (tab) has priority over focus navigation, but only on the main screen (check_action).
-    BINDINGS = [Binding(getattr(KeysConfig(), field), action, description, id=field, show=False,
-                        priority=action == "next_rule")
-                for action, field, description in ACTIONS]
+    BINDINGS = [Binding(getattr(KeysConfig(), field), action, footer or description, id=field,
+                        show=footer is not None, priority=action == "next_rule")
+                for action, field, description, footer in ACTIONS]
 
     def __init__(self, config: Config, source: str | None = None) -> None:
         super().__init__()
@@ -91,27 +106,41 @@ class EmotuiApp(App[int]):
         self.boxes_on = config.ui.boxes
         self.bell_on = config.ui.bell
         self.source_state = "starting"
+        self.source_status: SourceStatus | None = None  # the newest the capture thread reported
         self._source_status_logged: SourceState | None = None
         self._shown_index: int | None = None
+        self.timelines = Timelines()
+        self.zoom_track: int | None = None  # the face the preview is zoomed into
 
     # --- layout and lifecycle ---------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: timers must reach them whichever screen (help, editor) is on top.
+        self.header = ConsoleHeader()
         self.preview = Preview(colour_mode=self.config.ui.colour)
         self.bars = EmotionBars()
-        self.alert_log = RichLog(id="log", max_lines=ALERT_LOG_LINES, markup=True, wrap=True)
+        self.rules_bar = RulesBar()
+        self.events_list = EventsList(id="events")
+        self.log_view = RichLog(id="log", max_lines=LOG_LINES, markup=True, wrap=True)
+        self.log_view.can_focus = False
+        self.log_view.border_title = "log"
         self.status = StatusLine()
+        yield self.header
         with Horizontal(id="main"):
             yield self.preview
-            with VerticalScroll(id="side"):
+            with VerticalScroll(id="side", can_focus=False) as self.side:
                 yield self.bars
-        yield self.alert_log
+        yield self.rules_bar
+        with Horizontal(id="bottom"):
+            yield self.events_list
+            yield self.log_view
         yield self.status
+        yield Footer()
 
     def on_mount(self) -> None:
-        self.set_keymap({field: getattr(self.config.keys, field) for _, field, _ in ACTIONS})
-        self.preview.clear("preview off" if not self.config.ui.preview else "starting…")
+        self.set_keymap({field: getattr(self.config.keys, field) for _, field, _, _ in ACTIONS})
+        self.events_list.focus()
+        self._fit_layout(self.size.width, self.size.height)
         self.set_interval(1 / self.config.ui.preview_fps, self._refresh_preview)
         self.set_interval(PANEL_REFRESH_S, self._refresh_panels)
         self._refresh_panels()
@@ -251,9 +280,12 @@ class EmotuiApp(App[int]):
         self.log_line(f"analysing {self.pipeline.source} with {self.models_text()}", "info")
 
     def on_alert_raised(self, message: AlertRaised) -> None:
-        event = message.event
-        self.log_line(f"{'ALERT' if event.type == 'new' else event.type} {event.describe()}",
-                      event.severity if event.type != "end" else "info")
+        self.events_list.record(message.event)
+
+    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
+        """Enter (or a click) on an event: its snapshot and JSON."""
+        event = self.events_list.events[message.row_key.value]
+        self.push_screen(EventScreen(event, self.preview.colour_mode))
 
     def _ring_bell(self) -> None:
         """From the alert hub's thread, for an alert that rings (`m` mutes it)."""
@@ -266,8 +298,9 @@ class EmotuiApp(App[int]):
 
     def on_source_changed(self, message: SourceChanged) -> None:
         """Each outage is logged once when it starts and once when the source is back; the
-        status line shows the state (and the next retry) all along."""
+        header and the status line show the state (and the next retry) all along."""
         status, previous = message.status, self._source_status_logged
+        self.source_status = status
         if status.state == SourceState.CONNECTING:
             return
         if status.state == SourceState.RETRYING:
@@ -307,32 +340,100 @@ class EmotuiApp(App[int]):
         self._show_frame(result)
 
     def _show_frame(self, result: FrameResult) -> None:
+        zoomed = next((face for face in result.faces if face.track_id == self.zoom_track), None)
+        if self.zoom_track is not None and zoomed is None:
+            self.log_line(f"zoom off: face #{self.zoom_track} left", "info")
+            self.zoom_track = None
+        faces = [zoomed] if zoomed else result.faces
+        image, (left, top) = (self._zoom_crop(result.image, zoomed.box) if zoomed else (result.image, (0, 0)))
         boxes = [
-            PreviewBox(tuple(float(v) for v in face.box), EMOTION_COLOURS[face.dominant],
-                       f"#{face.track_id}" + (" still" if face.stationary else ""))
-            for face in result.faces
+            PreviewBox((face.box[0] - left, face.box[1] - top, face.box[2] - left, face.box[3] - top),
+                       EMOTION_COLOURS[face.dominant], f"#{face.track_id}" + (" still" if face.stationary else ""))
+            for face in faces
         ] if self.boxes_on else []
-        self.preview.show(result.image, boxes, result.masks if self.boxes_on else Masks())
+        self.preview.show(image, boxes, result.masks if self.boxes_on and not zoomed else Masks())
+
+    def _zoom_crop(self, image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """The part of the frame around the face shaped like the preview pane, and its top-left corner."""
+        frame_height, frame_width = image.shape[:2]
+        pane = self.preview.size
+        aspect = pane.width / max(1, 2 * pane.height)  # a cell is one pixel wide and two high
+        x1, y1, x2, y2 = (float(v) for v in box)
+        height = max(x2 - x1, y2 - y1) / ZOOM_FACE_SHARE
+        width = height * aspect
+        scale = min(1.0, frame_width / width, frame_height / height)
+        width, height = max(1, int(width * scale)), max(1, int(height * scale))
+        left = int(min(max((x1 + x2 - width) / 2, 0), frame_width - width))
+        top = int(min(max((y1 + y2 - height) / 2, 0), frame_height - height))
+        return image[top:top + height, left:left + width], (left, top)
 
     def _refresh_panels(self) -> None:
         result, pipeline = self.latest, self.pipeline
-        self.bars.show(result.faces if result else [], self.rules, self.selected_rule)
+        paused = bool(pipeline and pipeline.paused)
+        faces = result.faces if result else []
+        if result is not None:
+            self.timelines.add(result)
+        else:
+            self._explain_empty_preview(paused)
         alerts = "alerts off" if self.hub is None else "armed" if self.hub.engine.armed else "disarmed"
-        state = self.source_state
-        if pipeline is not None and (status := pipeline.capture.status).state in (
-                SourceState.CONNECTING, SourceState.LOST, SourceState.RETRYING):
-            state = status.state + (f", retry in {status.retry_in_s:.0f} s" if status.retry_at is not None else "")
-        self.status.show(
-            self.source_text, state, result, pipeline.metrics() if pipeline else None,
-            self.models_text(), bool(pipeline and pipeline.paused), alerts,
-        )
+        state = self._source_state_text()
+        self.header.show(self.engine.camera, alerts, paused, not self.bell_on, state or "live", self.models_text())
+        self.rules_bar.show(self.rules, self.selected_rule)
+        self.side.display = bool(faces)  # no face: the preview takes the room
+        self.bars.show(faces, self.rules, self.selected_rule, self.timelines)
+        self.status.show(self.source_text, state, result, pipeline.metrics() if pipeline else None)
+        self.events_list.check_unseen()
+
+    def _source_state_text(self) -> str:
+        """The source's state while it is not live ("" once it is)."""
+        status = self.pipeline.capture.status if self.pipeline is not None else self.source_status
+        if status is not None and status.state in (SourceState.CONNECTING, SourceState.LOST, SourceState.RETRYING):
+            return status.state + (f", retry in {math.ceil(status.retry_in_s)} s" if status.retry_at is not None else "")
+        return self.source_state
+
+    def _explain_empty_preview(self, paused: bool) -> None:
+        """Say why there is no frame: preview off, no source yet (retrying), paused or starting."""
+        if self.source_state == "error":
+            return  # the preview shows the error
+        status = self.pipeline.capture.status if self.pipeline is not None else self.source_status
+        if not self.config.ui.preview:
+            reason = "preview off"
+        elif status is not None and status.state == SourceState.RETRYING:
+            missing = f"no camera {self.source_text}" if self.source_text.strip().isdigit() \
+                else f"cannot reach {short_source(self.source_text)}"
+            retry = f" — retrying in {math.ceil(status.retry_in_s)} s" if status.retry_at is not None else " — retrying"
+            reason = missing + retry
+        elif paused:
+            reason = "paused"
+        elif self.source_state == "ended":
+            reason = "the source ended before its first frame"
+        else:
+            reason = "starting…"
+        self.preview.clear(reason)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_layout(event.size.width, event.size.height)
+
+    def _fit_layout(self, columns: int, rows: int) -> None:
+        """Stack the events and the log when narrow; below the minimum size say so instead."""
+        self.screen_stack[0].set_class(columns < WIDE_COLUMNS, "narrow")
+        too_small = columns < MIN_COLUMNS or rows < MIN_ROWS
+        notice = next((screen for screen in self.screen_stack if isinstance(screen, TooSmallScreen)), None)
+        if too_small and notice is None:
+            self.push_screen(TooSmallScreen())
+        elif too_small:
+            notice.show_size(columns, rows)
+        elif notice is not None:  # with what was opened over it (help, say)
+            while self.screen_stack[-1] is not notice:
+                self.pop_screen()
+            self.pop_screen()
 
     def models_text(self) -> str:
         return f"{self.config.detector.name} + {self.config.emotion.model}"
 
     def log_line(self, text: str, severity: str) -> None:
         style = {"alert": "bold red", "error": "red", "warning": "yellow", "info": "default"}[severity]
-        log = self.alert_log
+        log = self.log_view
         follow = log.is_vertical_scroll_end  # keep following unless the user scrolled up
         log.write(f"[dim]{time.strftime('%H:%M:%S')}[/dim] [{style}]{escape(text)}[/]", scroll_end=False)
         if follow:
@@ -440,21 +541,40 @@ class EmotuiApp(App[int]):
     def action_toggle_bell(self) -> None:
         self.bell_on = not self.bell_on
         self.log_line(f"bell {'on' if self.bell_on else 'muted'}", "info")
+        self._refresh_panels()
+
+    def action_zoom(self) -> None:
+        """Zoom into the next tracked face; after the last one, back to the whole frame."""
+        tracks = sorted(face.track_id for face in self.latest.faces) if self.latest else []
+        following = [track for track in tracks if self.zoom_track is None or track > self.zoom_track]
+        self.zoom_track = following[0] if following else None
+        if not tracks:
+            self.log_line("no face to zoom into", "warning")
+        else:
+            self.log_line(f"zoom: face #{self.zoom_track}" if self.zoom_track is not None else "zoom off", "info")
+        self._shown_index = None  # the next preview tick redraws, even when paused
 
     def action_help(self) -> None:
         def shown(keys: str) -> str:
             return ", ".join(self.get_key_display(Binding(key.strip(), "")) for key in keys.split(","))
 
-        keys = [(shown(getattr(self.config.keys, field)), description) for _, field, description in ACTIONS]
-        self.push_screen(HelpScreen(keys + [(shown("ctrl+p"), "command palette")]))
+        keys = [(shown(getattr(self.config.keys, field)), description) for _, field, description, _ in ACTIONS]
+        self.push_screen(HelpScreen(keys + [
+            (shown("ctrl+p"), "command palette"),
+            ("↑ ↓, pgup pgdn, home end", "scroll the events list (the mouse wheel too)"),
+            (shown("enter"), "the selected alert's snapshot and JSON"),
+        ]))
 
     async def action_quit(self) -> None:
         self.exit(0)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for action, _, description in ACTIONS:
-            yield SystemCommand(description.capitalize(), f"emotui: {description}", getattr(self, f"action_{action}"))
+        """Textual's commands but its Quit (emotui's quits cleanly), then each action with its keys."""
+        titles = {description.capitalize() for _, _, description, _ in ACTIONS}
+        yield from (command for command in super().get_system_commands(screen) if command.title not in titles)
+        for action, field, description, _ in ACTIONS:
+            keys = ", ".join(key.strip() for key in getattr(self.config.keys, field).split(","))
+            yield SystemCommand(description.capitalize(), f"key: {keys}", getattr(self, f"action_{action}"))
 
 
 def create_app(config: Config, source: str | None = None) -> EmotuiApp:

@@ -1,15 +1,24 @@
-"""Modal screens: the key help and the threshold editor."""
+"""Modal screens: the key help, the threshold editor, an alert's snapshot and JSON, and the too-small notice."""
 
 from __future__ import annotations
 
+import json
+
+import cv2
+from rich.json import JSON
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.validation import Number
 from textual.widgets import Button, Input, Label, Static
 
+from emotui.alerts.events import AlertEvent
 from emotui.config import AlertRuleConfig
+from emotui.tui.preview import Preview
+
+MIN_COLUMNS, MIN_ROWS = 80, 24
 
 
 class HelpScreen(ModalScreen[None]):
@@ -99,3 +108,59 @@ class ThresholdEditor(ModalScreen[dict[str, float] | None]):
                 return
             values[rule.name] = float(field.value)
         self.dismiss(values)
+
+
+class EventScreen(ModalScreen[None]):
+    """An alert: its snapshot drawn in the terminal and its latest event as JSON; Escape closes."""
+
+    DEFAULT_CSS = """
+    EventScreen { align: center middle; }
+    EventScreen > Vertical { width: 90%; height: 90%; border: round $accent; background: $surface; }
+    EventScreen Preview { height: 1fr; }
+    EventScreen VerticalScroll { height: 40%; border-top: solid $primary-darken-2; }
+    """
+    BINDINGS = [("escape,enter", "close", "Close")]
+
+    def __init__(self, event: AlertEvent, colour_mode: str) -> None:
+        super().__init__()
+        self.event = event
+        self._colour_mode = colour_mode
+
+    def compose(self) -> ComposeResult:
+        event = self.event
+        with Vertical():
+            yield Static(Text.assemble((event.describe(), "bold"), "  (Escape closes)"))
+            yield Preview(colour_mode=self._colour_mode)
+            with VerticalScroll():
+                yield Static(JSON(json.dumps(event.to_dict())), id="json")
+
+    def on_mount(self) -> None:
+        preview = self.query_one(Preview)
+        snapshot = self.event.snapshot
+        image = cv2.imread(snapshot) if snapshot else None
+        if image is not None:
+            preview.show(image)
+        else:
+            preview.clear(f"cannot read the snapshot {snapshot}" if snapshot else "no snapshot for this alert")
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+
+class TooSmallScreen(Screen[None]):
+    """Shown while the terminal is smaller than MIN_COLUMNS x MIN_ROWS; the keys still work."""
+
+    DEFAULT_CSS = """
+    TooSmallScreen { align: center middle; }
+    TooSmallScreen Static { width: auto; text-align: center; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="too-small")
+
+    def on_mount(self) -> None:
+        self.show_size(self.app.size.width, self.app.size.height)
+
+    def show_size(self, columns: int, rows: int) -> None:
+        self.query_one(Static).update(
+            f"terminal too small ({columns}×{rows}, need {MIN_COLUMNS}×{MIN_ROWS})\nq quits")

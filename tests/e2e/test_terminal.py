@@ -35,7 +35,7 @@ COLUMNS, ROWS = 100, 30
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FACE_HEADER = re.compile(r"#(\d+) +\d+\.\ds (" + "|".join(EMOTIONS) + ")")
 BAR_LINE = {emotion: re.compile(rf" {emotion} +[ ▏▎▍▌▋▊▉█│┃]* +(\d+)%") for emotion in EMOTIONS}
-STATUS_RATES = re.compile(r"(\d+)x(\d+) cap/proc (\d+\.\d)/(\d+\.\d) fps")
+STATUS_RATES = re.compile(r"^cap/proc (?P<capture>\d+\.\d)/(?P<processed>\d+\.\d) fps .* (?P<width>\d+)x(?P<height>\d+)$")
 START_S = 40.0  # app start-up to a face on the bars; normally 2-3 s, generous for slow CI machines
 STEP_S = 10.0  # any single key's visible effect
 GONE_S = 30.0  # the process must leave by itself after its terminal goes away (it allows itself 2 s)
@@ -174,9 +174,14 @@ def face_bars(screen: str) -> dict | None:
     return {"track": int(header.group(1)), "dominant": header.group(2), "scores": scores}
 
 
+def header(screen: str) -> str:
+    return screen.splitlines()[0] if screen else ""
+
+
 def status_line(screen: str) -> str:
+    """The line above the footer (the key hints)."""
     lines = [line for line in screen.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    return lines[-2].strip() if len(lines) > 1 else ""
 
 
 def preview_panel(screen: str) -> str:
@@ -189,14 +194,30 @@ def bars_panel(screen: str) -> str:
     return "\n".join(line.split("│", 1)[1] for line in screen.splitlines() if "│" in line)
 
 
+def _titled_border(lines: list[str], title: str) -> int:
+    """The index of the top border titled `title` (the events list's, the log's), or -1."""
+    return next((i for i, line in enumerate(lines) if line.startswith(f"─{title}─")), -1)
+
+
 def log_text(screen: str) -> str:
-    """The alert log below the main area's bottom border, wrapped lines joined back together."""
+    """The log (stacked below the events list at 100 columns), wrapped lines joined back together."""
+    lines = [line for line in screen.splitlines() if line.strip()]
+    return "".join(line.rstrip() for line in lines[_titled_border(lines, "log") + 1:-2])
+
+
+def events_text(screen: str) -> str:
+    """The events list's rows, between its border and the log's."""
     lines = screen.splitlines()
-    border = max((i for i, line in enumerate(lines) if line.startswith("─" * 20)), default=-1)
-    return "".join(line.rstrip() for line in lines[border + 1:-1])
+    return "\n".join(lines[_titled_border(lines, "events") + 1:_titled_border(lines, "log")])
 
 
 # --- fixtures ------------------------------------------------------------------------------------
+
+
+def python_path() -> str:
+    """`PYTHONPATH=… ` when this run sets it (a checkout tested without installing it), so the
+    console started over SSH, which does not forward the environment, runs the same code."""
+    return f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} " if "PYTHONPATH" in os.environ else ""
 
 
 class Console:
@@ -221,7 +242,7 @@ class Console:
         assert emotui.is_file(), f"{emotui} not found: install emotui in this venv (`make test` does)"
         self.command = (
             f"cd {shlex.quote(str(folder))} && env -u EMOTUI_CONFIG TERM=xterm-256color LANG=C.UTF-8 "
-            f"EMOTUI_MODELS_DIR={shlex.quote(str(models_dir))} "
+            f"{python_path()}EMOTUI_MODELS_DIR={shlex.quote(str(models_dir))} "
             f"XDG_CONFIG_HOME={shlex.quote(str(folder / 'xdg-config'))} "
             f"{shlex.quote(str(emotui))} --config {shlex.quote(str(self.config))} --source {VIDEO}"
         )
@@ -359,7 +380,7 @@ def wait_until_running(console: Console, terminal: Terminal) -> dict:
         screen = terminal.screen()
         bars = face_bars(screen)
         rates = STATUS_RATES.search(status_line(screen))
-        if bars and rates and VIDEO in status_line(screen) and float(rates.group(4)) > 0:
+        if bars and rates and VIDEO in status_line(screen) and float(rates["processed"]) > 0:
             return bars | {"screen": screen, "rates": rates}
         if terminal.exit_status():
             raise AssertionError(f"the console ended early ({terminal.exit_status()}):\n{screen}")
@@ -384,9 +405,9 @@ def test_console_smoke_in_a_real_terminal(console, terminal, request, via):
     screen = running["screen"]
     assert "▀" in preview_panel(screen) and f"#{running['track']}" in preview_panel(screen), screen
     status = status_line(screen)
-    assert status.lstrip().startswith(VIDEO), status
-    assert float(running["rates"].group(3)) > 0 and "blazeface" in status, status
-    assert "PAUSED" not in status
+    assert status.startswith("cap/proc") and f"{VIDEO} 480x480" in status, status  # the rates first
+    assert float(running["rates"]["capture"]) > 0 and "blazeface" in header(screen), screen
+    assert "PAUSED" not in header(screen) and " ARMED " in header(screen)
 
     # the app runs on a pty: tmux's, or over SSH the one our sshd allocated
     [pid] = console.pids()
@@ -406,17 +427,17 @@ def test_console_smoke_in_a_real_terminal(console, terminal, request, via):
     assert sidecar["source"] == VIDEO and sidecar["faces"], sidecar
     assert set(sidecar["faces"][0]["probabilities"]) == set(EMOTIONS)
 
-    # space: PAUSED on the status line, bars frozen; space again: resumed, bars move again
+    # space: PAUSED in the header, bars frozen; space again: resumed, bars move again
     terminal.keys("Space")
     wait_for("PAUSED", terminal.screen_when(
-        lambda s: status_line(s).lstrip().startswith("PAUSED") and "analysis paused" in log_text(s)),
+        lambda s: "PAUSED" in header(s) and "analysis paused" in log_text(s)),
         STEP_S, terminal.screen)
     # running, the bars change at every panel refresh (4 per second); paused they must hold still (the
     # frame being analysed when the key came may still land, hence "stop moving" rather than "same as")
     frozen = wait_until_still(terminal, bars_panel, FROZEN_S, STEP_S)
     terminal.keys("Space")
     wait_for("resume", terminal.screen_when(
-        lambda s: "PAUSED" not in status_line(s) and "analysis resumed" in log_text(s) and bars_panel(s) != frozen),
+        lambda s: "PAUSED" not in header(s) and "analysis resumed" in log_text(s) and bars_panel(s) != frozen),
         STEP_S, terminal.screen)
 
     # q: exit 0 (through ssh: the remote status), the pane closes, nothing left running
@@ -451,7 +472,7 @@ def test_console_leaves_when_its_terminal_goes_away(console, terminal, request, 
 @pytest.mark.parametrize("via", ["local", "ssh"])
 def test_make_run_without_a_source_opens_the_console_on_the_demo(terminal, model_store, tmp_path, request, via):
     """The README's first command on a machine with no camera and no media: the console on the demo,
-    a face on the bars and the presence alert in the log and on the bell within seconds."""
+    a face on the bars and the presence alert in the events list and on the bell within seconds."""
     require("make")
     venv = tmp_path / "venv"  # links to this venv, marked installed: make uses it as it is, never reinstalls
     (venv / "bin").mkdir(parents=True)
@@ -461,8 +482,7 @@ def test_make_run_without_a_source_opens_the_console_on_the_demo(terminal, model
     config = tmp_path / "emotui.toml"
     config.write_text(f"[snapshots]\ndir = {json.dumps(str(tmp_path / 'snaps'))}\n\n"
                       f"[alerts]\ndir = {json.dumps(str(tmp_path / 'alerts'))}\n")
-    code = f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} " if "PYTHONPATH" in os.environ else ""  # over SSH too
-    launch(f"cd {shlex.quote(str(REPO))} && env -u EMOTUI_CONFIG TERM=xterm-256color LANG=C.UTF-8 {code}"
+    launch(f"cd {shlex.quote(str(REPO))} && env -u EMOTUI_CONFIG TERM=xterm-256color LANG=C.UTF-8 {python_path()}"
            f"EMOTUI_MODELS_DIR={shlex.quote(str(model_store.directory))} "
            f"XDG_CONFIG_HOME={shlex.quote(str(tmp_path / 'xdg-config'))} "
            f"XDG_DATA_HOME={shlex.quote(str(tmp_path / 'xdg-data'))} "
@@ -470,12 +490,13 @@ def test_make_run_without_a_source_opens_the_console_on_the_demo(terminal, model
     try:
         def running(screen: str) -> bool:
             rates = STATUS_RATES.search(status_line(screen))
-            return bool(face_bars(screen) and rates and float(rates.group(4)) > 0
-                        and status_line(screen).lstrip().startswith("demo 640x480"))
+            return bool(face_bars(screen) and rates and float(rates["processed"]) > 0
+                        and "demo 640x480" in status_line(screen))
 
         wait_for("the demo on the status line and a face on the bars", terminal.screen_when(running), START_S,
                  terminal.screen)
-        wait_for("the presence alert in the log", lambda: "ALERT presence: face #1" in log_text(terminal.screen()),
+        wait_for("the presence alert in the events list",
+                 lambda: re.search(r"presence +#1 ", events_text(terminal.screen())),
                  STEP_S, terminal.screen)
         bell = terminal.tmux("display-message", "-p", "-t", terminal.SESSION, "#{window_bell_flag}")
         assert bell.stdout.strip() == "1", "the alert did not ring the bell"

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import re
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from emotui.alerts.hub import AlertHub
 from emotui.config import AlertRuleConfig, Config, load_config
 from emotui.pipeline import create_pipeline
 from emotui.tui.app import create_app
+from emotui.tui.events import SNAPSHOT_MARK
 from emotui.tui.preview import Preview
-from emotui.tui.screens import HelpScreen, ThresholdEditor
-from emotui.tui.widgets import EmotionBars, StatusLine
+from emotui.tui.screens import HelpScreen, ThresholdEditor, TooSmallScreen
+from emotui.tui.widgets import ConsoleHeader, EmotionBars, RulesBar, StatusLine
 from tests.cameras import MjpegCamera
 from tests.helpers import audit_records
 from tests.mosquitto import free_port
@@ -77,6 +81,15 @@ def log_text(app) -> str:
     return "\n".join(line.text for line in app.query_one("#log").lines)
 
 
+def header_text(app) -> str:
+    return str(app.query_one(ConsoleHeader).render())
+
+
+def event_rows(app) -> list[list[str]]:
+    table = app.events_list
+    return [[str(cell) for cell in table.get_row_at(index)] for index in range(table.row_count)]
+
+
 async def thread_workers_returned(timeout: float) -> bool:
     """Whether the work the app ran on threads has all returned within `timeout` seconds: what
     App.run (asyncio.run) waits for before the process can end."""
@@ -99,8 +112,9 @@ async def test_shows_frames_bars_and_status_from_a_real_video(config, video):
         bars = str(app.query_one(EmotionBars).render())
         assert "#1" in bars and all(e[:8] in bars for e in ("angry", "happy", "neutral"))
         status = str(app.query_one(StatusLine).render())
-        assert "liveportrait_d6.mp4" in status and "480x480" in status and "fps" in status
-        assert "blazeface-dual + mini-xception" in status
+        assert status.startswith("cap/proc") and "fps" in status
+        assert "liveportrait_d6.mp4 480x480" in status
+        assert "blazeface-dual + mini-xception" in header_text(app)
         preview = app.query_one(Preview)
         assert any(seg.text.strip("▀ ") == "" and seg.style for seg in preview.render_line(10))
 
@@ -119,7 +133,7 @@ async def test_pause_stops_analysis_but_drains_the_source(config, video, key):
         assert app.latest.index == frozen  # nothing analysed while paused
         assert app.pipeline.capture.frames_read > read_before  # ...but the source keeps flowing
         assert app.pipeline.skipped_while_paused > 0
-        assert "PAUSED" in str(app.query_one(StatusLine).render())
+        assert "PAUSED" in header_text(app)
         await pilot.press(key)
         await wait_for(pilot, lambda: app.latest.index > frozen)
         assert "analysis resumed" in log_text(app)
@@ -243,12 +257,18 @@ async def test_keys_are_rebindable_from_config(config, video):
         assert log_text(app).count("snapshot saved") == 1
 
 
-async def test_command_palette_offers_every_action(config, video):
+async def test_command_palette_offers_every_action_once_with_its_keys(config, video):
+    config.keys.snapshot = "x,f2"
     app = create_app(config, video)
     async with app.run_test(size=(100, 30)):
-        titles = [c.title for c in app.get_system_commands(app.screen)]
+        commands = list(app.get_system_commands(app.screen))
+        titles = [c.title for c in commands]
         for title in ("Pause / resume analysis", "Save an annotated snapshot (png + json)", "Quit"):
             assert title in titles
+        assert len(titles) == len(set(titles)), titles  # Quit was there twice
+        helps = {c.title: c.help for c in commands}
+        assert "space, p" in helps["Pause / resume analysis"] and "x, f2" in helps["Save an annotated snapshot (png + json)"]
+        assert "z" in helps["Zoom into the next face (after the last, the whole frame)"]
 
 
 async def test_resize_adapts_the_layout(config, video):
@@ -256,11 +276,98 @@ async def test_resize_adapts_the_layout(config, video):
     async with app.run_test(size=(120, 40)) as pilot:
         await started(pilot)
         wide = app.query_one(Preview).size
+        events, log = app.events_list.region, app.log_view.region
+        assert events.y == log.y and events.right <= log.x  # side by side
         await pilot.resize_terminal(80, 24)
         await pilot.pause(0.3)
         small = app.query_one(Preview).size
         assert small.width < wide.width and small.height < wide.height
         assert app.query_one(StatusLine).size.width == 80
+        events, log = app.events_list.region, app.log_view.region
+        assert events.width == log.width == 80 and events.bottom <= log.y  # stacked
+        await pilot.resize_terminal(200, 50)
+        await pilot.pause(0.3)
+        assert app.events_list.size.height > events.height  # grows on a tall terminal
+        await pilot.resize_terminal(79, 30)
+        await wait_for(pilot, lambda: isinstance(app.screen, TooSmallScreen))
+        assert str(app.screen.query_one(Static).render()).startswith("terminal too small (79×30, need 80×24)")
+        await pilot.resize_terminal(100, 23)
+        await wait_for(pilot, lambda: "(100×23, need 80×24)" in str(app.screen.query_one(Static).render()))
+        await pilot.press("question_mark")  # the keys work: the help opens over the notice
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: not isinstance(app.screen, (HelpScreen, TooSmallScreen)))
+        assert app.screen is app.screen_stack[0] and len(app.screen_stack) == 1
+
+
+async def test_the_preview_takes_the_room_without_faces(config, video):
+    app = create_app(config, video)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot)
+        await pilot.pause(0.3)
+        with_face = app.query_one(Preview).size.width
+        assert app.query_one("#side").display
+        await pilot.press("p")  # paused: the worker's results no longer replace `latest`
+        await pilot.pause(0.3)
+        app.latest = dataclasses.replace(app.latest, faces=[])
+        await pilot.pause(0.5)
+        assert not app.query_one("#side").display and app.query_one(Preview).size.width == 120 > with_face
+
+
+async def test_zoom_key_enlarges_each_face_in_turn_then_the_whole_frame(config, video):
+    config.keys.zoom = "z,f5"
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        preview = app.query_one(Preview)
+        await pilot.press("p")  # paused: the same frame throughout
+        await pilot.pause(0.3)
+        frame = app.latest
+        [face] = frame.faces
+        await pilot.press("z")
+        assert app.zoom_track == face.track_id and "zoom: face #1" in log_text(app)
+        await wait_for(pilot, lambda: preview._image is not frame.image)
+        crop = preview._image
+        assert crop.shape[0] < frame.image.shape[0] and crop.shape[1] <= frame.image.shape[1]
+        [box] = preview._boxes
+        x1, y1, x2, y2 = box.box
+        assert 0 < (x1 + x2) / 2 < crop.shape[1] and 0 < (y1 + y2) / 2 < crop.shape[0]  # the face, in the crop
+        assert (y2 - y1) == pytest.approx(float(face.box[3] - face.box[1]))  # moved, not scaled
+        await pilot.press("f5")  # one face: after it, the whole frame
+        assert app.zoom_track is None
+        await wait_for(pilot, lambda: preview._image is frame.image)
+        assert "zoom off" in log_text(app)
+
+
+async def test_header_shows_camera_clock_and_states(config, video):
+    config.source.name = "front-door"
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        await pilot.pause(0.3)
+        header = header_text(app)
+        assert "front-door" in header and " ARMED " in header and "live" in header
+        assert re.search(r"\b\d\d:\d\d:\d\d\b", header)
+        assert "PAUSED" not in header and "MUTED" in header  # the bell is off in the config
+        await pilot.press("m")
+        assert "MUTED" not in header_text(app)
+        await pilot.press("m", "space")
+        await pilot.pause(0.3)
+        assert "MUTED" in header_text(app) and "PAUSED" in header_text(app)
+
+
+async def test_rules_with_thresholds_are_always_shown_the_selected_one_highlighted(config, video):
+    app = create_app(config, video)
+    async with app.run_test(size=(80, 24)) as pilot:
+        bar = app.query_one(RulesBar)
+        await wait_for(pilot, lambda: "fear ≥0.60" in str(bar.render()))
+        assert "anger: angry ≥0.60" in str(bar.render())
+        await pilot.press("tab", "plus")
+        await pilot.pause(0.3)
+        content = bar.render()
+        assert "anger: angry ≥0.65" in str(content)
+        highlighted = [str(content)[span.start:span.end] for span in content.spans if span.style.reverse]
+        assert highlighted == [" anger: angry ≥0.65 "]
 
 
 async def test_missing_camera_is_shown_with_the_source_hint(config):
@@ -275,19 +382,34 @@ async def test_missing_camera_is_shown_with_the_source_hint(config):
         assert app.is_running
 
 
-async def test_alert_lines_are_the_events_written_to_the_audit_log(config, media_dir, tmp_path):
+async def test_the_empty_preview_says_why(config):
+    """Not "starting…" forever: with no camera it says so and when it retries."""
+    config.source.retry_min_s = config.source.retry_max_s = 3.0
+    app = create_app(config, "7")
+    async with app.run_test(size=(100, 30)) as pilot:
+        preview = app.query_one(Preview)
+        await wait_for(pilot, lambda: preview._message.startswith("no camera 7 — retrying in "))
+        assert preview._message.endswith(" s") and preview._image is None
+
+
+async def test_an_alert_is_one_events_row_filled_in_by_its_update_and_end(config, media_dir, tmp_path):
     config.alerts.rules = [AlertRuleConfig(name="smile", emotions=["happy"], threshold=0.3, min_duration_s=0.2)]
     config.ui.realtime = False
     app = create_app(config, str(media_dir / "videos" / "faces" / "liveportrait_d0.mp4"))
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: "ALERT smile: face #1 happy" in log_text(app))
-        await wait_for(pilot, lambda: "update smile update: face #1" in log_text(app))  # with its snapshot
-        logged = log_text(app).replace("\n", "")
+        await wait_for(pilot, lambda: [row[2:5] for row in event_rows(app)] == [["smile", "#1", "happy"]])
+        await wait_for(pilot, lambda: event_rows(app)[0][7] == SNAPSHOT_MARK)  # its update brought the snapshot
+        assert event_rows(app)[0][6] == "open"
+        [shown] = app.events_list.events.values()
+        assert "smile" not in log_text(app)  # alerts stay out of the log
+        await wait_for(pilot, lambda: app.source_state == "ended")
+        await pilot.press("q")
     records = audit_records(tmp_path / "alerts")
     events = [r for r in records if r["type"] in ("new", "update", "end")]
     assert events[0]["type"] == "new" and events[0]["data"]["rule"] == "smile"
+    assert {r["data"]["id"] for r in events} == {shown.id}  # one alert, one row
     snapshot = next(r["data"]["snapshot"] for r in events if r["data"]["snapshot"])
-    assert snapshot in logged and Path(snapshot).is_file()
+    assert shown.snapshot == snapshot and Path(snapshot).is_file()
     assert events[-1]["type"] == "end" and records[-1]["type"] == "stop"  # quitting ends open alerts
 
 
@@ -299,11 +421,11 @@ async def test_arm_key_disarms_and_rearms_and_is_recorded(config, video, tmp_pat
         await wait_for(pilot, lambda: "alerts disarmed (console)" in log_text(app))
         assert not app.hub.engine.armed
         await pilot.pause(0.3)
-        assert "DISARMED" in str(app.query_one(StatusLine).render())
+        assert "DISARMED" in header_text(app)
         await pilot.press("a")
         await wait_for(pilot, lambda: "alerts armed (console)" in log_text(app))
         await pilot.pause(0.3)
-        assert "DISARMED" not in str(app.query_one(StatusLine).render())
+        assert "ARMED" in header_text(app) and "DISARMED" not in header_text(app)
     records = audit_records(tmp_path / "alerts")
     assert [r["type"] for r in records if r["type"] in ("armed", "disarmed")] == ["disarmed", "armed"]
 
@@ -316,7 +438,7 @@ async def test_unusable_alerts_folder_is_shown_and_analysis_goes_on(config, vide
         await started(pilot)
         assert "alerts off:" in log_text(app) and "not-a-folder" in log_text(app)
         await pilot.pause(0.3)
-        assert "ALERTS OFF" in str(app.query_one(StatusLine).render())
+        assert "ALERTS OFF" in header_text(app)
         await pilot.press("plus")  # thresholds can still be tuned and written back
         assert app.rules[0].threshold == pytest.approx(0.65) and "rule fear: threshold 0.65" in log_text(app)
 
