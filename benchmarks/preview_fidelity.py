@@ -13,6 +13,8 @@ ANSI colours) are compared with the frame downscaled to the same grid (2 pixels 
     average);
   * `bytes`: mean bytes a terminal receives for the picture, as Textual writes the strips;
   * `ms`: mean time of one render_preview call.
+The graphics modes (`kitty`, `sixel`) get `bytes` and `ms` of one frame's escape sequences at the
+same cell grid, with --cell-px pixels per cell (10x20 by default, a common terminal font).
 Figures only; tests/integration/test_preview_media.py pins a bound on one frame.
 """
 
@@ -35,7 +37,8 @@ from rich.console import Console
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from emotui.tui.preview import fit_cells, render_preview  # noqa: E402
+from emotui.tui.graphics import Graphics  # noqa: E402
+from emotui.tui.preview import annotated_image, fit_cells, render_preview  # noqa: E402
 from tests.media import find_media  # noqa: E402
 
 MODES = ("truecolor", "256", "16", "grey")
@@ -109,12 +112,22 @@ def fidelity(frame_bgr: np.ndarray, cols: int, rows: int, mode: str) -> dict:
             "bytes": terminal_bytes(strips, mode), "ms": elapsed * 1000}
 
 
+def graphics_cost(frame_bgr: np.ndarray, cols: int, rows: int, graphics: Graphics) -> dict:
+    """Bytes and time of one frame drawn with a graphics protocol (annotation and encoding)."""
+    started = time.perf_counter()
+    rgb = annotated_image(frame_bgr, graphics.pixel_size(cols, rows))
+    data = graphics.encode(rgb, cols, rows, 1)
+    return {"bytes": len(data.encode()), "ms": (time.perf_counter() - started) * 1000}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cols", type=int, default=80)
     parser.add_argument("--rows", type=int, default=30)
     parser.add_argument("--frames", type=int, default=4, help="frames per face video")
     parser.add_argument("--media", type=Path, default=find_media())
+    parser.add_argument("--cell-px", type=lambda text: tuple(map(int, text.split("x"))), default=(10, 20),
+                        help="pixels per cell for the graphics modes, WxH (default 10x20)")
     args = parser.parse_args(argv)
     frames = real_frames(args.media, args.frames)
     if not frames:
@@ -127,7 +140,12 @@ def main(argv: list[str] | None = None) -> int:
             render_preview(frame, cols, rows, mode)  # warm: the mode's lookup table is built once
             figures.append(fidelity(frame, cols, rows, mode))
         results[mode] = {key: round(statistics.fmean(f[key] for f in figures), 2) for key in figures[0]}
-    print(json.dumps({"cells": [args.cols, args.rows], "frames": len(frames), "media": str(args.media),
+    for protocol in ("kitty", "sixel"):
+        graphics = Graphics(protocol, args.cell_px)
+        figures = [graphics_cost(frame, *fit_cells(frame.shape[1], frame.shape[0], args.cols, args.rows), graphics)
+                   for _, frame in frames]
+        results[protocol] = {key: round(statistics.fmean(f[key] for f in figures), 2) for key in figures[0]}
+    print(json.dumps({"cells": [args.cols, args.rows], "cell_px": list(args.cell_px), "frames": len(frames), "media": str(args.media),
                       "modes": results}, indent=2))
     return 0
 

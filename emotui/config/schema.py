@@ -28,6 +28,7 @@ Smoothing = Literal["ema", "window"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 SnapshotImages = Literal["full", "blurred", "none"]
 ColourMode = Literal["auto", "truecolor", "256", "16", "grey"]
+PreviewMode = Literal["auto", "halfblock", "kitty", "sixel"]
 
 DETECTORS = get_args(BuiltinDetector)
 WEEKDAYS = get_args(Weekday)
@@ -307,6 +308,7 @@ class UiConfig:
     preview: bool = setting(True, "show the live preview (off saves CPU on small devices)")
     preview_fps: float = setting(8.0, "preview redraws per second, independent of analysis", _range(0.5, 30.0))
     colour: ColourMode = setting("auto", "auto, truecolor, 256, 16 or grey")
+    preview_mode: PreviewMode = setting("auto", "auto (ask the terminal), halfblock, kitty or sixel (real pixels)")
     boxes: bool = setting(True, "draw face boxes on the preview")
     bell: bool = setting(True, "ring the terminal bell on alerts")
     realtime: bool = setting(True, "play video files at their own frame rate, like a camera")

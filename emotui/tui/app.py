@@ -31,6 +31,7 @@ from emotui.config import AlertRuleConfig, Config, ConfigError, KeysConfig, writ
 from emotui.models import ModelError
 from emotui.pipeline import FrameResult, Pipeline, create_pipeline
 from emotui.snapshots import SnapshotError, default_snapshot_dir, save_snapshot
+from emotui.tui.graphics import Graphics
 from emotui.tui.messages import (
     AlertRaised, AlertSinkProblem, AlertsArmed, AnalysisFailed, AnalysisStarted, ModelProgress, SourceChanged,
     SourceEnded,
@@ -76,9 +77,10 @@ class EmotuiApp(App[int]):
                         priority=action == "next_rule")
                 for action, field, description in ACTIONS]
 
-    def __init__(self, config: Config, source: str | None = None) -> None:
+    def __init__(self, config: Config, source: str | None = None, graphics: Graphics | None = None) -> None:
         super().__init__()
         self.config = config
+        self.graphics = graphics
         self.source_text = source if source is not None else config.source.uri
         self.engine = rule_engine(config, self.source_text)  # live thresholds, kept also while the alerts are off
         self.hub: AlertHub | None = None
@@ -98,7 +100,7 @@ class EmotuiApp(App[int]):
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: timers must reach them whichever screen (help, editor) is on top.
-        self.preview = Preview(colour_mode=self.config.ui.colour)
+        self.preview = Preview(colour_mode=self.config.ui.colour, graphics=self.graphics)
         self.bars = EmotionBars()
         self.alert_log = RichLog(id="log", max_lines=ALERT_LOG_LINES, markup=True, wrap=True)
         self.status = StatusLine()
@@ -457,6 +459,6 @@ class EmotuiApp(App[int]):
             yield SystemCommand(description.capitalize(), f"emotui: {description}", getattr(self, f"action_{action}"))
 
 
-def create_app(config: Config, source: str | None = None) -> EmotuiApp:
-    """The one factory used by the CLI and the tests."""
-    return EmotuiApp(config, source)
+def create_app(config: Config, source: str | None = None, graphics: Graphics | None = None) -> EmotuiApp:
+    """The one factory used by the CLI and the tests; `graphics` (graphics.resolve) draws the preview in pixels."""
+    return EmotuiApp(config, source, graphics)

@@ -11,6 +11,8 @@ console keeps the colour system the terminal announces.
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,10 +21,12 @@ import numpy as np
 from rich.color import Color
 from rich.segment import ControlType, Segment
 from rich.style import Style
+from textual.filter import LineFilter
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from emotui.tui.graphics import GRAPHICS_FPS, Graphics, kitty_delete
 from emotui.tui.palette import COLOUR_MODES, RGB_CODE, quantise
 from emotui.vision.masks import Masks
 
@@ -36,6 +40,7 @@ RESET = "\x1b[0m"
 _TERMINAL_MODES = {"truecolor": "truecolor", "256": "256", "standard": "16", "windows": "16"}
 
 _CONTROL = ((ControlType.CURSOR_FORWARD, 0),)  # marks a segment as zero-width, written as is
+_IMAGE_IDS = itertools.count(0x454D0001)  # Kitty image ids, one per preview widget
 _STYLES: dict[tuple[int | None, int | None], Style] = {}
 _MAX_STYLES = 1 << 16  # truecolor can produce unbounded pairs: start over past this
 
@@ -126,7 +131,8 @@ def _row_strip(top: list[int], bottom: list[int], label: dict[int, str]) -> Stri
 def clip_region(region: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int]:
     """`region` (x1, y1, x2, y2) rounded to whole pixels within a width x height image, at least one."""
     x1, y1 = (min(max(round(v), 0), size - 1) for v, size in ((region[0], width), (region[1], height)))
-    x2, y2 = (min(max(round(v), start + 1), size) for v, start, size in ((region[2], x1, width), (region[3], y1, height)))
+    x2, y2 = (min(max(round(v), start + 1), size)
+              for v, start, size in ((region[2], x1, width), (region[3], y1, height)))
     return x1, y1, x2, y2
 
 
@@ -140,6 +146,28 @@ def _crop(image_bgr: np.ndarray, boxes: Sequence[PreviewBox], masks: Masks,
     scale, offset = np.array([width / (x2 - x1), height / (y2 - y1)]), np.array([x1 / width, y1 / height])
     cropped_masks = Masks(tuple(((polygon - offset) * scale).astype(np.float32) for polygon in masks.polygons))
     return image_bgr[y1:y2, x1:x2], moved, cropped_masks
+
+
+def annotated_image(image_bgr: np.ndarray, size: tuple[int, int], boxes: Sequence[PreviewBox] = (),
+                    masks: Masks = Masks(), region: tuple[float, float, float, float] | None = None) -> np.ndarray:
+    """The image (or its `region`) as RGB pixels of `size` (width, height), masks shaded and
+    outlined, boxes drawn with their labels: what a graphics protocol shows."""
+    if region is not None:
+        image_bgr, boxes, masks = _crop(image_bgr, boxes, masks, region)
+    height, width = image_bgr.shape[:2]
+    rgb = masks.draw(cv2.cvtColor(cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
+    scale_x, scale_y = size[0] / width, size[1] / height
+    thickness = max(1, round(size[0] / 320))
+    for face in boxes:
+        x1, y1, x2, y2 = face.box
+        corner = (round(x1 * scale_x), round(y1 * scale_y))
+        cv2.rectangle(rgb, corner, (round(x2 * scale_x), round(y2 * scale_y)), face.colour, thickness)
+        scale = thickness * 0.4
+        (text_width, text_height), _ = cv2.getTextSize(face.label, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        cv2.rectangle(rgb, corner, (corner[0] + text_width + 2, corner[1] + text_height + 4), face.colour, -1)
+        cv2.putText(rgb, face.label, (corner[0] + 1, corner[1] + text_height + 2), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (0, 0, 0), thickness, cv2.LINE_AA)
+    return rgb
 
 
 def render_preview(
@@ -168,7 +196,8 @@ def render_preview(
             row = top // 2
             codes[2 * row:2 * row + 2, left:left + len(label)] = np.array([[black], [colour]])
             labels[row].update(enumerate(label, left))
-    return [_row_strip(top, bottom, label) for top, bottom, label in zip(codes[0::2].tolist(), codes[1::2].tolist(), labels)]
+    return [_row_strip(top, bottom, label)
+            for top, bottom, label in zip(codes[0::2].tolist(), codes[1::2].tolist(), labels)]
 
 
 class Preview(Widget):
@@ -176,17 +205,25 @@ class Preview(Widget):
 
     `show` with the same frame object and boxes, or setting the same colour mode, does nothing.
     `zoom(region)` enlarges a part of every frame shown (a face: its box with a margin); a still
-    image (a snapshot) is shown by a Preview of its own, given it once with `show`."""
+    image (a snapshot) is shown by a Preview of its own, given it once with `show`. With
+    `graphics` (see graphics.resolve) the picture is drawn in real pixels, at most GRAPHICS_FPS
+    frames a second, the cells under it left blank; while another screen (help, editor) is on
+    top it is not drawn, as pixels would cover that screen."""
 
     DEFAULT_CSS = "Preview { width: 1fr; height: 1fr; }"
 
     colour_mode: reactive[str] = reactive(AUTO)
     """One of COLOUR_MODES, or "auto" to follow the terminal's colour depth."""
 
-    def __init__(self, colour_mode: str = AUTO, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, colour_mode: str = AUTO, graphics: Graphics | None = None, *, name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.colour_mode = colour_mode
+        self.graphics = graphics
+        self._image_id = next(_IMAGE_IDS)
+        self._graphics_due = 0.0  # monotonic time from which the next graphics frame may be drawn
+        self._graphics_pending = False
+        self._graphics_shown = False  # a Kitty image is on the screen (to delete when the frame goes)
         self._image: np.ndarray | None = None
         self._boxes: tuple[PreviewBox, ...] = ()
         self._masks = Masks()
@@ -194,6 +231,19 @@ class Preview(Widget):
         self._region: tuple[float, float, float, float] | None = None
         self._lines: list[Strip] | None = None
         self._lines_key: tuple | None = None
+
+    def on_mount(self) -> None:
+        if self.graphics is not None:
+            self.app.screen_change_signal.subscribe(self, lambda _: self._redraw())
+
+    def _redraw(self) -> None:
+        self._lines = None
+        self.refresh()
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """None: the preview writes its colours exactly itself, and Textual's filters (ANSI colours
+        to the theme's truecolor) rebuild every segment, dropping the zero-width colour changes."""
+        return ()
 
     def validate_colour_mode(self, mode: str) -> str:
         if mode != AUTO and mode not in COLOUR_MODES:
@@ -214,27 +264,37 @@ class Preview(Widget):
         if image_bgr is self._image and boxes == self._boxes and masks is self._masks:
             return
         self._image, self._boxes, self._masks = image_bgr, boxes, masks
-        self._lines = None
-        self.refresh()
+        if self.graphics is not None:
+            wait = self._graphics_due - time.monotonic()
+            if wait > 0:  # too soon: the newest frame is drawn when it is time
+                if not self._graphics_pending:
+                    self._graphics_pending = True
+                    self.set_timer(wait, self._draw_pending)
+                return
+            self._graphics_due = time.monotonic() + 1 / GRAPHICS_FPS
+        self._redraw()
+
+    def _draw_pending(self) -> None:
+        self._graphics_pending = False
+        self._graphics_due = time.monotonic() + 1 / GRAPHICS_FPS
+        self._redraw()
 
     def zoom(self, region: tuple[float, float, float, float] | None) -> None:
         """Show only `region` (x1, y1, x2, y2 in source-image pixels, clipped to the image) of the
         frames, enlarged to the panel; None shows whole frames again."""
         if region != self._region:
             self._region = None if region is None else tuple(float(v) for v in region)
-            self._lines = None
-            self.refresh()
+            self._redraw()
 
     def clear(self, message: str = "preview off") -> None:
         """Drop the frame and show a centred message instead."""
         if self._image is None and message == self._message:
             return
         self._image, self._boxes, self._message = None, (), message
-        self._lines = None
-        self.refresh()
+        self._redraw()
 
     def render_line(self, y: int) -> Strip:
-        key = (self.size, self.active_mode, self.visual_style.rich_style)
+        key = (self.region, self.active_mode, self.visual_style.rich_style)
         if self._lines is None or key != self._lines_key:
             self._lines, self._lines_key = self._draw(), key
         return self._lines[y]
@@ -246,14 +306,36 @@ class Preview(Widget):
         lines = [Strip.blank(width, style)] * height
         if self._image is None:
             lines[height // 2] = Strip([Segment(self._message.center(width), style)]).adjust_cell_length(width, style)
-            return lines
+            return self._without_graphics(lines)
         image_height, image_width = self._image.shape[:2]
         x1, y1, x2, y2 = clip_region(self._region or (0, 0, image_width, image_height), image_width, image_height)
         cols, rows = fit_cells(x2 - x1, y2 - y1, width, height)
         left, top = (width - cols) // 2, (height - rows) // 2
+        if self.graphics is not None:
+            return self._draw_graphics(lines, cols, rows, left, top) if self.screen is self.app.screen \
+                else self._without_graphics(lines)
         before = [Segment(" " * left, style)] if left else []
         after = [Segment(" " * (width - cols - left), style)] if width > cols + left else []
         strips = render_preview(self._image, cols, rows, self.active_mode, self._boxes, self._masks, self._region)
         for y, strip in enumerate(strips, top):
             lines[y] = Strip([*before, *strip, *after], width)
+        return lines
+
+    def _draw_graphics(self, lines: list[Strip], cols: int, rows: int, left: int, top: int) -> list[Strip]:
+        """Blank lines, the last picture line ending with the image drawn at the picture's corner
+        (the cursor saved and restored around it, so it is written after the cells it covers)."""
+        assert self.graphics is not None and self._image is not None
+        rgb = annotated_image(self._image, self.graphics.pixel_size(cols, rows), self._boxes, self._masks, self._region)
+        x, y = self.region.x + left + 1, self.region.y + top + 1  # 1-based screen position
+        image = f"\x1b7\x1b[{y};{x}H{self.graphics.encode(rgb, cols, rows, self._image_id)}\x1b8"
+        last = top + rows - 1
+        lines[last] = Strip([*lines[last], Segment(image, None, _CONTROL)], lines[last].cell_length)
+        self._graphics_shown = self.graphics.protocol == "kitty"
+        return lines
+
+    def _without_graphics(self, lines: list[Strip]) -> list[Strip]:
+        """The lines, the first one removing the Kitty image if one is on the screen."""
+        if self._graphics_shown:
+            lines[0] = Strip([Segment(kitty_delete(self._image_id), None, _CONTROL), *lines[0]], lines[0].cell_length)
+            self._graphics_shown = False
         return lines

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 from textual.strip import Strip
 
 from emotui.tui.palette import XTERM256, nearest, quantise, srgb_to_lab
@@ -277,5 +278,24 @@ def test_the_widget_centres_the_frame_and_redraws_only_on_change():
             assert preview.active_mode in COLOUR_MODES
             with pytest.raises(ValueError):
                 preview.colour_mode = "8"
+
+    asyncio.run(scenario())
+
+
+def test_in_the_app_a_row_is_written_with_its_colour_changes_and_one_reset():
+    """Through Textual's rendering of the widget (its styles and the app's line filters, which
+    turn ANSI colours into the theme's truecolor by rebuilding every segment)."""
+    stripes = np.zeros((60, 80, 3), np.uint8)
+    stripes[:, 1::2] = (200, 120, 60)  # BGR: RGB (60, 120, 200), palette 68
+
+    async def scenario() -> None:
+        async with PreviewApp().run_test(size=(80, 30)) as pilot:
+            preview = pilot.app.query_one(Preview)
+            preview.show(stripes)
+            await pilot.pause()
+            [line] = preview.render_lines(Region(0, 10, 80, 1))
+            text = line.render(pilot.app.console)
+            assert text.count(RESET) == 1 and text.count("\x1b[") == 81  # 80 colour changes, one reset
+            assert [bg for _, _, bg in terminal_cells(text)] == [16, 68] * 40
 
     asyncio.run(scenario())
