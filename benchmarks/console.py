@@ -13,7 +13,8 @@ What it does:
     synchronized output, so every screen update arrives framed by ESC[?2026h ... ESC[?2026l;
   * after a warm-up, records for --seconds everything the app writes (bytes, bytes per second,
     bytes per update and per preview update; an update drawing the preview is one containing
-    a block character U+2580, U+2584 or U+2588) and the app's user+system CPU time from /proc/<pid>/stat;
+    a block character U+2580, U+2584 or U+2588; `preview_panel_bytes`: the part of those written
+    inside the preview panel) and the app's user+system CPU time from /proc/<pid>/stat;
   * then, with analysis still running, presses `b` (the log shows "boxes on/off") and `space`
     (the status line shows PAUSED) and times key write -> arrival of the end of the first update
     that shows the change on an emulated screen (pyte, installed into this interpreter's
@@ -466,6 +467,8 @@ def _measure(console: Console, warmup: float, seconds: float, presses: int) -> d
     emulate_started = time.perf_counter()
     console.feed(until=t1)
     result["layout"] = layout(console)
+    result["output"]["preview_panel_bytes"] = stats([panel_bytes(u, result["layout"]["panel_cells"])
+                                                     for u in preview_bytes]) if result["layout"]["panel_cells"] else {}
     result["status"] = status_figures(console)
     console.feed()
     console.skip_top = (result["layout"].get("panel_cells") or [0, 0])[1]
@@ -485,6 +488,17 @@ def _measure(console: Console, warmup: float, seconds: float, presses: int) -> d
 
 
 SGR = re.compile(rb"\x1b\[[0-9;]*m")
+
+
+MOVE_AT = re.compile(rb"\x1b\[(\d+);(\d+)H")
+
+
+def panel_bytes(update: bytes, panel: list[int]) -> int:
+    """The bytes of an update written inside the preview panel: those after a cursor move into it
+    (Textual moves the cursor before each widget's piece of a line) up to the next move."""
+    parts = MOVE_SPLIT.split(update)
+    return sum(len(move) + len(piece) for move, piece in zip(parts[1::2], parts[2::2])
+               if (at := MOVE_AT.match(move)) and int(at[2]) <= panel[0] and int(at[1]) <= panel[1])
 
 
 def draws_preview(update: bytes) -> bool:

@@ -4,11 +4,15 @@
 else reads its replies): `ui.preview_mode = "auto"` asks it (textual-image's queries), "kitty" or
 "sixel" force one, "halfblock" (and no answer) keep the character cells. The encoders return the
 escape sequences that draw an RGB image at the cursor, for the preview to write:
-  * Kitty: zlib-compressed RGB at most KITTY_MAX_WIDTH pixels wide, scaled by the terminal to
-    the cells, replacing the previous image of the same id (no flicker, nothing piles up);
-  * Sixel: the image at the cells' exact pixel size (Sixel cannot scale), in 256 colours.
-Graphics frames are large (tens of KB, see benchmarks/preview_fidelity.py), so the preview draws
-them at most GRAPHICS_FPS times a second, usable over SSH.
+  * Kitty: RGB with 5 bits per channel (half the bytes once compressed), zlib-compressed, at most
+    MAX_WIDTH pixels wide and scaled by the terminal to the picture's cells, replacing the
+    previous image of the same id (no flicker, nothing piles up);
+  * Sixel: the picture at its cells' pixel size, at most MAX_WIDTH pixels wide (Sixel cannot
+    scale, and its encoding is slow: a wider panel shows it smaller, centred).
+Measured on the research media (benchmarks/preview_fidelity.py, 80x30 cells of 10x20 pixels) a
+frame is about 90 KB and 5 ms in Kitty, 44 KB and 27 ms in Sixel (on the console's thread; 4-5
+times longer on a loaded machine), so the preview draws at most GRAPHICS_FPS of them a second:
+under 200 KB/s, usable over SSH, and a few percent of a core.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ import numpy as np
 from emotui.config.schema import PreviewMode
 
 PREVIEW_MODES = get_args(PreviewMode)
-KITTY_MAX_WIDTH = 320
-GRAPHICS_FPS = 4.0
+MAX_WIDTH = {"kitty": 320, "sixel": 240}  # pixels
+GRAPHICS_FPS = 2.0
 _CHUNK = 4096  # the Kitty protocol's largest payload per escape sequence
 
 
@@ -39,9 +43,15 @@ class Graphics:
     def pixel_size(self, cols: int, rows: int) -> tuple[int, int]:
         """Width and height in pixels of the image sent for a cols x rows picture."""
         width, height = cols * self.cell_px[0], rows * self.cell_px[1]
-        if self.protocol == "kitty" and width > KITTY_MAX_WIDTH:
-            width, height = KITTY_MAX_WIDTH, max(1, round(height * KITTY_MAX_WIDTH / width))
-        return width, height
+        limit = MAX_WIDTH[self.protocol]
+        return (width, height) if width <= limit else (limit, max(1, round(height * limit / width)))
+
+    def cells(self, cols: int, rows: int) -> tuple[int, int]:
+        """The cells the image of a cols x rows picture covers (Kitty: all; Sixel: its pixels')."""
+        if self.protocol == "kitty":
+            return cols, rows
+        width, height = self.pixel_size(cols, rows)
+        return -(-width // self.cell_px[0]), -(-height // self.cell_px[1])
 
     def encode(self, rgb: np.ndarray, cols: int, rows: int, image_id: int) -> str:
         """The escape sequences drawing an (H, W, 3) uint8 RGB image of pixel_size(cols, rows)
@@ -79,7 +89,7 @@ def kitty_image(rgb: np.ndarray, cols: int, rows: int, image_id: int) -> str:
     """Kitty graphics commands transmitting `rgb` and placing it over cols x rows cells at the
     cursor (which stays), replacing image `image_id`; no reply is asked for."""
     height, width = rgb.shape[:2]
-    payload = base64.standard_b64encode(zlib.compress(np.ascontiguousarray(rgb).tobytes(), 1)).decode("ascii")
+    payload = base64.standard_b64encode(zlib.compress((rgb & 0xF8).tobytes(), 1)).decode("ascii")
     chunks = [payload[start:start + _CHUNK] for start in range(0, len(payload), _CHUNK)]
     header = f"a=T,f=24,o=z,s={width},v={height},c={cols},r={rows},i={image_id},p=1,C=1,q=2"
     return "".join(f"\x1b_G{header + ',' if index == 0 else ''}m={int(index < len(chunks) - 1)};{chunk}\x1b\\"

@@ -326,9 +326,11 @@ class Preview(Widget):
         (the cursor saved and restored around it, so it is written after the cells it covers)."""
         assert self.graphics is not None and self._image is not None
         rgb = annotated_image(self._image, self.graphics.pixel_size(cols, rows), self._boxes, self._masks, self._region)
+        shown_cols, shown_rows = self.graphics.cells(cols, rows)
+        left, top = left + (cols - shown_cols) // 2, top + (rows - shown_rows) // 2
         x, y = self.region.x + left + 1, self.region.y + top + 1  # 1-based screen position
         image = f"\x1b7\x1b[{y};{x}H{self.graphics.encode(rgb, cols, rows, self._image_id)}\x1b8"
-        last = top + rows - 1
+        last = top + shown_rows - 1
         lines[last] = Strip([*lines[last], Segment(image, None, _CONTROL)], lines[last].cell_length)
         self._graphics_shown = self.graphics.protocol == "kitty"
         return lines

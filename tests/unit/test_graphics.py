@@ -12,7 +12,7 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.screen import ModalScreen
 
-from emotui.tui.graphics import KITTY_MAX_WIDTH, Graphics, resolve
+from emotui.tui.graphics import MAX_WIDTH, Graphics, resolve
 from emotui.tui.preview import Preview, PreviewBox
 
 KITTY = re.compile(r"\x1b_G([^;]*);([^\x1b]*)\x1b\\")
@@ -54,7 +54,8 @@ def test_kitty_the_image_is_placed_at_the_picture_corner_and_sized_to_the_panel(
     size, lines = written_by_the_preview("kitty", frame())
     assert size == (97, 28)
     cols, rows = 75, 28  # a 4:3 frame fitted to 97x28 cells (2 pixels per cell)
-    height = round(rows * CELL_PX[1] * KITTY_MAX_WIDTH / (cols * CELL_PX[0]))  # 675x504 cell pixels, sent 320 wide
+    width = MAX_WIDTH["kitty"]
+    height = round(rows * CELL_PX[1] * width / (cols * CELL_PX[0]))  # 675x504 cell pixels, sent 320 wide
     images = [(y, line) for y, line in enumerate(lines) if "\x1b_G" in line]
     assert [y for y, _ in images] == [27]  # written after every cell it covers
     position = POSITIONED.search(images[0][1])
@@ -62,27 +63,32 @@ def test_kitty_the_image_is_placed_at_the_picture_corner_and_sized_to_the_panel(
     assert (int(position.group(1)), int(position.group(2))) == (2 + 1, 3 + left + 1)
     commands = KITTY.findall(position.group(3))
     header = dict(pair.split("=") for pair in commands[0][0].split(","))
-    assert header | {"m": "*"} == {"a": "T", "f": "24", "o": "z", "s": str(KITTY_MAX_WIDTH), "v": str(height), "c": str(cols),
+    assert header | {"m": "*"} == {"a": "T", "f": "24", "o": "z", "s": str(width), "v": str(height), "c": str(cols),
                                    "r": str(rows), "i": header["i"], "p": "1", "C": "1", "q": "2", "m": "*"}
     assert [dict(pair.split("=") for pair in c.split(","))["m"] for c, _ in commands] == ["1"] * (len(commands) - 1) + ["0"]
     assert all(len(payload) <= 4096 for _, payload in commands)
     pixels = np.frombuffer(zlib.decompress(base64.b64decode("".join(p for _, p in commands))), np.uint8)
-    image = pixels.reshape(height, KITTY_MAX_WIDTH, 3)
-    assert image[120, 10].tolist() == [255, 0, 0] and image[120, -10].tolist() == [0, 0, 0]  # RGB, left half red
-    assert "".join(lines).replace(images[0][1], "").strip(" \x1b[0123456789;m") == ""  # the cells: blank
+    image = pixels.reshape(height, width, 3)
+    assert image[120, 10].tolist() == [248, 0, 0] and image[120, -10].tolist() == [0, 0, 0]  # RGB, 5 bits, left red
+    cells = re.sub(r"\x1b\[[0-9;]*m", "", "".join(lines).replace(position.group(0), ""))
+    assert cells == " " * 97 * 28  # the cells under the image: blank
 
 
-def test_sixel_the_image_has_the_pixel_size_of_the_picture_cells():
+def test_sixel_the_image_has_its_cells_pixel_size_at_most_the_width_limit_centred():
     box = PreviewBox((100, 100, 300, 300), (0, 255, 0), "#4")
-    size, lines = written_by_the_preview("sixel", frame(320, 240), size=(40, 12), boxes=[box])
-    cols, rows = 27, 10  # 4:3 fitted to 37x10 cells
-    [line] = [line for line in lines if "\x1bP" in line]
+    size, lines = written_by_the_preview("sixel", frame(320, 240), size=(60, 17), boxes=[box])
+    assert size == (57, 15)
+    # 4:3 fits 40x15 cells, 360x270 pixels: sent 240x180, which covers 27x10 cells, centred in the 40x15
+    [line] = [line for y, line in enumerate(lines) if "\x1bP" in line and y == (15 - 10) // 2 + 10 - 1]
     position = POSITIONED.search(line)
-    assert (int(position.group(1)), int(position.group(2))) == (3, 3 + (37 - cols) // 2 + 1)
+    assert (int(position.group(1)), int(position.group(2))) == (2 + 2 + 1, 3 + (57 - 40) // 2 + (40 - 27) // 2 + 1)
     width, height, data = SIXEL.fullmatch(position.group(3)).groups()
-    assert (int(width), int(height)) == (cols * CELL_PX[0], rows * CELL_PX[1])
+    assert (int(width), int(height)) == (MAX_WIDTH["sixel"], 180)
     assert re.fullmatch(r"[#0-9;!$\-?-~]*", data)  # colour registers, repeats, sixels, carriage returns, new lines
     assert "#" in data and "2;100;0;0" in data  # a red register (percent RGB)
+    small, lines = written_by_the_preview("sixel", frame(320, 240), size=(20, 8), boxes=[box])
+    width, height, _ = SIXEL.search("".join(lines)).groups()
+    assert (int(width), int(height)) == (16 * CELL_PX[0], 6 * CELL_PX[1])  # 16x6 cells: within the limit, exact
 
 
 def test_kitty_frames_are_drawn_at_most_at_the_graphics_rate_and_the_newest_wins():
@@ -105,7 +111,7 @@ def test_kitty_frames_are_drawn_at_most_at_the_graphics_rate_and_the_newest_wins
                 await pilot.pause(0.05)
             commands = KITTY.findall(POSITIONED.search(preview.render_line(last).render(pilot.app.console)).group(3))
             pixels = zlib.decompress(base64.b64decode("".join(p for _, p in commands)))
-            assert set(pixels) == {90}  # the newest frame, not the one in between
+            assert set(pixels) == {90 & 0xF8}  # the newest frame, not the one in between
             preview.clear("paused")
             deleted = preview.render_line(0).render(pilot.app.console)
             assert re.search(r"\x1b_Ga=d,d=I,i=\d+,q=2\x1b\\", deleted)
