@@ -18,7 +18,6 @@ from textual.strip import Strip
 from emotui.tui.palette import XTERM256, nearest, quantise, srgb_to_lab
 from emotui.tui.preview import (
     COLOUR_MODES,
-    HALF_BLOCK,
     Preview,
     PreviewBox,
     fit_cells,
