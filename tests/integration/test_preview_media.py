@@ -13,7 +13,7 @@ from rich.console import Console
 
 from emotui.tui.preview import PreviewBox, render_preview
 from emotui.vision import EMOTION_COLOURS
-from tests.helpers import terminal_pixels
+from tests.terminal_output import terminal_pixels
 
 RICH_SYSTEMS = {"truecolor": "truecolor", "256": "256", "16": "standard", "grey": "256"}
 CLIP = ("videos", "faces", "face_recognition_short_hamilton_clip.mp4")

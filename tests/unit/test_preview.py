@@ -25,7 +25,7 @@ from emotui.tui.preview import (
 )
 from emotui.vision import EMOTION_COLOURS
 from emotui.vision.masks import Masks
-from tests.helpers import terminal_cells, terminal_pixels
+from tests.terminal_output import terminal_cells, terminal_pixels
 
 RICH_SYSTEMS = {"truecolor": "truecolor", "256": "256", "16": "standard", "grey": "256"}
 RESET = "\x1b[0m"
