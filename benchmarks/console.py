@@ -1,18 +1,20 @@
 """Console benchmark: drives the real `emotui` console in a pseudo-terminal and prints JSON figures.
 
-    .venv/bin/python benchmarks/console.py [--seconds 20] [--cols 100 --rows 30] [--source CLIP] [--json-only]
+    .venv/bin/python benchmarks/console.py [--seconds 20] [--cols 100 --rows 30] [--colours 256,truecolor]
+                                          [--source CLIP] [--json-only]
 
 What it does:
   * transcodes a face clip (default: the tests' media, $EMOTUI_MEDIA_DIR or ../shared/media, then
     videos/faces/liveportrait_d6.mp4) to a
     640x480, 15 fps mp4 in a temporary folder (never inside the repository);
   * starts `python -m emotui --config <tmp toml> --source <video>` in a pty of --cols x --rows,
-    TERM=xterm-256color without COLORTERM, config [ui] colour = "256", preview_fps = 8,
-    realtime = true, bell = false. Like modern terminals it answers Textual's query for
+    TERM=xterm-256color without COLORTERM, config [ui] colour = "256" (each of --colours in
+    turn: every figure below is per colour mode), preview_fps = 8, realtime = true, bell = false. Like modern terminals it answers Textual's query for
     synchronized output, so every screen update arrives framed by ESC[?2026h ... ESC[?2026l;
   * after a warm-up, records for --seconds everything the app writes (bytes, bytes per second,
     bytes per update and per preview update; an update drawing the preview is one containing
-    the half block U+2580) and the app's user+system CPU time from /proc/<pid>/stat;
+    a block character U+2580, U+2584 or U+2588; `preview_panel_bytes`: the part of those written
+    inside the preview panel) and the app's user+system CPU time from /proc/<pid>/stat;
   * then, with analysis still running, presses `b` (the log shows "boxes on/off") and `space`
     (the header shows PAUSED) and times key write -> arrival of the end of the first update
     that shows the change on an emulated screen (pyte, installed into this interpreter's
@@ -54,13 +56,13 @@ from tests.media import find_media  # noqa: E402
 MEDIA = find_media()  # as the tests
 DEFAULT_CLIP = MEDIA / "videos" / "faces" / "liveportrait_d6.mp4"
 VIDEO_SIZE, VIDEO_FPS = (640, 480), 15.0
-PREVIEW_FPS, COLOUR = 8.0, "256"
+PREVIEW_FPS, COLOURS = 8.0, ("truecolor", "256", "16", "grey")
 TARGETS = {"bytes_per_preview_frame": 40_000, "cpu_percent_of_one_core": 50.0, "key_latency_ms": 100.0,
            "preview_cells": [80, 24]}
 
 SYNC_START, SYNC_END = b"\x1b[?2026h", b"\x1b[?2026l"
 SYNC_QUERY, SYNC_REPLY = b"\x1b[?2026$p", b"\x1b[?2026;2$y"  # "supported, currently reset"
-HALF_BLOCK = "\u2580".encode()
+BLOCKS = tuple(char.encode() for char in "\u2580\u2584\u2588")  # upper half, lower half, full
 MOVE_ROW = re.compile(rb"\x1b\[(\d+);\d+H")  # Textual's absolute cursor moves (1-based row)
 MOVE_SPLIT = re.compile(rb"(\x1b\[\d+;\d+H)")
 
@@ -115,9 +117,9 @@ def make_video(clip: Path, folder: Path, min_seconds: float) -> tuple[Path, dict
                     "seconds": round(needed / VIDEO_FPS, 1), "loops": round(needed / len(frames), 2)}
 
 
-def write_config(folder: Path) -> Path:
-    path = folder / "console-bench.toml"
-    path.write_text(f'[ui]\ncolour = "{COLOUR}"\npreview_fps = {PREVIEW_FPS}\nrealtime = true\nbell = false\n'
+def write_config(folder: Path, colour: str) -> Path:
+    path = folder / f"console-bench-{colour}.toml"
+    path.write_text(f'[ui]\ncolour = "{colour}"\npreview_fps = {PREVIEW_FPS}\nrealtime = true\nbell = false\n'
                     f'[snapshots]\ndir = "{folder / "snapshots"}"\n[alerts]\ndir = "{folder / "alerts"}"\n')
     return path
 
@@ -327,7 +329,8 @@ def layout(console: Console) -> dict:
     border_x = next((x for x in range(cols) if screen.buffer[1][x].data in "│┃▏▕"), None)
     rules_y = next((y for y in range(rows) if console.row(y).startswith(" rules")), None)  # below the main area
     log_y = next((y for y in range(rows) if re.match(r"─log─|.*─ log─", console.row(y))), None)
-    picture = [(x, y) for y in range(1, rules_y or rows) for x in range(border_x or cols) if screen.buffer[y][x].data == "▀"]
+    picture = [(x, y) for y in range(1, rules_y or rows) for x in range(border_x or cols)
+               if screen.buffer[y][x].data in "▀▄█"]
     result = {"panel_cells": [border_x, rules_y - 1] if border_x is not None and rules_y is not None else None}
     if picture:
         xs, ys = [p[0] for p in picture], [p[1] for p in picture]
@@ -432,9 +435,9 @@ def _measure(console: Console, warmup: float, seconds: float, presses: int) -> d
     chunks = console.snapshot()
     window = b"".join(data for arrived, data in chunks if t0 <= arrived < t1)
     updates = split_updates(window)
-    preview = [len(u) for u in updates if HALF_BLOCK in u]
-    other = [len(u) for u in updates if HALF_BLOCK not in u]
-    preview_bytes = [u for u in updates if HALF_BLOCK in u]
+    preview_bytes = [u for u in updates if draws_preview(u)]
+    preview = [len(u) for u in preview_bytes]
+    other = [len(u) for u in updates if not draws_preview(u)]
     per_thread = sorted(((tid, (threads1.get(tid, 0) - threads0.get(tid, 0)) / hz / elapsed * 100)
                          for tid in threads1), key=lambda item: -item[1])
     result["window_s"] = round(elapsed, 2)
@@ -465,6 +468,8 @@ def _measure(console: Console, warmup: float, seconds: float, presses: int) -> d
     emulate_started = time.perf_counter()
     console.feed(until=t1)
     result["layout"] = layout(console)
+    result["output"]["preview_panel_bytes"] = stats([panel_bytes(u, result["layout"]["panel_cells"])
+                                                     for u in preview_bytes]) if result["layout"]["panel_cells"] else {}
     result["status"] = status_figures(console)
     console.feed()
     console.skip_rows = range(2, (result["layout"].get("panel_cells") or [0, 0])[1] + 2)  # 1-based rows 2.. of the panel
@@ -484,6 +489,23 @@ def _measure(console: Console, warmup: float, seconds: float, presses: int) -> d
 
 
 SGR = re.compile(rb"\x1b\[[0-9;]*m")
+
+
+MOVE_AT = re.compile(rb"\x1b\[(\d+);(\d+)H")
+
+
+def panel_bytes(update: bytes, panel: list[int]) -> int:
+    """The bytes of an update written inside the preview panel: those after a cursor move into it
+    (Textual moves the cursor before each widget's piece of a line) up to the next move."""
+    parts = MOVE_SPLIT.split(update)
+    return sum(len(move) + len(piece) for move, piece in zip(parts[1::2], parts[2::2])
+               if (at := MOVE_AT.match(move)) and int(at[2]) <= panel[0] and 2 <= int(at[1]) <= panel[1] + 1)
+
+
+def draws_preview(update: bytes) -> bool:
+    return any(block in update for block in BLOCKS)
+
+
 MOVE = re.compile(rb"\x1b\[\d*;?\d*H")
 
 
@@ -495,7 +517,7 @@ def composition(updates: list[bytes]) -> dict:
     sgr = sum(len(m) for u in updates for m in SGR.findall(u))
     resets = sum(u.count(b"\x1b[0m") for u in updates)
     moves = sum(len(m) for u in updates for m in MOVE.findall(u))
-    half = sum(u.count(HALF_BLOCK) for u in updates)
+    blocks = sum(u.count(block) for u in updates for block in BLOCKS)
     n = len(updates)
     return {
         "sgr_bytes_share": round(sgr / total, 3),
@@ -503,7 +525,7 @@ def composition(updates: list[bytes]) -> dict:
         "text_bytes_share": round(1 - (sgr + moves) / total, 3),
         "sgr_sequences_per_update": round(sum(len(SGR.findall(u)) for u in updates) / n),
         "resets_per_update": round(resets / n),
-        "half_blocks_per_update": round(half / n),
+        "blocks_per_update": round(blocks / n),
     }
 
 
@@ -553,6 +575,25 @@ def keys(console: Console, presses: int, log_rows: list[int] | None) -> dict:
 # --- main ---------------------------------------------------------------------------------------
 
 
+def measure_sizes(pyte, args, config: Path, video: Path) -> list[dict]:
+    """The run at --cols x --rows, and the runs that bracket an 80x24-cell picture if it is smaller."""
+    runs = [measure(pyte, args.cols, args.rows, config, video, args.warmup, args.seconds, args.presses)]
+    panel = runs[0]["layout"].get("panel_cells")
+    picture = runs[0]["layout"].get("picture_cells") or [0, 0]
+    if not args.no_extra_sizes and panel and (picture[0] < 80 or picture[1] < 24):
+        # The issue's 80x48-pixel preview is 80x24 cells. A 4:3 picture cannot be exactly that:
+        # measure where the preview panel is 80x24 cells (picture 64x24 for 4:3) and where the
+        # picture itself is at least 80x24 cells (80x30 for 4:3), which bracket it.
+        width, height = VIDEO_SIZE
+        panels = [(80, 24), (max(80, math.ceil(24 * 2 * width / height)), max(24, math.ceil(80 * height / (2 * width))))]
+        for want in dict.fromkeys(panels):
+            cols, rows = args.cols + want[0] - panel[0], args.rows + want[1] - panel[1]
+            say(f"preview picture is {picture[0]}x{picture[1]} cells; measuring again at {cols}x{rows} "
+                f"(preview panel {want[0]}x{want[1]})")
+            runs.append(measure(pyte, cols, rows, config, video, args.warmup, args.seconds, args.presses))
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     global quiet
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -562,6 +603,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=30, help="terminal rows (default 30)")
     parser.add_argument("--source", type=Path, default=DEFAULT_CLIP,
                         help="face clip, transcoded to 640x480 at 15 fps (default liveportrait_d6.mp4)")
+    parser.add_argument("--colours", type=lambda text: text.split(","), default=["256"],
+                        help=f"ui.colour of each run, comma-separated, from {', '.join(COLOURS)} (default 256)")
     parser.add_argument("--presses", type=int, default=10, help="key presses per latency figure (default 10)")
     parser.add_argument("--no-extra-sizes", action="store_true",
                         help="do not add the runs where the preview panel, and the picture, are at least "
@@ -569,6 +612,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-only", action="store_true", help="print only the JSON object")
     args = parser.parse_args(argv)
     quiet = args.json_only
+    if not set(args.colours) <= set(COLOURS):
+        parser.error(f"--colours: each of {', '.join(COLOURS)}, not {','.join(args.colours)}")
     if not args.source.is_file():
         parser.error(f"no clip at {args.source}")
     pyte = ensure_pyte()
@@ -582,21 +627,11 @@ def main(argv: list[str] | None = None) -> int:
         needed = 60 + args.warmup + args.seconds + args.presses * 2.5
         video, source = make_video(args.source, folder, needed)
         say(f"video {video.name}: {source['frames']} frames, {source['seconds']} s")
-        config = write_config(folder)
-        runs = [measure(pyte, args.cols, args.rows, config, video, args.warmup, args.seconds, args.presses)]
-        panel = runs[0]["layout"].get("panel_cells")
-        picture = runs[0]["layout"].get("picture_cells") or [0, 0]
-        if not args.no_extra_sizes and panel and (picture[0] < 80 or picture[1] < 24):
-            # The issue's 80x48-pixel preview is 80x24 cells. A 4:3 picture cannot be exactly that:
-            # measure where the preview panel is 80x24 cells (picture 64x24 for 4:3) and where the
-            # picture itself is at least 80x24 cells (80x30 for 4:3), which bracket it.
-            width, height = VIDEO_SIZE
-            panels = [(80, 24), (max(80, math.ceil(24 * 2 * width / height)), max(24, math.ceil(80 * height / (2 * width))))]
-            for want in dict.fromkeys(panels):
-                cols, rows = args.cols + want[0] - panel[0], args.rows + want[1] - panel[1]
-                say(f"preview picture is {picture[0]}x{picture[1]} cells; measuring again at {cols}x{rows} "
-                    f"(preview panel {want[0]}x{want[1]})")
-                runs.append(measure(pyte, cols, rows, config, video, args.warmup, args.seconds, args.presses))
+        runs = []
+        for colour in args.colours:
+            runs += measure_sizes(pyte, args, write_config(folder, colour), video)
+            for run in runs:
+                run.setdefault("colour", colour)
 
     for run in runs:
         cells = run["layout"].get("picture_cells")
@@ -620,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "console",
         "parameters": {
-            "colour": COLOUR, "term": "xterm-256color", "preview_fps": PREVIEW_FPS, "realtime": True,
+            "colours": args.colours, "term": "xterm-256color", "preview_fps": PREVIEW_FPS, "realtime": True,
             "source": source, "warmup_s": args.warmup, "window_s": args.seconds, "presses": args.presses,
             "cores": os.cpu_count(), "cores_usable": len(os.sched_getaffinity(0)),
             "machine": platform.machine(), "python": platform.python_version(),

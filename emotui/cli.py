@@ -165,8 +165,10 @@ def cmd_tui(args: argparse.Namespace) -> int:
         say("the console needs a terminal; use `emotui run --headless` for scripts and services")
         return EXIT_USAGE
     from emotui.tui.app import create_app
+    from emotui.tui.graphics import resolve
 
-    app = create_app(_load(args), args.source)
+    config = _load(args)
+    app = create_app(config, args.source, resolve(config.ui.preview_mode))  # asks the terminal before Textual reads it
     app.run()
     return app.return_code or EXIT_OK
 

@@ -31,6 +31,7 @@ Smoothing = Literal["ema", "window"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 SnapshotImages = Literal["full", "blurred", "none"]
 ColourMode = Literal["auto", "truecolor", "256", "16", "grey"]
+PreviewMode = Literal["auto", "halfblock", "kitty", "sixel"]
 
 DETECTORS = get_args(BuiltinDetector)
 WEEKDAYS = get_args(Weekday)
@@ -446,6 +447,7 @@ class UiConfig:
     preview: bool = setting(True, "show the live preview (off saves CPU on small devices)")
     preview_fps: float = setting(8.0, "preview redraws per second, independent of analysis", _range(0.5, 30.0))
     colour: ColourMode = setting("auto", "auto, truecolor, 256, 16 or grey")
+    preview_mode: PreviewMode = setting("auto", "auto (ask the terminal), halfblock, kitty or sixel (real pixels)")
     boxes: bool = setting(True, "draw face boxes on the preview")
     bell: bool = setting(True, "ring the terminal bell on alerts")
     realtime: bool = setting(True, "play video files at their own frame rate, like a camera")
@@ -459,7 +461,7 @@ class KeysConfig:
     snapshot: str = setting("s", "save an annotated snapshot", _non_empty)
     raise_threshold: str = setting("plus,equals_sign", "raise the selected rule's threshold", _non_empty)
     lower_threshold: str = setting("minus", "lower the selected rule's threshold", _non_empty)
-    next_rule: str = setting("tab", "select the next rule", _non_empty)
+    next_rule: str = setting("r", "select the next rule", _non_empty)
     edit_thresholds: str = setting("t", "edit all thresholds", _non_empty)
     write_config: str = setting("w", "write thresholds back to the config file", _non_empty)
     arm: str = setting("a", "arm or disarm the alerts", _non_empty)

@@ -33,6 +33,7 @@ from emotui.config import AlertRuleConfig, Config, ConfigError, KeysConfig, writ
 from emotui.models import ModelError
 from emotui.pipeline import FrameResult, Pipeline, create_pipeline
 from emotui.snapshots import SnapshotError, default_snapshot_dir, save_snapshot
+from emotui.tui.graphics import Graphics
 from emotui.tui.messages import (
     AlertRaised, AlertSinkProblem, AlertsArmed, AnalysisFailed, AnalysisStarted, ModelProgress, SourceChanged,
     SourceEnded,
@@ -86,14 +87,14 @@ class EmotuiApp(App[int]):
     .narrow #log { width: 1fr; height: 1fr; border-left: none; }
     StatusLine { height: 1; background: $boost; }
     """
-    # next_rule (tab) has priority over focus navigation, but only on the main screen (check_action).
     BINDINGS = [Binding(getattr(KeysConfig(), field), action, footer or description, id=field,
-                        show=footer is not None, priority=action == "next_rule")
+                        show=footer is not None)
                 for action, field, description, footer in ACTIONS]
 
-    def __init__(self, config: Config, source: str | None = None) -> None:
+    def __init__(self, config: Config, source: str | None = None, graphics: Graphics | None = None) -> None:
         super().__init__()
         self.config = config
+        self.graphics = graphics
         self.source_text = source if source is not None else config.source.uri
         self.engine = rule_engine(config, self.source_text)  # live thresholds, kept also while the alerts are off
         self.hub: AlertHub | None = None
@@ -117,12 +118,11 @@ class EmotuiApp(App[int]):
     def compose(self) -> ComposeResult:
         # Kept as attributes: timers must reach them whichever screen (help, editor) is on top.
         self.header = ConsoleHeader()
-        self.preview = Preview(colour_mode=self.config.ui.colour)
+        self.preview = Preview(colour_mode=self.config.ui.colour, graphics=self.graphics)
         self.bars = EmotionBars()
         self.rules_bar = RulesBar()
         self.events_list = EventsList(id="events")
         self.log_view = RichLog(id="log", max_lines=LOG_LINES, markup=True, wrap=True)
-        self.log_view.can_focus = False
         self.log_view.border_title = "log"
         self.status = StatusLine()
         yield self.header
@@ -345,16 +345,16 @@ class EmotuiApp(App[int]):
             self.log_line(f"zoom off: face #{self.zoom_track} left", "info")
             self.zoom_track = None
         faces = [zoomed] if zoomed else result.faces
-        image, (left, top) = (self._zoom_crop(result.image, zoomed.box) if zoomed else (result.image, (0, 0)))
         boxes = [
-            PreviewBox((face.box[0] - left, face.box[1] - top, face.box[2] - left, face.box[3] - top),
-                       EMOTION_COLOURS[face.dominant], f"#{face.track_id}" + (" still" if face.stationary else ""))
+            PreviewBox(tuple(float(v) for v in face.box), EMOTION_COLOURS[face.dominant],
+                       f"#{face.track_id}" + (" still" if face.stationary else ""))
             for face in faces
         ] if self.boxes_on else []
-        self.preview.show(image, boxes, result.masks if self.boxes_on and not zoomed else Masks())
+        self.preview.zoom(self._zoom_region(result.image, zoomed.box) if zoomed else None)
+        self.preview.show(result.image, boxes, result.masks if self.boxes_on and not zoomed else Masks())
 
-    def _zoom_crop(self, image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-        """The part of the frame around the face shaped like the preview pane, and its top-left corner."""
+    def _zoom_region(self, image: np.ndarray, box: np.ndarray) -> tuple[int, int, int, int]:
+        """The part of the frame around the face shaped like the preview pane (x1, y1, x2, y2)."""
         frame_height, frame_width = image.shape[:2]
         pane = self.preview.size
         aspect = pane.width / max(1, 2 * pane.height)  # a cell is one pixel wide and two high
@@ -365,7 +365,7 @@ class EmotuiApp(App[int]):
         width, height = max(1, int(width * scale)), max(1, int(height * scale))
         left = int(min(max((x1 + x2 - width) / 2, 0), frame_width - width))
         top = int(min(max((y1 + y2 - height) / 2, 0), frame_height - height))
-        return image[top:top + height, left:left + width], (left, top)
+        return left, top, left + width, top + height
 
     def _refresh_panels(self) -> None:
         result, pipeline = self.latest, self.pipeline
@@ -489,11 +489,6 @@ class EmotuiApp(App[int]):
     def action_lower_threshold(self) -> None:
         self._change_threshold(-1)
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "next_rule":
-            return self.screen is self.screen_stack[0]
-        return True
-
     def action_next_rule(self) -> None:
         if self.rules:
             self.selected_rule = (self.selected_rule + 1) % len(self.rules)
@@ -577,6 +572,6 @@ class EmotuiApp(App[int]):
             yield SystemCommand(description.capitalize(), f"key: {keys}", getattr(self, f"action_{action}"))
 
 
-def create_app(config: Config, source: str | None = None) -> EmotuiApp:
-    """The one factory used by the CLI and the tests."""
-    return EmotuiApp(config, source)
+def create_app(config: Config, source: str | None = None, graphics: Graphics | None = None) -> EmotuiApp:
+    """The one factory used by the CLI and the tests; `graphics` (graphics.resolve) draws the preview in pixels."""
+    return EmotuiApp(config, source, graphics)

@@ -1,43 +1,47 @@
-"""Live camera preview drawn with half-block characters, fitted to its panel."""
+"""Live camera preview drawn with half-block characters, fitted to its panel.
+
+Colours reach the terminal as this module writes them, not as Textual would: each row is runs of
+cells, and before a run only the colour that changes is set (a space needs only its background),
+as a zero-width control segment; the cells' own styles carry their colours for screenshots and
+filters but render to nothing (Textual writes a style's cached `_ansi` as is, and ends every
+styled segment with a reset). So a preview row costs no reset between cells, and a forced
+colour mode (truecolor in a terminal announcing 256 colours) is honoured, while the rest of the
+console keeps the colour system the terminal announces.
+"""
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from rich.color import Color
-from rich.segment import Segment
+from rich.segment import ControlType, Segment
 from rich.style import Style
+from textual.filter import LineFilter
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from emotui.tui.graphics import GRAPHICS_FPS, Graphics, kitty_delete
+from emotui.tui.palette import COLOUR_MODES, RGB_CODE, quantise
 from emotui.vision.masks import Masks
 
-COLOUR_MODES = ("truecolor", "256", "16", "grey")
 AUTO = "auto"
-HALF_BLOCK = "▀"  # foreground = top pixel, background = bottom pixel
+HALF_BLOCK = "\u2580"  # foreground = top pixel, background = bottom pixel
+LOWER_HALF_BLOCK = "\u2584"  # foreground = bottom pixel, background = top pixel
+FULL_BLOCK = "\u2588"  # both pixels in the foreground
+RESET = "\x1b[0m"
 
 # Rich's colour systems mapped to the preview's modes ("auto" follows the terminal).
 _TERMINAL_MODES = {"truecolor": "truecolor", "256": "256", "standard": "16", "windows": "16"}
 
-# The 16 standard ANSI colours (the VGA values Rich downgrades to).
-_ANSI16 = np.array([
-    (0, 0, 0), (170, 0, 0), (0, 170, 0), (170, 85, 0), (0, 0, 170), (170, 0, 170), (0, 170, 170),
-    (170, 170, 170), (85, 85, 85), (255, 85, 85), (85, 255, 85), (255, 255, 85), (85, 85, 255),
-    (255, 85, 255), (85, 255, 255), (255, 255, 255),
-], dtype=np.int32)
-# xterm 6x6x6 cube (indices 16-231): the nearest cube step of each channel value.
-_CUBE_LEVELS = np.array([0, 95, 135, 175, 215, 255], dtype=np.int32)
-_CUBE_STEP = np.abs(np.arange(256)[:, None] - _CUBE_LEVELS).argmin(axis=1)
-# Grey mode: the xterm grey ramp 232-255 plus the cube's black (16) and white (231).
-_GREY_LEVELS = np.array([0, *range(8, 239, 10), 255])
-_GREY_INDEX = np.array([16, *range(232, 256), 231])[np.abs(np.arange(256)[:, None] - _GREY_LEVELS).argmin(axis=1)]
-_RGB_CODE = 256  # colour codes: 0-255 palette indices, 256 + 0xRRGGBB for truecolor
-
-_STYLES: dict[tuple[int, int], Style] = {}
+_CONTROL = ((ControlType.CURSOR_FORWARD, 0),)  # marks a segment as zero-width, written as is
+_IMAGE_IDS = itertools.count(0x454D0001)  # Kitty image ids, one per preview widget
+_STYLES: dict[tuple[int | None, int | None], Style] = {}
 _MAX_STYLES = 1 << 16  # truecolor can produce unbounded pairs: start over past this
 
 
@@ -57,111 +61,189 @@ class PreviewBox:
     label: str
 
 
-def _quantise(rgb: np.ndarray, mode: str) -> np.ndarray:
-    """Colour codes (see _RGB_CODE) of an int32 (..., 3) RGB array in the mode's palette."""
-    if mode == "truecolor":
-        return _RGB_CODE + (rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2])
-    if mode == "grey":
-        return _GREY_INDEX[(rgb @ np.array([299, 587, 114]) + 500) // 1000]
-    if mode == "16":
-        # argmin |rgb - c|^2 = argmin |c|^2 - 2 rgb.c: one small matrix product.
-        return ((_ANSI16 ** 2).sum(axis=1) - 2 * rgb @ _ANSI16.T).argmin(axis=-1)
-    if mode != "256":
-        raise ValueError(f"colour mode must be one of {', '.join(COLOUR_MODES)}, not {mode!r}")
-    steps = _CUBE_STEP[rgb]
-    cube_error = ((rgb - _CUBE_LEVELS[steps]) ** 2).sum(axis=-1)
-    # The nearest ramp grey (8 + 10k) is the one nearest the mean of the channels.
-    ramp = np.clip((rgb.sum(axis=-1) - 9) // 30, 0, 23)
-    grey_error = ((rgb - (8 + 10 * ramp)[..., None]) ** 2).sum(axis=-1)
-    cube = 16 + 36 * steps[..., 0] + 6 * steps[..., 1] + steps[..., 2]
-    return np.where(grey_error < cube_error, 232 + ramp, cube)
-
-
 def _colour(code: int) -> Color:
-    if code < _RGB_CODE:
+    if code < RGB_CODE:
         return Color.from_ansi(code)
-    code -= _RGB_CODE
+    code -= RGB_CODE
     return Color.from_rgb(code >> 16, code >> 8 & 255, code & 255)
 
 
-def _style(fg: int, bg: int) -> Style:
-    """The cached style of a cell; a cell with fg == bg is a space with only the background."""
+def _style(fg: int | None, bg: int | None) -> Style:
+    """The cached style of a run drawn in these colours (None: not set), rendering to no escape sequence."""
     style = _STYLES.get((fg, bg))
     if style is None:
         if len(_STYLES) >= _MAX_STYLES:
             _STYLES.clear()
-        style = _STYLES[fg, bg] = Style(color=None if fg == bg else _colour(fg), bgcolor=_colour(bg))
+        style = Style(color=None if fg is None else _colour(fg), bgcolor=None if bg is None else _colour(bg))
+        style._ansi = ""  # the colours are set by the control segment before the run
+        _STYLES[fg, bg] = style
     return style
 
 
-def _row_strip(fg: list[int], bg: list[int], starts: list[int]) -> Strip:
-    """One cell row, one segment per run of equal cells."""
-    cols = len(fg)
-    segments = []
-    for start, end in zip(starts, starts[1:] + [cols]):
-        top, bottom = fg[start], bg[start]
-        segments.append(Segment((HALF_BLOCK if top != bottom else " ") * (end - start), _style(top, bottom)))
-    return Strip(segments, cols)
+def sgr_parameter(code: int, background: bool) -> str:
+    """The SGR parameter setting a colour code as foreground or background (16 colours as 30-37,
+    90-97 / 40-47, 100-107, which 16-colour terminals understand)."""
+    if code >= RGB_CODE:
+        code -= RGB_CODE
+        return f"{48 if background else 38};2;{code >> 16};{code >> 8 & 255};{code & 255}"
+    if code < 16:
+        return str((40 if background else 30) + code if code < 8 else (100 if background else 90) + code - 8)
+    return f"{48 if background else 38};5;{code}"
+
+
+def _row_strip(top: list[int], bottom: list[int], label: dict[int, str]) -> Strip:
+    """One cell row written with as few colour changes as the terminal needs: each cell is drawn
+    with the colours already set when it can (a solid cell as a space on the background or a
+    full block in the foreground; a two-colour cell as an upper or a lower half block), and
+    only the colours that change are set. `label` maps columns to characters drawn in the top
+    colour on the bottom one."""
+    segments: list[Segment] = []
+    fg = bg = None
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            segments.append(Segment("".join(run), _style(fg, bg)))
+            run.clear()
+
+    for x, (upper, lower) in enumerate(zip(top, bottom)):
+        char = label.get(x)
+        if char is not None:
+            wanted = (upper, lower)
+        elif upper == lower:
+            char, wanted = (" ", (fg, upper)) if upper == bg or upper != fg else (FULL_BLOCK, (upper, bg))
+        elif (fg != upper) + (bg != lower) <= (fg != lower) + (bg != upper):
+            char, wanted = HALF_BLOCK, (upper, lower)
+        else:
+            char, wanted = LOWER_HALF_BLOCK, (lower, upper)
+        if wanted != (fg, bg):
+            flush()
+            parameters = [sgr_parameter(code, background) for code, shown, background
+                          in ((wanted[0], fg, False), (wanted[1], bg, True)) if code != shown]
+            segments.append(Segment(f"\x1b[{';'.join(parameters)}m", None, _CONTROL))
+            fg, bg = wanted
+        run.append(char)
+    flush()
+    segments.append(Segment(RESET, None, _CONTROL))
+    return Strip(segments, len(top))
+
+
+def clip_region(region: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int]:
+    """`region` (x1, y1, x2, y2) rounded to whole pixels within a width x height image, at least one."""
+    x1, y1 = (min(max(round(v), 0), size - 1) for v, size in ((region[0], width), (region[1], height)))
+    x2, y2 = (min(max(round(v), start + 1), size)
+              for v, start, size in ((region[2], x1, width), (region[3], y1, height)))
+    return x1, y1, x2, y2
+
+
+def _crop(image_bgr: np.ndarray, boxes: Sequence[PreviewBox], masks: Masks,
+          region: tuple[float, float, float, float]) -> tuple[np.ndarray, list[PreviewBox], Masks]:
+    """The image, boxes and masks within `region` (see clip_region)."""
+    height, width = image_bgr.shape[:2]
+    x1, y1, x2, y2 = clip_region(region, width, height)
+    moved = [PreviewBox((b.box[0] - x1, b.box[1] - y1, b.box[2] - x1, b.box[3] - y1), b.colour, b.label)
+             for b in boxes]
+    scale, offset = np.array([width / (x2 - x1), height / (y2 - y1)]), np.array([x1 / width, y1 / height])
+    cropped_masks = Masks(tuple(((polygon - offset) * scale).astype(np.float32) for polygon in masks.polygons))
+    return image_bgr[y1:y2, x1:x2], moved, cropped_masks
+
+
+def annotated_image(image_bgr: np.ndarray, size: tuple[int, int], boxes: Sequence[PreviewBox] = (),
+                    masks: Masks = Masks(), region: tuple[float, float, float, float] | None = None) -> np.ndarray:
+    """The image (or its `region`) as RGB pixels of `size` (width, height), masks shaded and
+    outlined, boxes drawn with their labels: what a graphics protocol shows."""
+    if region is not None:
+        image_bgr, boxes, masks = _crop(image_bgr, boxes, masks, region)
+    height, width = image_bgr.shape[:2]
+    rgb = masks.draw(cv2.cvtColor(cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
+    scale_x, scale_y = size[0] / width, size[1] / height
+    thickness = max(1, round(size[0] / 320))
+    for face in boxes:
+        x1, y1, x2, y2 = face.box
+        corner = (round(x1 * scale_x), round(y1 * scale_y))
+        cv2.rectangle(rgb, corner, (round(x2 * scale_x), round(y2 * scale_y)), face.colour, thickness)
+        scale = thickness * 0.4
+        (text_width, text_height), _ = cv2.getTextSize(face.label, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        cv2.rectangle(rgb, corner, (corner[0] + text_width + 2, corner[1] + text_height + 4), face.colour, -1)
+        cv2.putText(rgb, face.label, (corner[0] + 1, corner[1] + text_height + 2), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (0, 0, 0), thickness, cv2.LINE_AA)
+    return rgb
 
 
 def render_preview(
     image_bgr: np.ndarray, cols: int, rows: int, mode: str, boxes: Sequence[PreviewBox] = (),
-    masks: Masks = Masks(),
+    masks: Masks = Masks(), region: tuple[float, float, float, float] | None = None,
 ) -> list[Strip]:
-    """The image as `rows` strips of `cols` half-block cells in the colour mode, the masked
-    areas shaded and outlined, boxes drawn."""
+    """The image (or its `region`, x1 y1 x2 y2 in source pixels) as `rows` strips of `cols`
+    half-block cells in the colour mode, the masked areas shaded and outlined, boxes drawn."""
+    if region is not None:
+        image_bgr, boxes, masks = _crop(image_bgr, boxes, masks, region)
     height, width = image_bgr.shape[:2]
     small = cv2.resize(image_bgr, (cols, rows * 2), interpolation=cv2.INTER_AREA)
     rgb = masks.draw(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
-    corners = []
+    labels: list[dict[int, str]] = [{} for _ in range(rows)]  # per row: column -> character
+    codes = quantise(rgb, mode)
+    black = int(quantise(np.zeros((1, 1, 3), np.uint8), mode)[0, 0])
     for face in boxes:
         x1, y1, x2, y2 = face.box
         left, right = (min(max(int(x * cols / width), 0), cols - 1) for x in (x1, x2))
         top, bottom = (min(max(int(y * rows * 2 / height), 0), rows * 2 - 1) for y in (y1, y2))
-        cv2.rectangle(rgb, (left, top), (right, bottom), face.colour, 1)
-        corners.append((left, top))
-    codes = _quantise(rgb.astype(np.int32), mode)
-    fg, bg = codes[0::2], codes[1::2]
-    pairs = fg.astype(np.int64) << 25 | bg
-    changes = pairs[:, 1:] != pairs[:, :-1]
-    strips = [
-        _row_strip(fg[y].tolist(), bg[y].tolist(), [0, *(np.flatnonzero(changes[y]) + 1).tolist()])
-        for y in range(rows)
-    ]
-    black = int(_quantise(np.zeros(3, dtype=np.int32), mode))
-    for face, (left, top) in zip(boxes, corners):
+        colour = int(quantise(np.array([[face.colour]], np.uint8), mode)[0, 0])
+        codes[top:bottom + 1, [left, right]] = colour
+        codes[[top, bottom], left:right + 1] = colour
         label = face.label[: cols - left]
         if label:
-            colour = int(_quantise(np.array(face.colour, dtype=np.int32), mode))
-            strip = strips[top // 2]
-            strips[top // 2] = Strip.join([
-                strip.crop(0, left),
-                Strip([Segment(label, _style(black, colour))], len(label)),
-                strip.crop(left + len(label), cols),
-            ])
-    return strips
+            row = top // 2
+            codes[2 * row:2 * row + 2, left:left + len(label)] = np.array([[black], [colour]])
+            labels[row].update(enumerate(label, left))
+    return [_row_strip(top, bottom, label)
+            for top, bottom, label in zip(codes[0::2].tolist(), codes[1::2].tolist(), labels)]
 
 
 class Preview(Widget):
     """The latest frame with its face boxes, fitted and centred; redrawn only when something changed.
 
-    `show` with the same frame object and boxes, or setting the same colour mode, does nothing."""
+    `show` with the same frame object and boxes, or setting the same colour mode, does nothing.
+    `zoom(region)` enlarges a part of every frame shown (a face: its box with a margin); a still
+    image (a snapshot) is shown by a Preview of its own, given it once with `show`. With
+    `graphics` (see graphics.resolve) the picture is drawn in real pixels, at most GRAPHICS_FPS
+    frames a second, the cells under it left blank; while another screen (help, editor) is on
+    top it is not drawn, as pixels would cover that screen."""
 
     DEFAULT_CSS = "Preview { width: 1fr; height: 1fr; }"
 
     colour_mode: reactive[str] = reactive(AUTO)
     """One of COLOUR_MODES, or "auto" to follow the terminal's colour depth."""
 
-    def __init__(self, colour_mode: str = AUTO, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, colour_mode: str = AUTO, graphics: Graphics | None = None, *, name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.colour_mode = colour_mode
+        self.graphics = graphics
+        self._image_id = next(_IMAGE_IDS)
+        self._graphics_due = 0.0  # monotonic time from which the next graphics frame may be drawn
+        self._graphics_pending = False
+        self._graphics_shown = False  # a Kitty image is on the screen (to delete when the frame goes)
         self._image: np.ndarray | None = None
         self._boxes: tuple[PreviewBox, ...] = ()
         self._masks = Masks()
         self._message = "no frame yet"
+        self._region: tuple[float, float, float, float] | None = None
         self._lines: list[Strip] | None = None
         self._lines_key: tuple | None = None
+
+    def on_mount(self) -> None:
+        if self.graphics is not None:
+            self.app.screen_change_signal.subscribe(self, lambda _: self._redraw())
+
+    def _redraw(self) -> None:
+        self._lines = None
+        self.refresh()
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """None: the preview writes its colours exactly itself, and Textual's filters (ANSI colours
+        to the theme's truecolor) rebuild every segment, dropping the zero-width colour changes."""
+        return ()
 
     def validate_colour_mode(self, mode: str) -> str:
         if mode != AUTO and mode not in COLOUR_MODES:
@@ -182,19 +264,37 @@ class Preview(Widget):
         if image_bgr is self._image and boxes == self._boxes and masks is self._masks:
             return
         self._image, self._boxes, self._masks = image_bgr, boxes, masks
-        self._lines = None
-        self.refresh()
+        if self.graphics is not None:
+            wait = self._graphics_due - time.monotonic()
+            if wait > 0:  # too soon: the newest frame is drawn when it is time
+                if not self._graphics_pending:
+                    self._graphics_pending = True
+                    self.set_timer(wait, self._draw_pending)
+                return
+            self._graphics_due = time.monotonic() + 1 / GRAPHICS_FPS
+        self._redraw()
+
+    def _draw_pending(self) -> None:
+        self._graphics_pending = False
+        self._graphics_due = time.monotonic() + 1 / GRAPHICS_FPS
+        self._redraw()
+
+    def zoom(self, region: tuple[float, float, float, float] | None) -> None:
+        """Show only `region` (x1, y1, x2, y2 in source-image pixels, clipped to the image) of the
+        frames, enlarged to the panel; None shows whole frames again."""
+        if region != self._region:
+            self._region = None if region is None else tuple(float(v) for v in region)
+            self._redraw()
 
     def clear(self, message: str = "preview off") -> None:
         """Drop the frame and show a centred message instead."""
         if self._image is None and message == self._message:
             return
         self._image, self._boxes, self._message = None, (), message
-        self._lines = None
-        self.refresh()
+        self._redraw()
 
     def render_line(self, y: int) -> Strip:
-        key = (self.size, self.active_mode, self.visual_style.rich_style)
+        key = (self.region, self.active_mode, self.visual_style.rich_style)
         if self._lines is None or key != self._lines_key:
             self._lines, self._lines_key = self._draw(), key
         return self._lines[y]
@@ -206,12 +306,38 @@ class Preview(Widget):
         lines = [Strip.blank(width, style)] * height
         if self._image is None:
             lines[height // 2] = Strip([Segment(self._message.center(width), style)]).adjust_cell_length(width, style)
-            return lines
-        cols, rows = fit_cells(self._image.shape[1], self._image.shape[0], width, height)
+            return self._without_graphics(lines)
+        image_height, image_width = self._image.shape[:2]
+        x1, y1, x2, y2 = clip_region(self._region or (0, 0, image_width, image_height), image_width, image_height)
+        cols, rows = fit_cells(x2 - x1, y2 - y1, width, height)
         left, top = (width - cols) // 2, (height - rows) // 2
+        if self.graphics is not None:
+            return self._draw_graphics(lines, cols, rows, left, top) if self.screen is self.app.screen \
+                else self._without_graphics(lines)
         before = [Segment(" " * left, style)] if left else []
         after = [Segment(" " * (width - cols - left), style)] if width > cols + left else []
-        strips = render_preview(self._image, cols, rows, self.active_mode, self._boxes, self._masks)
+        strips = render_preview(self._image, cols, rows, self.active_mode, self._boxes, self._masks, self._region)
         for y, strip in enumerate(strips, top):
             lines[y] = Strip([*before, *strip, *after], width)
+        return lines
+
+    def _draw_graphics(self, lines: list[Strip], cols: int, rows: int, left: int, top: int) -> list[Strip]:
+        """Blank lines, the last picture line ending with the image drawn at the picture's corner
+        (the cursor saved and restored around it, so it is written after the cells it covers)."""
+        assert self.graphics is not None and self._image is not None
+        rgb = annotated_image(self._image, self.graphics.pixel_size(cols, rows), self._boxes, self._masks, self._region)
+        shown_cols, shown_rows = self.graphics.cells(cols, rows)
+        left, top = left + (cols - shown_cols) // 2, top + (rows - shown_rows) // 2
+        x, y = self.region.x + left + 1, self.region.y + top + 1  # 1-based screen position
+        image = f"\x1b7\x1b[{y};{x}H{self.graphics.encode(rgb, cols, rows, self._image_id)}\x1b8"
+        last = top + shown_rows - 1
+        lines[last] = Strip([*lines[last], Segment(image, None, _CONTROL)], lines[last].cell_length)
+        self._graphics_shown = self.graphics.protocol == "kitty"
+        return lines
+
+    def _without_graphics(self, lines: list[Strip]) -> list[Strip]:
+        """The lines, the first one removing the Kitty image if one is on the screen."""
+        if self._graphics_shown:
+            lines[0] = Strip([Segment(kitty_delete(self._image_id), None, _CONTROL), *lines[0]], lines[0].cell_length)
+            self._graphics_shown = False
         return lines

@@ -85,8 +85,16 @@ class EmotionBars(Static):
     sparkline over the last minute. From COMPACT_FROM faces on, one line per face: its dominant
     emotion, score and sparkline."""
 
+    _shown: tuple[list[TrackedFace], list[AlertRuleConfig], int, Timelines] | None = None
+
+    def on_resize(self) -> None:
+        """The sparklines fit the width: drawn again at the new one."""
+        if self._shown is not None:
+            self.show(*self._shown)
+
     def show(self, faces: list[TrackedFace], rules: list[AlertRuleConfig], selected_rule: int,
              timelines: Timelines) -> None:
+        self._shown = (faces, rules, selected_rule, timelines)
         if not faces:
             self.update(Text("no faces", style="dim"))
             return

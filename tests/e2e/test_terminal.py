@@ -506,3 +506,38 @@ def test_make_run_without_a_source_opens_the_console_on_the_demo(terminal, model
         for pid in emotui_pids(config):  # a failed test leaves nothing running
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("via", ["local", "ssh"])
+def test_a_forced_truecolor_preview_is_written_in_24_bits_under_a_256_colour_term(console, terminal, request, via):
+    """ui.colour = "truecolor" with TERM=xterm-256color and no COLORTERM (SSH does not forward it):
+    the preview arrives in 24-bit codes while the rest of the console stays in 256 colours; `c`
+    cycles the preview to 256 colours."""
+    console.config.write_text(console.config.read_text().replace("[ui]\n", '[ui]\ncolour = "truecolor"\n'))
+    code = f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} " if "PYTHONPATH" in os.environ else ""  # over SSH too
+    launch(console.command.replace("env -u EMOTUI_CONFIG ", f"env -u EMOTUI_CONFIG -u COLORTERM {code}"),
+           terminal, request, via)
+    wait_until_running(console, terminal)
+
+    def coloured_screen() -> list[str]:
+        return terminal.tmux("capture-pane", "-p", "-e", "-t", terminal.SESSION).stdout.splitlines()
+
+    def truecolor(line: str) -> bool:
+        return "38;2;" in line or "48;2;" in line
+
+    def preview_in(condition):
+        def check():
+            lines = coloured_screen()
+            preview = [line.split("│", 1)[0] for line in lines if "│" in line]
+            return lines if sum(map(condition, preview)) >= 10 else None
+        return check
+
+    lines = wait_for("24-bit codes in the preview", preview_in(truecolor), STEP_S, terminal.screen)
+    status = [line for line in lines if VIDEO in line]
+    assert status and not any(map(truecolor, status)), status  # the rest of the UI: the terminal's 256 colours
+    terminal.keys("c")
+    wait_for("the preview in 256 colours", preview_in(lambda line: "48;5;" in line and not truecolor(line)), STEP_S,
+             terminal.screen)
+    assert "colours: 256" in log_text(terminal.screen())
+    terminal.keys("q")
+    assert wait_for("the exit status", terminal.exit_status, STEP_S, terminal.screen) == "EXIT=0"

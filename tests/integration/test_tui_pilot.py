@@ -159,10 +159,10 @@ async def test_threshold_keys_select_rule_and_step(config, video):
         assert app.rules[0].threshold == pytest.approx(0.65)
         await pilot.press("minus", "minus")
         assert app.rules[0].threshold == pytest.approx(0.55)
-        await pilot.press("tab", "plus")
+        await pilot.press("r", "plus")
         fear, anger = app.rules
         assert (fear.threshold, anger.threshold) == (pytest.approx(0.55), pytest.approx(0.65))
-        await pilot.press("tab")
+        await pilot.press("r")
         assert app.selected_rule == 0
         for _ in range(12):
             await pilot.press("plus")
@@ -170,6 +170,18 @@ async def test_threshold_keys_select_rule_and_step(config, video):
         assert "rule fear: threshold 1.00" in log_text(app)
         assert [rule.threshold for rule in config.alerts.rules] == [0.6, 0.6]  # changed in the engine only
 
+
+
+async def test_tab_moves_the_focus_between_the_events_list_and_the_log(config, video):
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.focused is app.events_list
+        await pilot.press("tab")
+        assert app.focused is app.log_view
+        await pilot.press("r")  # the keys still act with the log focused
+        assert app.selected_rule == 1
+        await pilot.press("shift+tab")
+        assert app.focused is app.events_list
 
 async def test_threshold_editor_validates_and_applies_at_once(config, video):
     app = create_app(config, video)
@@ -326,16 +338,17 @@ async def test_zoom_key_enlarges_each_face_in_turn_then_the_whole_frame(config, 
         [face] = frame.faces
         await pilot.press("z")
         assert app.zoom_track == face.track_id and "zoom: face #1" in log_text(app)
-        await wait_for(pilot, lambda: preview._image is not frame.image)
-        crop = preview._image
-        assert crop.shape[0] < frame.image.shape[0] and crop.shape[1] <= frame.image.shape[1]
+        await wait_for(pilot, lambda: preview._region is not None)
+        left, top, right, bottom = preview._region
+        height, width = frame.image.shape[:2]
+        assert 0 <= left < right <= width and 0 <= top < bottom <= height and bottom - top < height  # a part
         [box] = preview._boxes
+        assert box.box == tuple(float(v) for v in face.box)  # in the frame's pixels: the preview crops them too
         x1, y1, x2, y2 = box.box
-        assert 0 < (x1 + x2) / 2 < crop.shape[1] and 0 < (y1 + y2) / 2 < crop.shape[0]  # the face, in the crop
-        assert (y2 - y1) == pytest.approx(float(face.box[3] - face.box[1]))  # moved, not scaled
+        assert left < (x1 + x2) / 2 < right and top < (y1 + y2) / 2 < bottom  # the face, in the region
         await pilot.press("f5")  # one face: after it, the whole frame
         assert app.zoom_track is None
-        await wait_for(pilot, lambda: preview._image is frame.image)
+        await wait_for(pilot, lambda: preview._region is None)
         assert "zoom off" in log_text(app)
 
 
@@ -362,7 +375,7 @@ async def test_rules_with_thresholds_are_always_shown_the_selected_one_highlight
         bar = app.query_one(RulesBar)
         await wait_for(pilot, lambda: "fear ≥0.60" in str(bar.render()))
         assert "anger: angry ≥0.60" in str(bar.render())
-        await pilot.press("tab", "plus")
+        await pilot.press("r", "plus")
         await pilot.pause(0.3)
         content = bar.render()
         assert "anger: angry ≥0.65" in str(content)

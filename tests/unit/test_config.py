@@ -109,7 +109,7 @@ FULL = {
     "webhook": {"url": "https://hooks.example/alert", "headers": {"X-Site": "door"},
                 "headers_env": {"Authorization": "HOOK_AUTH"}, "timeout_s": 2.0, "retries": 2, "backoff_s": 0.5,
                 "events": ["new"], "include_snapshot": True, "queue_max": 50},
-    "ui": {"preview": False, "preview_fps": 4.0, "colour": "256", "boxes": False, "bell": False,
+    "ui": {"preview": False, "preview_fps": 4.0, "colour": "256", "preview_mode": "sixel", "boxes": False, "bell": False,
            "realtime": False},
     "keys": {"pause": "f1", "snapshot": "f2", "raise_threshold": "f3", "lower_threshold": "f4",
              "next_rule": "f5", "edit_thresholds": "f6", "write_config": "f7", "toggle_boxes": "f8",

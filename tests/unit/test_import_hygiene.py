@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "emotui"
-UI_PACKAGES = ("textual", "rich_pixels")
+UI_PACKAGES = ("textual", "rich_pixels", "textual_image")
 UI_FOLDER = PACKAGE / "tui"
 
 

@@ -1,21 +1,23 @@
-"""The live preview: fitting, quantisation, run merging, boxes, masks and the widget."""
+"""The live preview: fitting, palettes, the bytes written, boxes, masks, zoom and the widget."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 
+import cv2
 import numpy as np
 import pytest
-from rich.color import Color
 from rich.console import Console
-from rich.segment import Segment, Segments
+from rich.segment import Segment
 from rich.style import Style
 from textual.app import App, ComposeResult
+from textual.geometry import Region
+from textual.strip import Strip
 
+from emotui.tui.palette import XTERM256, nearest, quantise, srgb_to_lab
 from emotui.tui.preview import (
     COLOUR_MODES,
-    HALF_BLOCK,
     Preview,
     PreviewBox,
     fit_cells,
@@ -23,25 +25,30 @@ from emotui.tui.preview import (
 )
 from emotui.vision import EMOTION_COLOURS
 from emotui.vision.masks import Masks
+from tests.terminal_output import terminal_cells, terminal_pixels
 
 RICH_SYSTEMS = {"truecolor": "truecolor", "256": "256", "16": "standard", "grey": "256"}
+RESET = "\x1b[0m"
+
+
 def solid(rgb: tuple[int, int, int], width: int = 1, height: int = 2) -> np.ndarray:
     """A BGR image of one colour."""
     return np.full((height, width, 3), rgb[::-1], dtype=np.uint8)
 
 
-def cells(strip) -> list[tuple[str, Style]]:
-    """(character, style) of each cell of a strip."""
-    return [(char, segment.style) for segment in strip for char in segment.text]
+def written(strips, system: str = "truecolor") -> list[str]:
+    """What Textual writes to a terminal of the Rich colour system for each strip."""
+    console = Console(file=io.StringIO(), color_system=system, force_terminal=True)
+    return [strip.render(console) for strip in strips]
 
 
-def ansi_bytes(strips, mode: str, width: int) -> int:
-    """Bytes a terminal of the mode's colour system receives for the strips."""
-    buffer = io.StringIO()
-    console = Console(file=buffer, color_system=RICH_SYSTEMS[mode], force_terminal=True, width=width)
-    for strip in strips:
-        console.print(Segments(list(strip)))
-    return len(buffer.getvalue().encode())
+def pixels(strips, system: str = "truecolor") -> list[list[object]]:
+    """The colours (palette index or RGB tuple) a terminal shows, one list per pixel row."""
+    rows = []
+    for line in written(strips, system):
+        cells = terminal_pixels(line)
+        rows += [[top for top, _ in cells], [bottom for _, bottom in cells]]
+    return rows
 
 
 def test_fit_cells_keeps_the_aspect_with_two_pixels_per_cell():
@@ -52,64 +59,104 @@ def test_fit_cells_keeps_the_aspect_with_two_pixels_per_cell():
     assert fit_cells(640, 360, 0, 0) == (1, 1)
 
 
-PURE = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "white": (255, 255, 255), "black": (0, 0, 0)}
+KNOWN = {  # RGB: (256-colour index, 16-colour index)
+    (255, 0, 0): (196, 1), (0, 255, 0): (46, 10), (0, 0, 255): (21, 4), (255, 255, 255): (231, 15),
+    (0, 0, 0): (16, 0), (255, 255, 0): (226, 11), (0, 255, 255): (51, 14), (255, 0, 255): (201, 13),
+    (128, 128, 128): (244, 7), (48, 48, 48): (236, 8), (218, 218, 218): (253, 15), (8, 8, 8): (232, 0),
+    (224, 172, 140): (180, 7), (141, 85, 36): (94, 3), (255, 219, 172): (223, 15), (198, 134, 66): (173, 3),
+}
 
 
-@pytest.mark.parametrize(("mode", "expected"), [
-    ("256", {"red": 196, "green": 46, "blue": 21, "white": 231, "black": 16}),
-    ("16", {"red": 1, "green": 2, "blue": 4, "white": 15, "black": 0}),
-])
-def test_pure_colours_map_to_the_expected_palette_indices(mode, expected):
-    for name, rgb in PURE.items():
-        [[segment]] = render_preview(solid(rgb), 1, 1, mode)
-        assert segment.text == " " and segment.style.color is None  # fg == bg: a space on the background
-        assert segment.style.bgcolor == Color.from_ansi(expected[name]), name
+@pytest.mark.parametrize("mode", ["256", "16"])
+def test_known_colours_map_to_the_expected_palette_entries(mode):
+    """Primaries to the cube's corners, greys to the grey ramp (not the cube's 4 greys), skin tones
+    from light to dark to the skin-coloured cube entries (215,175,135), (135,95,0), (255,215,175),
+    (215,135,95); in 16 colours the nearest in CIELAB (before dithering)."""
+    colours = np.array(list(KNOWN), dtype=np.uint8)
+    expected = [indices[mode == "16"] for indices in KNOWN.values()]
+    assert nearest(colours, mode).tolist() == expected
+    if mode == "256":  # not dithered: the lookup table gives the same
+        assert quantise(colours[None], mode)[0].tolist() == expected
 
 
-def test_256_mode_picks_the_grey_ramp_when_it_is_nearer():
-    [[segment]] = render_preview(solid((128, 128, 128)), 1, 1, "256")
-    assert segment.style.bgcolor.number == 244  # ramp grey 8 + 10 * 12; the cube's nearest grey is 135
-    [[segment]] = render_preview(solid((95, 135, 175)), 1, 1, "256")
-    assert segment.style.bgcolor.number == 16 + 36 * 1 + 6 * 2 + 3
-
-
-def test_truecolor_keeps_the_exact_colour_and_grey_mode_only_greys():
-    [[segment]] = render_preview(solid((12, 200, 77)), 1, 1, "truecolor")
-    assert segment.style.bgcolor.triplet == (12, 200, 77)
-
+def test_the_grey_mode_uses_only_the_ramp_and_the_cube_black_and_white():
     noise = np.random.default_rng(1).integers(0, 256, (48, 80, 3), dtype=np.uint8)
-    styles = [style for strip in render_preview(noise, 80, 24, "grey") for _, style in cells(strip)]
-    triplets = {colour.get_truecolor() for style in styles for colour in (style.color, style.bgcolor) if colour}
-    assert len(triplets) > 10
-    assert all(r == g == b for r, g, b in triplets)
+    used = set(quantise(noise, "grey").ravel().tolist())
+    assert len(used) > 10 and used <= {16, 231, *range(232, 256)}
+    assert quantise(np.array([[[0, 0, 0], [255, 255, 255], [128, 128, 128]]], np.uint8), "grey").tolist() == [[16, 231, 244]]
 
 
-def test_a_uniform_frame_is_one_segment_of_spaces_per_row_and_spaces_are_cheaper():
-    strips = render_preview(solid((30, 60, 90), 160, 96), 80, 24, "256")
-    assert len(strips) == 24
-    assert all(len(list(strip)) == 1 and strip.text == " " * 80 for strip in strips)
+def test_each_colour_maps_close_to_its_best_palette_entry_in_cielab():
+    """Against an independent CIELAB (OpenCV's): the 256-colour lookup table (not dithered) loses
+    at most a little to binning; the exact search agrees (but for near ties)."""
+    colours = np.random.default_rng(7).integers(0, 256, (1, 4000, 3), dtype=np.uint8)
+    lab = lambda rgb: cv2.cvtColor(rgb.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)  # noqa: E731
+    for mode, candidates in (("256", np.arange(16, 256)), ("16", np.arange(16))):
+        palette = lab(XTERM256[candidates][None])[0]
+        errors = np.linalg.norm(lab(colours)[0][:, None] - palette[None], axis=-1)
+        exact = errors[np.arange(len(errors)), np.searchsorted(candidates, nearest(colours[0], mode))]
+        assert np.max(exact - errors.min(axis=1)) < 0.5, mode  # a near tie may fall either way
+        if mode == "256":
+            chosen = quantise(colours, mode)[0]
+            loss = errors[np.arange(len(chosen)), chosen - 16] - errors.min(axis=1)
+            assert loss.mean() < 0.3 and loss.max() < 4.0
+    assert np.allclose(srgb_to_lab(colours[0]), lab(colours)[0], atol=0.5)
 
-    colour = Color.from_ansi(67)
-    space = [[Segment(" ", Style(bgcolor=colour))]]
-    half_block = [[Segment(HALF_BLOCK, Style(color=colour, bgcolor=colour))]]
-    assert ansi_bytes(space, "256", 1) < ansi_bytes(half_block, "256", 1)
+
+def test_16_colours_dither_a_flat_area_into_a_mix_nearer_than_any_one_colour():
+    grey = (128, 128, 128)  # between the ANSI greys 85 and 170
+    codes = quantise(np.full((8, 8, 3), grey, np.uint8), "16")
+    assert set(codes.ravel().tolist()) == {7, 8}
+    mean = XTERM256[codes].reshape(-1, 3).mean(axis=0)
+    single = XTERM256[nearest(np.array(grey), "16")]
+    assert np.linalg.norm(srgb_to_lab(mean) - srgb_to_lab(grey)) < np.linalg.norm(srgb_to_lab(single) - srgb_to_lab(grey))
+    assert set(quantise(np.full((8, 8, 3), grey, np.uint8), "256").ravel().tolist()) == {244}  # 256: no dither
 
 
-def test_horizontal_bands_merge_into_half_block_runs():
-    image = np.zeros((48, 80, 3), dtype=np.uint8)
-    image[1::2] = (255, 255, 255)  # every bottom pixel white, every top pixel black
-    strips = render_preview(image, 80, 24, "16")
-    assert all(len(list(strip)) == 1 and strip.text == HALF_BLOCK * 80 for strip in strips)
+@pytest.mark.parametrize("mode", COLOUR_MODES)
+def test_the_written_bytes_reproduce_the_cells(mode):
+    """Decoding what a terminal receives (colours set only when they change) gives back every pixel."""
+    image = np.random.default_rng(3).integers(0, 256, (48, 80, 3), dtype=np.uint8)
+    image[:16] = (40, 90, 200)  # a flat band: long runs
+    strips = render_preview(image, 80, 24, mode)
+    expected = quantise(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), mode)
+    if mode == "truecolor":
+        expected = [[(c >> 16 & 255, c >> 8 & 255, c & 255) for c in row] for row in (expected - 256).tolist()]
+    else:
+        expected = expected.tolist()
+    assert pixels(strips, RICH_SYSTEMS[mode]) == expected
+    assert all(strip.cell_length == 80 for strip in strips)
 
 
-def test_n_vertical_stripes_give_n_segments_per_row():
-    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)]
-    image = np.concatenate([solid(c, 16, 48) for c in colours], axis=1)
-    for mode in COLOUR_MODES[:3]:
-        for strip in render_preview(image, 80, 24, mode):
-            segments = list(strip)
-            assert [len(s.text) for s in segments] == [16] * 5, mode
-            assert len({s.style for s in segments}) == 5
+def test_colours_are_set_only_when_they_change_and_reset_only_at_the_end_of_a_row():
+    stripes = np.zeros((48, 80, 3), np.uint8)
+    stripes[:, 1::2] = (255, 255, 255)  # a colour change at every cell
+    for line in written(render_preview(stripes, 80, 24, "256"), "256"):
+        assert line.count(RESET) == 1 and line.endswith(RESET)
+    flat = written(render_preview(solid((30, 60, 90), 160, 96), 80, 24, "256"), "256")
+    assert all(line == "\x1b[48;5;24m" + " " * 80 + RESET for line in flat)  # one colour, spaces: 10 + 80 + 4 bytes
+    noisy = np.random.default_rng(5).integers(0, 256, (48, 80, 3), dtype=np.uint8)
+    noisy_bytes = sum(len(line.encode()) for line in written(render_preview(noisy, 80, 24, "256"), "256"))
+    assert sum(len(line.encode()) for line in flat) == 24 * 94 < noisy_bytes
+
+
+def test_each_cell_takes_the_block_that_needs_the_fewest_colour_changes():
+    """Black over white then white over black: an upper then a lower half block, one colour set."""
+    image = np.zeros((2, 3, 3), np.uint8)
+    image[1, 0] = image[0, 1] = image[:, 2] = 255
+    [line] = written(render_preview(image, 3, 1, "256"), "256")
+    assert line == "\x1b[38;5;16;48;5;231m\u2580\u2584 " + RESET
+
+
+def test_truecolor_is_written_in_24_bits_whatever_colours_the_terminal_announces():
+    """ui.colour = "truecolor" under TERM=xterm-256color without COLORTERM: 24-bit codes, not the
+    console's 256-colour downgrade; what follows on the line keeps its own colours."""
+    strips = render_preview(solid((12, 200, 77), 4, 2), 4, 1, "truecolor")
+    line = Strip.join([strips[0], Strip([Segment("x", Style(color="red"))])])
+    [text] = written([line], "256")
+    assert "48;2;12;200;77" in text
+    assert terminal_cells(text)[:4] == [(" ", None, (12, 200, 77))] * 4
+    assert terminal_cells(text)[4] == ("x", 1, None)
 
 
 def test_a_box_is_drawn_in_its_colour_with_its_label():
@@ -119,42 +166,43 @@ def test_a_box_is_drawn_in_its_colour_with_its_label():
     strips = render_preview(image, 80, 24, "truecolor", [box])
     assert all(strip.cell_length == 80 for strip in strips)
 
-    label_row = cells(strips[5])  # the box top (pixel row 10) is in cell row 5
-    assert "".join(char for char, _ in label_row[20:22]) == "#3"
-    assert all(style.bgcolor.triplet == colour and style.color.triplet == (0, 0, 0) for _, style in label_row[20:22])
-    char, style = label_row[22]  # the top edge continues after the label: colour above black
-    assert char == HALF_BLOCK and style.color.triplet == colour and style.bgcolor.triplet == (0, 0, 0)
-
-    def pixel(x: int, y: int) -> tuple[int, int, int]:
-        char, style = cells(strips[y // 2])[x]
-        top = y % 2 == 0 and char == HALF_BLOCK
-        return (style.color if top else style.bgcolor).triplet
-
-    assert pixel(20, 25) == pixel(60, 25) == pixel(40, 40) == colour  # left, right and bottom edges
-    assert pixel(40, 25) == pixel(19, 25) == pixel(61, 25) == pixel(40, 41) == (0, 0, 0)
+    label_row = terminal_cells(written(strips)[5])  # the box top (pixel row 10) is in cell row 5
+    assert label_row[20:22] == [("#", (0, 0, 0), colour), ("3", (0, 0, 0), colour)]
+    shown = pixels(strips)
+    assert shown[10][22] == colour and shown[11][22] == (0, 0, 0)  # the top edge continues after the label
+    assert shown[25][20] == shown[25][60] == shown[40][40] == colour  # left, right and bottom edges
+    assert shown[25][40] == shown[25][19] == shown[25][61] == shown[41][40] == (0, 0, 0)
 
 
 def test_masks_are_shaded_and_outlined_in_the_preview():
     image = solid((200, 200, 200), 160, 96)  # 80 x 48 preview pixels
     masks = Masks.from_config([[[0.5, 0.0], [1.0, 0.0], [1.0, 0.5], [0.5, 0.5]]])  # the top-right quarter
-    strips = render_preview(image, 80, 24, "truecolor", masks=masks)
+    shown = pixels(render_preview(image, 80, 24, "truecolor", masks=masks))
+    assert shown[12][60] != (200, 200, 200) and shown[12][60][0] < 200  # inside: shaded darker
+    assert shown[0][60] == (128, 128, 128)  # the outline along the top edge
+    assert shown[12][20] == shown[40][60] == (200, 200, 200)  # outside: untouched
 
-    def pixel(x: int, y: int) -> tuple[int, int, int]:
-        char, style = cells(strips[y // 2])[x]
-        top = y % 2 == 0 and char == HALF_BLOCK
-        return (style.color if top else style.bgcolor).triplet
 
-    assert pixel(60, 12) != (200, 200, 200) and pixel(60, 12)[0] < 200  # inside: shaded darker
-    assert pixel(60, 0) == (128, 128, 128)  # the outline along the top edge
-    assert pixel(20, 12) == pixel(60, 40) == (200, 200, 200)  # outside: untouched
-    assert render_preview(image, 80, 24, "truecolor") != strips
+def test_a_region_is_shown_enlarged_with_its_boxes_and_masks_moved():
+    image = np.zeros((100, 200, 3), np.uint8)
+    image[:50, 100:] = (0, 0, 255)  # BGR: the top-right quarter red
+    box = PreviewBox((120, 10, 160, 30), (0, 255, 0), "#7")
+    masks = Masks.from_config([[[0.75, 0.25], [1.0, 0.25], [1.0, 0.5], [0.75, 0.5]]])  # the quarter's lower right
+    strips = render_preview(image, 50, 25, "truecolor", [box], masks, region=(100, 0, 200, 50))
+    shown = pixels(strips)
+    assert shown[2][2] == (255, 0, 0) and shown[48][2] == (255, 0, 0)  # only the red quarter, 2x enlarged
+    assert shown[20][10] == (0, 255, 0) and shown[20][30] == (0, 255, 0)  # the box at (40..120, 20..60) / 2
+    assert "".join(c for c, _, _ in terminal_cells(written(strips)[5])[10:12]) == "#7"
+    assert shown[40][45] != (255, 0, 0) and shown[40][20] == (255, 0, 0)  # the mask's corner, moved
+    assert pixels(render_preview(image, 50, 25, "truecolor", region=(-50, -10, 500, 400))) == \
+        pixels(render_preview(image, 50, 25, "truecolor"))  # clipped to the image
 
 
 def test_a_label_is_clipped_to_the_preview_width():
     box = PreviewBox((76, 4, 90, 40), (255, 0, 0), "#12345")
     strips = render_preview(solid((0, 0, 0), 80, 48), 80, 24, "256", [box])
     assert strips[2].cell_length == 80
-    assert strips[2].text.endswith("#123")
+    assert "".join(c for c, _, _ in terminal_cells(written(strips)[2])).endswith("#123")
 
 
 class PreviewApp(App):
@@ -176,10 +224,9 @@ def test_the_widget_centres_the_frame_and_redraws_only_on_change():
             preview.refresh = lambda *args, **kwargs: (refreshes.append(1), refresh(*args, **kwargs))[1]
             preview.show(red)
             await pilot.pause()
-            line = cells(preview.render_line(10))
+            line = terminal_cells(preview.render_line(10).render(pilot.app.console))
             assert len(line) == 100
-            picture = [i for i, (_, style) in enumerate(line) if style.bgcolor == Color.from_ansi(196)]
-            assert picture == list(range(20, 80))
+            assert [i for i, (_, _, bg) in enumerate(line) if bg == 196] == list(range(20, 80))
             assert len(refreshes) == 1
 
             drawn = preview.render_line(10)
@@ -188,11 +235,11 @@ def test_the_widget_centres_the_frame_and_redraws_only_on_change():
             assert len(refreshes) == 1
             assert preview.render_line(10) is drawn
 
-            preview.colour_mode = "truecolor"  # re-rendered in the new mode
+            preview.colour_mode = "truecolor"  # re-rendered in the new mode, in 24 bits whatever the console's
             await pilot.pause()
-            line = cells(preview.render_line(10))
+            line = terminal_cells(preview.render_line(10).render(pilot.app.console))
             assert preview.active_mode == "truecolor"
-            assert line[40][1].bgcolor.triplet == (255, 0, 0)
+            assert line[40][2] == (255, 0, 0)
             assert len(refreshes) == 2
 
             preview.show(red.copy())  # a new frame object
@@ -201,10 +248,24 @@ def test_the_widget_centres_the_frame_and_redraws_only_on_change():
 
             await pilot.resize_terminal(80, 20)  # a new size re-fits the same frame: 40x20 cells
             await pilot.pause()
-            line = cells(preview.render_line(5))
+            line = terminal_cells(preview.render_line(5).render(pilot.app.console))
             assert len(line) == 80
-            red_cells = [i for i, (_, style) in enumerate(line) if style.bgcolor.triplet == (255, 0, 0)]
-            assert red_cells == list(range(20, 60))
+            assert [i for i, (_, _, bg) in enumerate(line) if bg == (255, 0, 0)] == list(range(20, 60))
+
+            half = np.concatenate([red, solid((0, 0, 255), 120, 120)], axis=1)  # red left, blue right: 2:1
+            preview.show(half)
+            await pilot.pause()
+            assert terminal_cells(preview.render_line(5).render(pilot.app.console))[0][2] == (255, 0, 0)
+            count = len(refreshes)
+            preview.zoom((120, 0, 240, 60))  # the top half of the blue square: 2:1 as well, all blue
+            await pilot.pause()
+            line = terminal_cells(preview.render_line(5).render(pilot.app.console))
+            assert {bg for _, _, bg in line} == {(0, 0, 255)}
+            preview.zoom((120, 0, 240, 60))  # the same region: nothing to do
+            assert len(refreshes) == count + 1
+            preview.zoom(None)
+            await pilot.pause()
+            assert terminal_cells(preview.render_line(5).render(pilot.app.console))[0][2] == (255, 0, 0)
 
             preview.clear("preview off")
             assert "preview off" in preview.render_line(10).text  # the middle line of 20
@@ -216,5 +277,24 @@ def test_the_widget_centres_the_frame_and_redraws_only_on_change():
             assert preview.active_mode in COLOUR_MODES
             with pytest.raises(ValueError):
                 preview.colour_mode = "8"
+
+    asyncio.run(scenario())
+
+
+def test_in_the_app_a_row_is_written_with_its_colour_changes_and_one_reset():
+    """Through Textual's rendering of the widget (its styles and the app's line filters, which
+    turn ANSI colours into the theme's truecolor by rebuilding every segment)."""
+    stripes = np.zeros((60, 80, 3), np.uint8)
+    stripes[:, 1::2] = (200, 120, 60)  # BGR: RGB (60, 120, 200), palette 68
+
+    async def scenario() -> None:
+        async with PreviewApp().run_test(size=(80, 30)) as pilot:
+            preview = pilot.app.query_one(Preview)
+            preview.show(stripes)
+            await pilot.pause()
+            [line] = preview.render_lines(Region(0, 10, 80, 1))
+            text = line.render(pilot.app.console)
+            assert text.count(RESET) == 1 and text.count("\x1b[") == 81  # 80 colour changes, one reset
+            assert [bg for _, _, bg in terminal_cells(text)] == [16, 68] * 40
 
     asyncio.run(scenario())
