@@ -3,14 +3,18 @@ config whose rule alerts on every face at once."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from emotui.alerts.rules import RuleEngine
 from emotui.config import AlertRuleConfig, Config
 from emotui.pipeline import FrameResult
 from emotui.vision import EMOTIONS
 from emotui.vision.tracker import TrackedFace
+
+WALL = datetime(2026, 11, 24, 12, 0).timestamp()  # a Tuesday, noon
 
 
 def face(track_id: int, score: float, emotion: str = "fear", dwell: float = 0.0) -> TrackedFace:
@@ -40,3 +44,15 @@ def visitor_config(tmp_path: Path) -> Config:
     config.alerts.dir = str(tmp_path / "alerts")
     config.snapshots.on_alert = False
     return config
+
+
+def fear_rule(**settings) -> AlertRuleConfig:
+    """A fear rule (threshold 0.6, 1 s, no inertia or cooldown) with `settings` changed."""
+    values = {"name": "fear", "emotions": ["fear"], "threshold": 0.6, "min_duration_s": 1.0,
+              "inertia_frames": 1, "cooldown_s": 0.0}
+    return AlertRuleConfig(**{**values, **settings})
+
+
+def rule_engine(*rules: AlertRuleConfig, clock=lambda: WALL, **settings) -> RuleEngine:
+    """An engine for camera "door" on `rules`, or on one fear_rule(**settings), at noon on WALL's day."""
+    return RuleEngine(list(rules) or [fear_rule(**settings)], "door", clock=clock)

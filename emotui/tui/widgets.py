@@ -99,7 +99,7 @@ class EmotionBars(Static):
             self.update(Text("no faces", style="dim"))
             return
         width = self.content_size.width or 40
-        text = Text()
+        text = Text(no_wrap=True, overflow="crop")  # a line too long for the panel is cut, never wrapped
         faces = sorted(faces, key=lambda f: f.track_id)
         if len(faces) >= COMPACT_FROM:
             text.append(f"{len(faces)} faces · last {TIMELINE_S:.0f} s\n", style="dim")

@@ -2,41 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import cv2
 import numpy as np
 import pytest
 
-from emotui.alerts.rules import RuleEngine
-from emotui.config import AlertRuleConfig, Config
+from emotui.config import Config
 from emotui.pipeline import create_pipeline
 from emotui.vision import EMOTIONS
-
-WALL = datetime(2026, 11, 24, 12, 0).timestamp()  # a Tuesday, noon
-
-
-def _rule(**settings) -> AlertRuleConfig:
-    values = {"name": "fear", "emotions": ["fear"], "threshold": 0.6, "min_duration_s": 1.0,
-              "inertia_frames": 1, "cooldown_s": 0.0}
-    return AlertRuleConfig(**{**values, **settings})
-
-
-def _engine(*rules: AlertRuleConfig, clock=lambda: WALL, **settings) -> RuleEngine:
-    return RuleEngine(list(rules) or [_rule(**settings)], "door", clock=clock)
+from tests.factories import fear_rule, rule_engine
 
 
 def test_no_face_video_raises_nothing(media_dir, model_store):
-    rules = [_rule(name="any emotion", emotions=list(EMOTIONS), threshold=0.0, min_duration_s=0.0),
-             _rule(name="visitor", kind="face", min_duration_s=0.0),
-             _rule(name="crowd", kind="crowd", max_faces=0, min_duration_s=0.0)]
-    engine = _engine(*rules)  # any face at all would fire all three
+    rules = [fear_rule(name="any emotion", emotions=list(EMOTIONS), threshold=0.0, min_duration_s=0.0),
+             fear_rule(name="visitor", kind="face", min_duration_s=0.0),
+             fear_rule(name="crowd", kind="crowd", max_faces=0, min_duration_s=0.0)]
+    engine = rule_engine(*rules)  # any face at all would fire all three
     pipeline = create_pipeline(Config(), str(media_dir / "videos" / "nofaces" / "iacv_highway_foreste.mp4"), print)
     assert not [e for result in pipeline.results() for e in engine.evaluate(result)]
 
 
 def test_face_video_raises_a_visitor_alert_and_ends_it_on_shutdown(media_dir, model_store):
-    engine = _engine(_rule(name="visitor", kind="face", min_duration_s=1.0, inertia_frames=3))
+    engine = rule_engine(fear_rule(name="visitor", kind="face", min_duration_s=1.0, inertia_frames=3))
     pipeline = create_pipeline(Config(), str(media_dir / "videos" / "faces" / "liveportrait_d6.mp4"), print)
     events = []
     for result in pipeline.results():
@@ -67,7 +53,7 @@ def test_the_track_and_its_alert_end_when_the_face_leaves_not_at_shutdown(media_
     clip = tmp_path / "leaves.mp4"
     fps = _face_then_nobody(media_dir / "videos" / "faces" / "liveportrait_d20.mp4", clip, 50, 3.0)
     config = Config()
-    engine = _engine(_rule(name="visitor", kind="face", min_duration_s=0.0, inertia_frames=3))
+    engine = rule_engine(fear_rule(name="visitor", kind="face", min_duration_s=0.0, inertia_frames=3))
     last_face = ended_at = None
     events = []
     for result in create_pipeline(config, str(clip), print).results():
