@@ -57,7 +57,7 @@ MEDIA = find_media()  # as the tests
 DEFAULT_CLIP = MEDIA / "videos" / "faces" / "liveportrait_d6.mp4"
 VIDEO_SIZE, VIDEO_FPS = (640, 480), 15.0
 PREVIEW_FPS, COLOURS = 8.0, ("truecolor", "256", "16", "grey")
-TARGETS = {"bytes_per_preview_frame": 40_000, "cpu_percent_of_one_core": 50.0, "key_latency_ms": 100.0,
+TARGETS = {"bytes_per_preview_frame": 14_000, "cpu_percent_of_one_core": 50.0, "key_latency_ms": 100.0,
            "preview_cells": [80, 24]}
 
 SYNC_START, SYNC_END = b"\x1b[?2026h", b"\x1b[?2026l"
@@ -617,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.source.is_file():
         parser.error(f"no clip at {args.source}")
     pyte = ensure_pyte()
+    load_before = round(os.getloadavg()[0], 2)  # other work on the machine skews CPU and latency
     # The reader thread must get the GIL back promptly after each read while the main thread
     # emulates the screen: it timestamps the output and drains the pty the app writes to.
     sys.setswitchinterval(0.0005)
@@ -645,8 +646,8 @@ def main(argv: list[str] | None = None) -> int:
         latencies = [v["max_ms"] for k, v in run["key_latency"].items()
                      if isinstance(v, dict) and "max_ms" in v and k != "space_resume_status"]
         run["within_target"] = {
-            "bytes_per_preview_frame": (out["preview_update_bytes"].get("p95", per_frame) <= TARGETS["bytes_per_preview_frame"]
-                                        and per_frame <= TARGETS["bytes_per_preview_frame"]),
+            # the figure: the bytes written in the preview panel per frame (256 colours, 80x30 cells)
+            "bytes_per_preview_frame": out["preview_panel_bytes"].get("mean", per_frame) <= TARGETS["bytes_per_preview_frame"],
             "cpu": run["cpu"]["app_percent_of_one_core"] <= TARGETS["cpu_percent_of_one_core"],
             "key_latency_max": bool(latencies) and max(latencies) <= TARGETS["key_latency_ms"],
             "preview_at_least_80x24_cells": bool(cells) and cells[0] >= 80 and cells[1] >= 24,
@@ -660,6 +661,7 @@ def main(argv: list[str] | None = None) -> int:
             "cores": os.cpu_count(), "cores_usable": len(os.sched_getaffinity(0)),
             "machine": platform.machine(), "python": platform.python_version(),
             "textual": _version("textual"), "rich": _version("rich"),
+            "load_average_1min_before_after": [load_before, round(os.getloadavg()[0], 2)],
         },
         "targets": TARGETS,
         "runs": runs,

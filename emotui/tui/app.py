@@ -39,7 +39,7 @@ from emotui.tui.messages import (
     SourceEnded,
 )
 from emotui.tui.events import EventsList
-from emotui.tui.preview import COLOUR_MODES, Preview, PreviewBox
+from emotui.tui.preview import COLOUR_MODES, Preview, PreviewBox, fit_cells
 from emotui.tui.screens import MIN_COLUMNS, MIN_ROWS, EventScreen, HelpScreen, ThresholdEditor, TooSmallScreen
 from emotui.tui.timeline import Timelines
 from emotui.tui.widgets import ConsoleHeader, EmotionBars, RulesBar, StatusLine, short_source
@@ -48,8 +48,13 @@ from emotui.vision.masks import Masks
 
 LOG_LINES = 500
 WIDE_COLUMNS = 120  # narrower, the events list and the log stack
+NARROW_SIDE_COLUMNS = 36  # the bars' width beside the preview when narrow, border included (CSS)
 ZOOM_FACE_SHARE = 0.5  # zoomed, the face's larger side takes this share of the crop's height
 PANEL_REFRESH_S = 0.25
+# Drawing the preview may take at most this share of a core: a frame that took t seconds to draw
+# delays the next by t / share when that is longer than the preview rate (a slow CPU, a large
+# truecolor picture), so the console stays responsive and analysis keeps its cores.
+PREVIEW_CPU_SHARE = 0.25
 HANGUP_GRACE_S = 2.0  # after the terminal hangs up, the process ends within this, cleanly or not
 
 # (action, key-config field, description, footer label or None) in help order
@@ -85,6 +90,9 @@ class EmotuiApp(App[int]):
     .narrow #bottom { layout: vertical; }
     .narrow EventsList { width: 1fr; }
     .narrow #log { width: 1fr; height: 1fr; border-left: none; }
+    #main.stacked { layout: vertical; }
+    #main.stacked #side { width: 1fr; min-width: 0; max-width: 100%; height: auto; max-height: 60%;
+                          border-left: none; border-top: solid $primary-darken-2; }
     StatusLine { height: 1; background: $boost; }
     """
     BINDINGS = [Binding(getattr(KeysConfig(), field), action, footer or description, id=field,
@@ -110,6 +118,7 @@ class EmotuiApp(App[int]):
         self.source_status: SourceStatus | None = None  # the newest the capture thread reported
         self._source_status_logged: SourceState | None = None
         self._shown_index: int | None = None
+        self._preview_due = 0.0  # monotonic time before which no new frame is drawn (PREVIEW_CPU_SHARE)
         self.timelines = Timelines()
         self.zoom_track: int | None = None  # the face the preview is zoomed into
 
@@ -126,7 +135,7 @@ class EmotuiApp(App[int]):
         self.log_view.border_title = "log"
         self.status = StatusLine()
         yield self.header
-        with Horizontal(id="main"):
+        with Horizontal(id="main") as self.main:
             yield self.preview
             with VerticalScroll(id="side", can_focus=False) as self.side:
                 yield self.bars
@@ -336,8 +345,12 @@ class EmotuiApp(App[int]):
         result = self.latest
         if not self.config.ui.preview or result is None or result.index == self._shown_index:
             return  # nothing new (paused, or analysis slower than the preview rate)
+        if time.monotonic() < self._preview_due:
+            return  # the last frame took long to draw: within PREVIEW_CPU_SHARE
         self._shown_index = result.index
+        started = time.monotonic()
         self._show_frame(result)
+        self._preview_due = started + (time.monotonic() - started) / PREVIEW_CPU_SHARE
 
     def _show_frame(self, result: FrameResult) -> None:
         zoomed = next((face for face in result.faces if face.track_id == self.zoom_track), None)
@@ -380,9 +393,22 @@ class EmotuiApp(App[int]):
         self.header.show(self.engine.camera, alerts, paused, not self.bell_on, state or "live", self.models_text())
         self.rules_bar.show(self.rules, self.selected_rule)
         self.side.display = bool(faces)  # no face: the preview takes the room
+        self.main.set_class(bool(faces) and self._bars_fit_better_below(result.image), "stacked")
         self.bars.show(faces, self.rules, self.selected_rule, self.timelines)
         self.status.show(self.source_text, state, result, pipeline.metrics() if pipeline else None)
         self.events_list.check_unseen()
+
+    def _bars_fit_better_below(self, image: np.ndarray) -> bool:
+        """Whether the picture gets more cells with the bars under it than beside it (a narrow, tall
+        terminal); the bars take as many rows as they have lines (no more than the CSS allows)."""
+        width, height = self.main.size
+        if width >= WIDE_COLUMNS:
+            return False
+        image_height, image_width = image.shape[:2]
+        bars_rows = min(str(self.bars.render()).count("\n") + 2, height * 6 // 10)  # + the border line
+        beside = fit_cells(image_width, image_height, width - NARROW_SIDE_COLUMNS, height)
+        below = fit_cells(image_width, image_height, width, height - bars_rows)
+        return below[0] * below[1] > beside[0] * beside[1]
 
     def _source_state_text(self) -> str:
         """The source's state while it is not live ("" once it is)."""

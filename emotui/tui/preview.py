@@ -22,12 +22,17 @@ from rich.color import Color
 from rich.segment import ControlType, Segment
 from rich.style import Style
 from textual.filter import LineFilter
+from textual import events
+from textual.app import ComposeResult
+from textual.geometry import Region
+from textual.css.scalar import Scalar
+from textual.dom import NoScreen
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
 from emotui.tui.graphics import GRAPHICS_FPS, Graphics, kitty_delete
-from emotui.tui.palette import COLOUR_MODES, RGB_CODE, quantise
+from emotui.tui.palette import COLOUR_MODES, RGB_CODE, code_rgb, quantise, srgb_to_lab
 from emotui.vision.masks import Masks
 
 AUTO = "auto"
@@ -41,8 +46,20 @@ _TERMINAL_MODES = {"truecolor": "truecolor", "256": "256", "standard": "16", "wi
 
 _CONTROL = ((ControlType.CURSOR_FORWARD, 0),)  # marks a segment as zero-width, written as is
 _IMAGE_IDS = itertools.count(0x454D0001)  # Kitty image ids, one per preview widget
+BLANK = object()  # a line with nothing but the background
 _STYLES: dict[tuple[int | None, int | None], Style] = {}
 _MAX_STYLES = 1 << 16  # truecolor can produce unbounded pairs: start over past this
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Ascending integers as (start, stop) runs of consecutive ones."""
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and runs[-1][1] == n:
+            runs[-1] = (runs[-1][0], n + 1)
+        else:
+            runs.append((n, n + 1))
+    return runs
 
 
 def fit_cells(width_px: int, height_px: int, max_cols: int, max_rows: int) -> tuple[int, int]:
@@ -68,15 +85,17 @@ def _colour(code: int) -> Color:
     return Color.from_rgb(code >> 16, code >> 8 & 255, code & 255)
 
 
-def _style(fg: int | None, bg: int | None) -> Style:
-    """The cached style of a run drawn in these colours (None: not set), rendering to no escape sequence."""
-    style = _STYLES.get((fg, bg))
+def _style(fg: int | None, bg: int | None, compact: bool) -> Style:
+    """The cached style of a run drawn in these colours (None: not set); `compact`, rendering to
+    no escape sequence (the colours are set by the control segment before the run)."""
+    style = _STYLES.get((fg, bg, compact))
     if style is None:
         if len(_STYLES) >= _MAX_STYLES:
             _STYLES.clear()
         style = Style(color=None if fg is None else _colour(fg), bgcolor=None if bg is None else _colour(bg))
-        style._ansi = ""  # the colours are set by the control segment before the run
-        _STYLES[fg, bg] = style
+        if compact:
+            style._ansi = ""
+        _STYLES[fg, bg, compact] = style
     return style
 
 
@@ -91,19 +110,21 @@ def sgr_parameter(code: int, background: bool) -> str:
     return f"{48 if background else 38};5;{code}"
 
 
-def _row_strip(top: list[int], bottom: list[int], label: dict[int, str]) -> Strip:
+def _row_strip(top: list[int], bottom: list[int], label: dict[int, str], compact: bool = True) -> Strip:
     """One cell row written with as few colour changes as the terminal needs: each cell is drawn
     with the colours already set when it can (a solid cell as a space on the background or a
     full block in the foreground; a two-colour cell as an upper or a lower half block), and
     only the colours that change are set. `label` maps columns to characters drawn in the top
-    colour on the bottom one."""
+    colour on the bottom one. Not `compact`, the runs are plain styled segments (each written
+    with its colours and a reset), which Textual can cut where another widget overlaps: its
+    cutting takes a control segment's text for cells."""
     segments: list[Segment] = []
     fg = bg = None
     run: list[str] = []
 
     def flush() -> None:
         if run:
-            segments.append(Segment("".join(run), _style(fg, bg)))
+            segments.append(Segment("".join(run), _style(fg, bg, compact)))
             run.clear()
 
     for x, (upper, lower) in enumerate(zip(top, bottom)):
@@ -118,13 +139,18 @@ def _row_strip(top: list[int], bottom: list[int], label: dict[int, str]) -> Stri
             char, wanted = LOWER_HALF_BLOCK, (lower, upper)
         if wanted != (fg, bg):
             flush()
+            if not compact:
+                fg, bg = wanted
+                run.append(char)
+                continue
             parameters = [sgr_parameter(code, background) for code, shown, background
                           in ((wanted[0], fg, False), (wanted[1], bg, True)) if code != shown]
             segments.append(Segment(f"\x1b[{';'.join(parameters)}m", None, _CONTROL))
             fg, bg = wanted
         run.append(char)
     flush()
-    segments.append(Segment(RESET, None, _CONTROL))
+    if compact:
+        segments.append(Segment(RESET, None, _CONTROL))
     return Strip(segments, len(top))
 
 
@@ -170,47 +196,99 @@ def annotated_image(image_bgr: np.ndarray, size: tuple[int, int], boxes: Sequenc
     return rgb
 
 
+# How much worse (CIELAB ΔE) a cell's previous colour may show its pixel than the new nearest
+# colour and still be kept, when a whole row of cells can be kept: a still scene then stops
+# shimmering between neighbouring colours with the video's noise and its rows are not sent again,
+# while a row that changes is drawn afresh (its runs of one colour unbroken). Not with 16 colours,
+# whose ordered dither chooses a worse colour on purpose.
+STEADY_MARGIN = {"truecolor": 4.0, "256": 3.0, "16": None, "grey": 3.0}
+
+
+def steady_codes(rgb: np.ndarray, codes: np.ndarray, previous: np.ndarray | None, mode: str) -> np.ndarray:
+    """`codes` for the pixels `rgb` (two pixel rows per cell row), a cell row keeping its `previous`
+    codes where they all show their pixels within STEADY_MARGIN of the new codes (all new when
+    the shape differs)."""
+    margin = STEADY_MARGIN[mode]
+    if previous is None or margin is None or previous.shape != codes.shape:
+        return codes
+    lab = srgb_to_lab(rgb)
+    kept_error = np.linalg.norm(srgb_to_lab(code_rgb(previous)) - lab, axis=-1)
+    new_error = np.linalg.norm(srgb_to_lab(code_rgb(codes)) - lab, axis=-1)
+    close = (kept_error <= new_error + margin).reshape(-1, 2 * codes.shape[1]).all(axis=1)
+    return np.where(np.repeat(close, 2)[:, None], previous, codes)
+
+
+class PreviewRenderer:
+    """Draws successive frames as half-block strips, remembering the last one: a cell keeps its
+    colour while it still shows its pixel well (steady_codes), and a row whose cells are all the
+    same as before is the same Strip object, so a caller redraws only the rows that changed."""
+
+    def __init__(self) -> None:
+        self._codes: np.ndarray | None = None  # the last picture's codes before boxes, in its mode
+        self._mode: str | None = None
+        self._compact = True
+        self._rows: list[tuple[np.ndarray, dict[int, str], Strip]] = []  # per row: codes with boxes, labels, strip
+
+    def render(self, image_bgr: np.ndarray, cols: int, rows: int, mode: str, boxes: Sequence[PreviewBox] = (),
+               masks: Masks = Masks(), region: tuple[float, float, float, float] | None = None,
+               compact: bool = True) -> list[Strip]:
+        """The image (or its `region`, x1 y1 x2 y2 in source pixels) as `rows` strips of `cols`
+        half-block cells in the colour mode, the masked areas shaded and outlined, boxes drawn
+        (`compact`: see _row_strip)."""
+        if region is not None:
+            image_bgr, boxes, masks = _crop(image_bgr, boxes, masks, region)
+        height, width = image_bgr.shape[:2]
+        small = cv2.resize(image_bgr, (cols, rows * 2), interpolation=cv2.INTER_AREA)
+        rgb = masks.draw(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+        codes = steady_codes(rgb, quantise(rgb, mode), self._codes if mode == self._mode else None, mode)
+        self._codes, self._mode = codes, mode
+        codes = codes.copy()
+        labels: list[dict[int, str]] = [{} for _ in range(rows)]  # per row: column -> character
+        black = int(quantise(np.zeros((1, 1, 3), np.uint8), mode)[0, 0])
+        for face in boxes:
+            x1, y1, x2, y2 = face.box
+            left, right = (min(max(int(x * cols / width), 0), cols - 1) for x in (x1, x2))
+            top, bottom = (min(max(int(y * rows * 2 / height), 0), rows * 2 - 1) for y in (y1, y2))
+            colour = int(quantise(np.array([[face.colour]], np.uint8), mode)[0, 0])
+            codes[top:bottom + 1, [left, right]] = colour
+            codes[[top, bottom], left:right + 1] = colour
+            label = face.label[: cols - left]
+            if label:
+                row = top // 2
+                codes[2 * row:2 * row + 2, left:left + len(label)] = np.array([[black], [colour]])
+                labels[row].update(enumerate(label, left))
+        previous = self._rows if len(self._rows) == rows and compact == self._compact else [None] * rows
+        self._compact = compact
+        self._rows = []
+        for y, (row_codes, label, before) in enumerate(zip(np.split(codes, rows), labels, previous)):
+            if before is not None and label == before[1] and np.array_equal(row_codes, before[0]):
+                strip = before[2]
+            else:
+                strip = _row_strip(row_codes[0].tolist(), row_codes[1].tolist(), label, compact)
+            self._rows.append((row_codes, label, strip))
+        return [strip for _, _, strip in self._rows]
+
+
 def render_preview(
     image_bgr: np.ndarray, cols: int, rows: int, mode: str, boxes: Sequence[PreviewBox] = (),
     masks: Masks = Masks(), region: tuple[float, float, float, float] | None = None,
 ) -> list[Strip]:
-    """The image (or its `region`, x1 y1 x2 y2 in source pixels) as `rows` strips of `cols`
-    half-block cells in the colour mode, the masked areas shaded and outlined, boxes drawn."""
-    if region is not None:
-        image_bgr, boxes, masks = _crop(image_bgr, boxes, masks, region)
-    height, width = image_bgr.shape[:2]
-    small = cv2.resize(image_bgr, (cols, rows * 2), interpolation=cv2.INTER_AREA)
-    rgb = masks.draw(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
-    labels: list[dict[int, str]] = [{} for _ in range(rows)]  # per row: column -> character
-    codes = quantise(rgb, mode)
-    black = int(quantise(np.zeros((1, 1, 3), np.uint8), mode)[0, 0])
-    for face in boxes:
-        x1, y1, x2, y2 = face.box
-        left, right = (min(max(int(x * cols / width), 0), cols - 1) for x in (x1, x2))
-        top, bottom = (min(max(int(y * rows * 2 / height), 0), rows * 2 - 1) for y in (y1, y2))
-        colour = int(quantise(np.array([[face.colour]], np.uint8), mode)[0, 0])
-        codes[top:bottom + 1, [left, right]] = colour
-        codes[[top, bottom], left:right + 1] = colour
-        label = face.label[: cols - left]
-        if label:
-            row = top // 2
-            codes[2 * row:2 * row + 2, left:left + len(label)] = np.array([[black], [colour]])
-            labels[row].update(enumerate(label, left))
-    return [_row_strip(top, bottom, label)
-            for top, bottom, label in zip(codes[0::2].tolist(), codes[1::2].tolist(), labels)]
+    """One frame alone (see PreviewRenderer.render)."""
+    return PreviewRenderer().render(image_bgr, cols, rows, mode, boxes, masks, region)
 
 
-class Preview(Widget):
-    """The latest frame with its face boxes, fitted and centred; redrawn only when something changed.
+class PictureView(Widget):
+    """The latest frame with its face boxes, drawn in cells (a Preview sizes it to the picture);
+    redrawn only when something changed, and then only the lines that changed.
 
     `show` with the same frame object and boxes, or setting the same colour mode, does nothing.
-    `zoom(region)` enlarges a part of every frame shown (a face: its box with a margin); a still
-    image (a snapshot) is shown by a Preview of its own, given it once with `show`. With
+    `zoom(region)` enlarges a part of every frame shown (a face: its box with a margin). With
     `graphics` (see graphics.resolve) the picture is drawn in real pixels, at most GRAPHICS_FPS
-    frames a second, the cells under it left blank; while another screen (help, editor) is on
-    top it is not drawn, as pixels would cover that screen."""
+    frames a second, the cells under it left blank. While another screen (help, editor, an
+    event) is on top, pixels are not drawn (they would cover that screen) and cells are drawn
+    as plain styled runs, which Textual can cut where that screen overlaps (_row_strip)."""
 
-    DEFAULT_CSS = "Preview { width: 1fr; height: 1fr; }"
+    DEFAULT_CSS = "PictureView { width: 1fr; height: 1fr; }"
 
     colour_mode: reactive[str] = reactive(AUTO)
     """One of COLOUR_MODES, or "auto" to follow the terminal's colour depth."""
@@ -229,12 +307,29 @@ class Preview(Widget):
         self._masks = Masks()
         self._message = "no frame yet"
         self._region: tuple[float, float, float, float] | None = None
+        self._renderer = PreviewRenderer()
         self._lines: list[Strip] | None = None
         self._lines_key: tuple | None = None
+        self._line_sources: list[object] = []  # per line: the picture row drawn there, BLANK, or a message
 
     def on_mount(self) -> None:
-        if self.graphics is not None:
-            self.app.screen_change_signal.subscribe(self, lambda _: self._redraw())
+        self.app.screen_change_signal.subscribe(self, lambda _: self._redraw())
+
+    @property
+    def _on_top(self) -> bool:
+        """Whether this widget's screen is the one shown on top (nothing covers the picture)."""
+        try:
+            return self.screen is self.app.screen
+        except NoScreen:  # being removed
+            return False
+
+    def picture_cells(self, width: int, height: int) -> tuple[int, int] | None:
+        """The picture's (cols, rows) fitted in width x height cells; None without a frame."""
+        if self._image is None:
+            return None
+        image_height, image_width = self._image.shape[:2]
+        x1, y1, x2, y2 = clip_region(self._region or (0, 0, image_width, image_height), image_width, image_height)
+        return fit_cells(x2 - x1, y2 - y1, width, height)
 
     def _redraw(self) -> None:
         self._lines = None
@@ -272,7 +367,21 @@ class Preview(Widget):
                     self.set_timer(wait, self._draw_pending)
                 return
             self._graphics_due = time.monotonic() + 1 / GRAPHICS_FPS
-        self._redraw()
+            self._redraw()
+        else:
+            self._repaint_changed_lines()
+
+    def _repaint_changed_lines(self) -> None:
+        """Draw the frame now and refresh only the lines that differ from those on the screen (all
+        of them when none are drawn yet, or the size, place, mode or style changed)."""
+        if self._lines is None or self._lines_key != self._lines_key_now():
+            self._redraw()
+            return
+        shown = self._line_sources
+        self._lines = self._draw()
+        changed = [y for y, (before, now) in enumerate(zip(shown, self._line_sources)) if before is not now]
+        for start, stop in _runs(changed):
+            self.refresh(Region(0, start, self.size.width, stop - start))
 
     def _draw_pending(self) -> None:
         self._graphics_pending = False
@@ -293,8 +402,11 @@ class Preview(Widget):
         self._image, self._boxes, self._message = None, (), message
         self._redraw()
 
+    def _lines_key_now(self) -> tuple:
+        return self.region, self.active_mode, self.visual_style.rich_style, self._on_top
+
     def render_line(self, y: int) -> Strip:
-        key = (self.region, self.active_mode, self.visual_style.rich_style)
+        key = self._lines_key_now()
         if self._lines is None or key != self._lines_key:
             self._lines, self._lines_key = self._draw(), key
         return self._lines[y]
@@ -304,21 +416,23 @@ class Preview(Widget):
         width, height = self.size
         style = self.visual_style.rich_style
         lines = [Strip.blank(width, style)] * height
+        self._line_sources = [BLANK] * height
         if self._image is None:
             lines[height // 2] = Strip([Segment(self._message.center(width), style)]).adjust_cell_length(width, style)
+            self._line_sources[height // 2] = object()
             return self._without_graphics(lines)
-        image_height, image_width = self._image.shape[:2]
-        x1, y1, x2, y2 = clip_region(self._region or (0, 0, image_width, image_height), image_width, image_height)
-        cols, rows = fit_cells(x2 - x1, y2 - y1, width, height)
-        left, top = (width - cols) // 2, (height - rows) // 2
+        cols, rows = self.picture_cells(width, height)
+        left, top = (width - cols) // 2, (height - rows) // 2  # 0 once the Preview has fitted it
         if self.graphics is not None:
-            return self._draw_graphics(lines, cols, rows, left, top) if self.screen is self.app.screen \
+            return self._draw_graphics(lines, cols, rows, left, top) if self._on_top \
                 else self._without_graphics(lines)
         before = [Segment(" " * left, style)] if left else []
         after = [Segment(" " * (width - cols - left), style)] if width > cols + left else []
-        strips = render_preview(self._image, cols, rows, self.active_mode, self._boxes, self._masks, self._region)
+        strips = self._renderer.render(self._image, cols, rows, self.active_mode, self._boxes, self._masks,
+                                       self._region, compact=self._on_top)
         for y, strip in enumerate(strips, top):
-            lines[y] = Strip([*before, *strip, *after], width)
+            lines[y] = Strip([*before, *strip, *after], width) if before or after else strip
+            self._line_sources[y] = strip
         return lines
 
     def _draw_graphics(self, lines: list[Strip], cols: int, rows: int, left: int, top: int) -> list[Strip]:
@@ -341,3 +455,62 @@ class Preview(Widget):
             lines[0] = Strip([Segment(kitty_delete(self._image_id), None, _CONTROL), *lines[0]], lines[0].cell_length)
             self._graphics_shown = False
         return lines
+
+
+class Preview(Widget):
+    """A pane showing the latest frame fitted and centred (see PictureView): the picture's own
+    widget is sized to the picture, so the blank around it is this pane's, painted with the
+    layout rather than sent with every frame. A still image (a snapshot) is shown by a Preview
+    of its own, given it once with `show`."""
+
+    DEFAULT_CSS = "Preview { width: 1fr; height: 1fr; align: center middle; }"
+
+    def __init__(self, colour_mode: str = AUTO, graphics: Graphics | None = None, *, name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.picture = PictureView(colour_mode, graphics)
+
+    def compose(self) -> ComposeResult:
+        yield self.picture
+
+    @property
+    def colour_mode(self) -> str:
+        """One of COLOUR_MODES, or "auto" to follow the terminal's colour depth."""
+        return self.picture.colour_mode
+
+    @colour_mode.setter
+    def colour_mode(self, mode: str) -> None:
+        self.picture.colour_mode = mode
+
+    @property
+    def active_mode(self) -> str:
+        return self.picture.active_mode
+
+    @property
+    def graphics(self) -> Graphics | None:
+        return self.picture.graphics
+
+    def show(self, image_bgr: np.ndarray, boxes: Sequence[PreviewBox] = (), masks: Masks = Masks()) -> None:
+        """Display a BGR frame with face boxes and masks (see PictureView.show)."""
+        self.picture.show(image_bgr, boxes, masks)
+        self._fit()
+
+    def zoom(self, region: tuple[float, float, float, float] | None) -> None:
+        """Show only `region` (x1, y1, x2, y2 in source-image pixels) of the frames, enlarged; None: whole frames."""
+        self.picture.zoom(region)
+        self._fit()
+
+    def clear(self, message: str = "preview off") -> None:
+        """Drop the frame and show a centred message instead."""
+        self.picture.clear(message)
+        self._fit()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Size the picture's widget to the picture fitted in this pane (the whole pane for a message)."""
+        width, height = self.picture.picture_cells(*self.size) or self.size
+        if (self.picture.styles.width, self.picture.styles.height) != (Scalar.from_number(width),
+                                                                      Scalar.from_number(height)):
+            self.picture.styles.width, self.picture.styles.height = width, height

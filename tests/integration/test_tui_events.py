@@ -113,15 +113,15 @@ async def test_enter_on_an_event_shows_its_snapshot_and_json(config, tmp_path):
         await pilot.press("up", "enter")
         assert isinstance(app.screen, EventScreen) and app.screen.event == with_snapshot
         preview = app.screen.query_one(Preview)
-        assert preview._image is not None and preview._image.shape == (120, 160, 3)
+        assert preview.picture._image is not None and preview.picture._image.shape == (120, 160, 3)
         shown = str(app.screen.query_one("#json").render())
         assert json.loads(json.dumps(with_snapshot.to_dict()))["id"] in shown and "snap.png" in shown
         await pilot.press("escape")
         assert not isinstance(app.screen, EventScreen)
         await pilot.press("down", "enter")
         assert app.screen.event.id == "alert-2"
-        assert app.screen.query_one(Preview)._image is None
-        assert app.screen.query_one(Preview)._message == "no snapshot for this alert"
+        assert app.screen.query_one(Preview).picture._image is None
+        assert app.screen.query_one(Preview).picture._message == "no snapshot for this alert"
         await pilot.press("escape")
         assert app.focused is app.events_list
 

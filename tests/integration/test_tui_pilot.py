@@ -16,7 +16,7 @@ from textual.widgets import Static
 from emotui.alerts.hub import AlertHub
 from emotui.config import AlertRuleConfig, Config, load_config
 from emotui.pipeline import create_pipeline
-from emotui.tui.app import create_app
+from emotui.tui.app import NARROW_SIDE_COLUMNS, PREVIEW_CPU_SHARE, create_app
 from emotui.tui.events import SNAPSHOT_MARK
 from emotui.tui.preview import Preview
 from emotui.tui.screens import HelpScreen, ThresholdEditor, TooSmallScreen
@@ -116,7 +116,7 @@ async def test_shows_frames_bars_and_status_from_a_real_video(config, video):
         assert "liveportrait_d6.mp4 480x480" in status
         assert "blazeface-dual + mini-xception" in header_text(app)
         preview = app.query_one(Preview)
-        assert any(seg.text.strip("▀ ") == "" and seg.style for seg in preview.render_line(10))
+        assert any(seg.text.strip("▀ ") == "" and seg.style for seg in preview.picture.render_line(5))
 
 
 @pytest.mark.parametrize("key", ["space", "p"])
@@ -249,10 +249,10 @@ async def test_masks_show_in_the_preview_with_the_boxes_and_hide_faces_under_the
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot)
         preview = app.query_one(Preview)
-        await wait_for(pilot, lambda: preview._image is not None)
-        assert preview._masks.polygons and len(preview._masks.polygons) == 1
+        await wait_for(pilot, lambda: preview.picture._image is not None)
+        assert preview.picture._masks.polygons and len(preview.picture._masks.polygons) == 1
         await pilot.press("b")
-        await wait_for(pilot, lambda: not preview._masks)  # boxes off: masks off too
+        await wait_for(pilot, lambda: not preview.picture._masks)  # boxes off: masks off too
         assert app.latest.masks  # still applied to detection
         await pilot.press("q")
 
@@ -326,6 +326,41 @@ async def test_the_preview_takes_the_room_without_faces(config, video):
         assert not app.query_one("#side").display and app.query_one(Preview).size.width == 120 > with_face
 
 
+async def test_on_a_narrow_tall_terminal_the_bars_go_under_the_preview(config, video):
+    app = create_app(config, video)
+    async with app.run_test(size=(80, 60)) as pilot:
+        await started(pilot)
+        await wait_for(pilot, lambda: app.main.has_class("stacked") and app.side.display and app.side.region.height)
+        picture, side = app.preview.picture.region, app.side.region
+        assert side.y >= picture.bottom and side.width == 80 and picture.width > 80 - NARROW_SIDE_COLUMNS
+        await pilot.resize_terminal(80, 24)  # short: beside it the picture is larger
+        await wait_for(pilot, lambda: not app.main.has_class("stacked"))
+        await pilot.pause(0.3)
+        assert app.side.region.x >= app.preview.picture.region.right and app.side.region.y == app.preview.region.y
+        await pilot.resize_terminal(120, 60)  # wide: beside
+        await pilot.pause(0.6)
+        assert not app.main.has_class("stacked")
+
+
+async def test_a_frame_slow_to_draw_delays_the_next_within_the_preview_cpu_share(config, video):
+    config.ui.preview_fps = 20
+    app = create_app(config, video)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        shown_at = []
+        show_frame = app._show_frame
+
+        def slow_show_frame(result):
+            shown_at.append(time.monotonic())
+            time.sleep(0.1)  # a slow CPU or a large truecolor picture
+            show_frame(result)
+
+        app._show_frame = slow_show_frame
+        await wait_for(pilot, lambda: len(shown_at) >= 4, timeout=60)
+        gaps = [b - a for a, b in zip(shown_at, shown_at[1:])]
+        assert min(gaps) >= 0.1 / PREVIEW_CPU_SHARE * 0.99  # not every 50 ms: drawing takes at most the share
+
+
 async def test_zoom_key_enlarges_each_face_in_turn_then_the_whole_frame(config, video):
     config.keys.zoom = "z,f5"
     app = create_app(config, video)
@@ -338,17 +373,17 @@ async def test_zoom_key_enlarges_each_face_in_turn_then_the_whole_frame(config, 
         [face] = frame.faces
         await pilot.press("z")
         assert app.zoom_track == face.track_id and "zoom: face #1" in log_text(app)
-        await wait_for(pilot, lambda: preview._region is not None)
-        left, top, right, bottom = preview._region
+        await wait_for(pilot, lambda: preview.picture._region is not None)
+        left, top, right, bottom = preview.picture._region
         height, width = frame.image.shape[:2]
         assert 0 <= left < right <= width and 0 <= top < bottom <= height and bottom - top < height  # a part
-        [box] = preview._boxes
+        [box] = preview.picture._boxes
         assert box.box == tuple(float(v) for v in face.box)  # in the frame's pixels: the preview crops them too
         x1, y1, x2, y2 = box.box
         assert left < (x1 + x2) / 2 < right and top < (y1 + y2) / 2 < bottom  # the face, in the region
         await pilot.press("f5")  # one face: after it, the whole frame
         assert app.zoom_track is None
-        await wait_for(pilot, lambda: preview._region is None)
+        await wait_for(pilot, lambda: preview.picture._region is None)
         assert "zoom off" in log_text(app)
 
 
@@ -401,8 +436,8 @@ async def test_the_empty_preview_says_why(config):
     app = create_app(config, "7")
     async with app.run_test(size=(100, 30)) as pilot:
         preview = app.query_one(Preview)
-        await wait_for(pilot, lambda: preview._message.startswith("no camera 7 — retrying in "))
-        assert preview._message.endswith(" s") and preview._image is None
+        await wait_for(pilot, lambda: preview.picture._message.startswith("no camera 7 — retrying in "))
+        assert preview.picture._message.endswith(" s") and preview.picture._image is None
 
 
 async def test_an_alert_is_one_events_row_filled_in_by_its_update_and_end(config, media_dir, tmp_path):

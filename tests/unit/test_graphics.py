@@ -33,13 +33,15 @@ class GraphicsApp(App):
 
 
 def written_by_the_preview(protocol: str, image: np.ndarray, size=(100, 30), boxes=()) -> tuple[tuple, list[str]]:
-    """The preview's size and its lines as a terminal receives them, once it shows `image`."""
+    """The preview pane's size and its picture's lines as a terminal receives them, once it shows `image`."""
     async def scenario():
         async with GraphicsApp(protocol).run_test(size=size) as pilot:
             preview = pilot.app.query_one(Preview)
             preview.show(image, boxes)
             await pilot.pause()
-            return tuple(preview.size), [preview.render_line(y).render(pilot.app.console) for y in range(preview.size.height)]
+            picture = preview.picture
+            return tuple(preview.size), [picture.render_line(y).render(pilot.app.console)
+                                         for y in range(picture.size.height)]
 
     return asyncio.run(scenario())
 
@@ -71,7 +73,7 @@ def test_kitty_the_image_is_placed_at_the_picture_corner_and_sized_to_the_panel(
     image = pixels.reshape(height, width, 3)
     assert image[120, 10].tolist() == [248, 0, 0] and image[120, -10].tolist() == [0, 0, 0]  # RGB, 5 bits, left red
     cells = re.sub(r"\x1b\[[0-9;]*m", "", "".join(lines).replace(position.group(0), ""))
-    assert cells == " " * 97 * 28  # the cells under the image: blank
+    assert cells == " " * cols * rows  # the cells under the image: blank
 
 
 def test_sixel_the_image_has_its_cells_pixel_size_at_most_the_width_limit_centred():
@@ -94,7 +96,7 @@ def test_sixel_the_image_has_its_cells_pixel_size_at_most_the_width_limit_centre
 def test_kitty_frames_are_drawn_at_most_at_the_graphics_rate_and_the_newest_wins():
     async def scenario():
         async with GraphicsApp("kitty").run_test(size=(60, 20)) as pilot:
-            preview = pilot.app.query_one(Preview)
+            preview = pilot.app.query_one(Preview).picture
             first, second, third = frame(), frame(), frame()
             second[:] = 255
             third[:] = 90
@@ -130,7 +132,7 @@ def test_resolve_forces_a_protocol_keeps_half_blocks_off_a_terminal_and_names_ba
 def test_no_pixels_cover_another_screen_and_they_come_back_after_it():
     async def scenario():
         async with GraphicsApp("kitty").run_test(size=(60, 20)) as pilot:
-            preview = pilot.app.query_one(Preview)
+            preview = pilot.app.query_one(Preview).picture
             preview.show(frame())
             await pilot.pause()
             written = lambda: "".join(preview.render_line(y).render(pilot.app.console)  # noqa: E731

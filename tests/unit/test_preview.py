@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import io
+import re
 
 import cv2
 import numpy as np
@@ -12,16 +14,21 @@ from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from textual.app import App, ComposeResult
+from textual.screen import ModalScreen
+from textual.widgets import Static
 from textual.geometry import Region
 from textual.strip import Strip
 
-from emotui.tui.palette import XTERM256, nearest, quantise, srgb_to_lab
+from emotui.tui.palette import TRUECOLOR_STEP, XTERM256, code_rgb, nearest, quantise, srgb_to_lab
 from emotui.tui.preview import (
     COLOUR_MODES,
+    STEADY_MARGIN,
     Preview,
     PreviewBox,
+    PreviewRenderer,
     fit_cells,
     render_preview,
+    steady_codes,
 )
 from emotui.vision import EMOTION_COLOURS
 from emotui.vision.masks import Masks
@@ -154,13 +161,13 @@ def test_truecolor_is_written_in_24_bits_whatever_colours_the_terminal_announces
     strips = render_preview(solid((12, 200, 77), 4, 2), 4, 1, "truecolor")
     line = Strip.join([strips[0], Strip([Segment("x", Style(color="red"))])])
     [text] = written([line], "256")
-    assert "48;2;12;200;77" in text
-    assert terminal_cells(text)[:4] == [(" ", None, (12, 200, 77))] * 4
+    assert "48;2;12;200;76" in text  # channels rounded to TRUECOLOR_STEP
+    assert terminal_cells(text)[:4] == [(" ", None, (12, 200, 76))] * 4
     assert terminal_cells(text)[4] == ("x", 1, None)
 
 
 def test_a_box_is_drawn_in_its_colour_with_its_label():
-    colour = EMOTION_COLOURS["happy"]
+    colour = tuple(code_rgb(quantise(np.array([EMOTION_COLOURS["happy"]], np.uint8), "truecolor"))[0].tolist())
     image = solid((0, 0, 0), 160, 96)  # scaled by 1/2 to 80x48 pixels
     box = PreviewBox((40, 20, 120, 80), colour, "#3")  # preview pixels x 20..60, y 10..40
     strips = render_preview(image, 80, 24, "truecolor", [box])
@@ -198,6 +205,49 @@ def test_a_region_is_shown_enlarged_with_its_boxes_and_masks_moved():
         pixels(render_preview(image, 50, 25, "truecolor"))  # clipped to the image
 
 
+@pytest.mark.parametrize("mode", ["truecolor", "256", "grey"])
+def test_a_row_of_cells_keeps_its_colours_while_they_all_show_their_pixels_within_the_margin(mode):
+    before = np.full((4, 3, 3), (100, 150, 200), np.uint8)  # two cell rows of three cells
+    previous = quantise(before, mode)
+    after = before.astype(int)
+    after[0:2] += [2, -3, 1]  # cell row 0: a little drift everywhere (kept)
+    after[2:4, 0] += [2, -3, 1]  # cell row 1: the same drift, and one cell turned another colour
+    after[2:4, 2] = (20, 20, 20)
+    after = after.astype(np.uint8)
+    fresh = quantise(after, mode)
+    codes = steady_codes(after, fresh, previous, mode)
+    assert codes[0:2].tolist() == previous[0:2].tolist()
+    assert codes[2:4].tolist() == fresh[2:4].tolist() != previous[2:4].tolist()  # the whole row afresh
+    assert steady_codes(after, fresh, None, mode).tolist() == fresh.tolist()
+    assert steady_codes(after, fresh, previous[:, :2], mode).tolist() == fresh.tolist()  # another shape
+
+
+def test_truecolor_channels_are_rounded_to_the_step():
+    rgb = np.array([[[0, 1, 2], [3, 254, 255], [129, 130, 131]]], np.uint8)
+    assert code_rgb(quantise(rgb, "truecolor")).tolist() == [[[0, 0, 4], [4, 255, 255], [128, 132, 132]]]
+    assert TRUECOLOR_STEP == 4
+
+
+def test_16_colours_are_never_held_as_their_dither_chooses_worse_colours_on_purpose():
+    rgb = np.full((4, 4, 3), 128, np.uint8)
+    assert steady_codes(rgb, quantise(rgb, "16"), np.zeros((4, 4), int), "16").tolist() == quantise(rgb, "16").tolist()
+
+
+def test_the_renderer_gives_back_the_same_strip_for_an_unchanged_row():
+    frame = np.random.default_rng(3).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    renderer = PreviewRenderer()
+    first = renderer.render(frame, 40, 15, "256")
+    changed = frame.copy()
+    changed[20:24] = 255  # image rows 20-23: half-cell rows 10-11, cell row 5
+    second = renderer.render(changed, 40, 15, "256")
+    assert [y for y, (a, b) in enumerate(zip(first, second)) if a is not b] == [5]
+    assert written(second, "256") == written(render_preview(changed, 40, 15, "256"), "256")[:5] + \
+        written(second, "256")[5:6] + written(render_preview(changed, 40, 15, "256"), "256")[6:]
+    boxed = renderer.render(changed, 40, 15, "256", [PreviewBox((0, 0, 20, 20), (0, 255, 0), "#1")])
+    assert [y for y, (a, b) in enumerate(zip(second, boxed)) if a is not b] == [0, 1, 2, 3, 4, 5]  # box rows only
+    assert renderer.render(changed, 40, 15, "truecolor")[7] is not boxed[7]  # another mode: all new
+
+
 def test_a_label_is_clipped_to_the_preview_width():
     box = PreviewBox((76, 4, 90, 40), (255, 0, 0), "#12345")
     strips = render_preview(solid((0, 0, 0), 80, 48), 80, 24, "256", [box])
@@ -210,73 +260,127 @@ class PreviewApp(App):
         yield Preview(colour_mode="256")
 
 
-def test_the_widget_centres_the_frame_and_redraws_only_on_change():
+def test_the_picture_widget_is_sized_to_the_picture_centred_in_its_pane_and_refits():
+    """The blank around the picture is the pane's, so a frame sends only picture cells."""
     red = solid((255, 0, 0), 120, 120)  # square: 60x30 cells centred in 100x30
 
     async def scenario() -> None:
         async with PreviewApp().run_test(size=(100, 30)) as pilot:
             preview = pilot.app.query_one(Preview)
             assert preview.size == (100, 30)
-            assert "no frame yet" in preview.render_line(15).text
+            assert "no frame yet" in preview.picture.render_line(15).text
 
-            refreshes = []
-            refresh = preview.refresh
-            preview.refresh = lambda *args, **kwargs: (refreshes.append(1), refresh(*args, **kwargs))[1]
             preview.show(red)
             await pilot.pause()
-            line = terminal_cells(preview.render_line(10).render(pilot.app.console))
-            assert len(line) == 100
-            assert [i for i, (_, _, bg) in enumerate(line) if bg == 196] == list(range(20, 80))
-            assert len(refreshes) == 1
-
-            drawn = preview.render_line(10)
-            preview.show(red)  # the same frame object: nothing to do
-            await pilot.pause()
-            assert len(refreshes) == 1
-            assert preview.render_line(10) is drawn
+            assert preview.picture.region == Region(20, 0, 60, 30) and preview.size == (100, 30)
+            line = terminal_cells(preview.picture.render_line(10).render(pilot.app.console))
+            assert [bg for _, _, bg in line] == [196] * 60
 
             preview.colour_mode = "truecolor"  # re-rendered in the new mode, in 24 bits whatever the console's
             await pilot.pause()
-            line = terminal_cells(preview.render_line(10).render(pilot.app.console))
             assert preview.active_mode == "truecolor"
-            assert line[40][2] == (255, 0, 0)
-            assert len(refreshes) == 2
-
-            preview.show(red.copy())  # a new frame object
-            assert preview.render_line(10) is not drawn
-            assert len(refreshes) == 3
+            assert terminal_cells(preview.picture.render_line(10).render(pilot.app.console))[30][2] == (255, 0, 0)
 
             await pilot.resize_terminal(80, 20)  # a new size re-fits the same frame: 40x20 cells
             await pilot.pause()
-            line = terminal_cells(preview.render_line(5).render(pilot.app.console))
-            assert len(line) == 80
-            assert [i for i, (_, _, bg) in enumerate(line) if bg == (255, 0, 0)] == list(range(20, 60))
+            assert preview.picture.region == Region(20, 0, 40, 20) and preview.size == (80, 20)
+            line = terminal_cells(preview.picture.render_line(5).render(pilot.app.console))
+            assert [bg for _, _, bg in line] == [(255, 0, 0)] * 40
 
             half = np.concatenate([red, solid((0, 0, 255), 120, 120)], axis=1)  # red left, blue right: 2:1
             preview.show(half)
             await pilot.pause()
-            assert terminal_cells(preview.render_line(5).render(pilot.app.console))[0][2] == (255, 0, 0)
-            count = len(refreshes)
+            assert preview.picture.region == Region(0, 0, 80, 20)
+            line = terminal_cells(preview.picture.render_line(5).render(pilot.app.console))
+            assert (line[0][2], line[79][2]) == ((255, 0, 0), (0, 0, 255))
             preview.zoom((120, 0, 240, 60))  # the top half of the blue square: 2:1 as well, all blue
             await pilot.pause()
-            line = terminal_cells(preview.render_line(5).render(pilot.app.console))
-            assert {bg for _, _, bg in line} == {(0, 0, 255)}
-            preview.zoom((120, 0, 240, 60))  # the same region: nothing to do
-            assert len(refreshes) == count + 1
+            assert {bg for _, _, bg in terminal_cells(preview.picture.render_line(5).render(pilot.app.console))} == {(0, 0, 255)}
+            preview.zoom((120, 0, 180, 60))  # a square region: 40x20 cells, centred again
+            await pilot.pause()
+            assert preview.picture.region == Region(20, 0, 40, 20)
             preview.zoom(None)
             await pilot.pause()
-            assert terminal_cells(preview.render_line(5).render(pilot.app.console))[0][2] == (255, 0, 0)
+            assert preview.picture.region == Region(0, 0, 80, 20)
+            assert terminal_cells(preview.picture.render_line(5).render(pilot.app.console))[0][2] == (255, 0, 0)
 
-            preview.clear("preview off")
-            assert "preview off" in preview.render_line(10).text  # the middle line of 20
-            count = len(refreshes)
-            preview.clear("preview off")  # the same message again: nothing to do
-            assert len(refreshes) == count
+            preview.clear("preview off")  # a message takes the whole pane
+            await pilot.pause()
+            assert preview.picture.region == Region(0, 0, 80, 20)
+            assert "preview off" in preview.picture.render_line(10).text  # the middle line of 20
 
             preview.colour_mode = "auto"
             assert preview.active_mode in COLOUR_MODES
             with pytest.raises(ValueError):
                 preview.colour_mode = "8"
+
+    asyncio.run(scenario())
+
+
+def test_only_the_lines_that_change_are_sent_again():
+    red = solid((255, 0, 0), 120, 120)  # 60x30 cells, 2x2 pixels each half cell
+
+    async def scenario() -> None:
+        async with PreviewApp().run_test(size=(100, 30)) as pilot:
+            preview = pilot.app.query_one(Preview)
+            preview.show(red)
+            await pilot.pause()
+            redraws, line_refreshes = [], []
+            picture = preview.picture
+            redraw, refresh = picture._redraw, picture.refresh
+            picture._redraw = lambda: (redraws.append(1), redraw())
+            picture.refresh = lambda *regions, **kwargs: (line_refreshes.extend(regions), refresh(*regions, **kwargs))[1]
+
+            drawn = preview.picture.render_line(10)
+            preview.show(red)  # the same frame object: nothing to do
+            preview.show(red.copy())  # another frame showing the same picture: no line to send
+            noisy = np.clip(red.astype(int) + np.random.default_rng(1).integers(-3, 4, red.shape), 0, 255)
+            preview.show(noisy.astype(np.uint8))  # camera noise: the cells keep their colours
+            await pilot.pause()
+            assert (redraws, line_refreshes) == ([], [])
+            assert preview.picture.render_line(10) is drawn
+
+            changed = red.copy()
+            changed[40:48, 60:80] = (255, 255, 255)  # picture rows 10-11
+            preview.show(changed)
+            assert line_refreshes == [Region(0, 10, 60, 2)] and redraws == []
+            await pilot.pause()
+            line = terminal_cells(preview.picture.render_line(10).render(pilot.app.console))
+            assert (line[35][2], line[45][2]) == (231, 196)  # white where it changed, red beside
+            preview.show(red.copy())
+            assert line_refreshes == [Region(0, 10, 60, 2)] * 2
+            await pilot.pause()
+            assert terminal_cells(preview.picture.render_line(10).render(pilot.app.console))[35][2] == 196
+
+    asyncio.run(scenario())
+
+
+class Covering(ModalScreen):
+    DEFAULT_CSS = "Covering { align: center middle; } Covering Static { width: 30; height: 5; border: round red; }"
+
+    def compose(self) -> ComposeResult:
+        yield Static("on top")
+
+
+def test_a_screen_over_the_preview_cuts_it_cleanly():
+    """Textual cuts the lines under a smaller screen on top; the picture's colour changes must not
+    come out as text ("[48;5;130m") around it."""
+    stripes = np.zeros((60, 80, 3), np.uint8)
+    stripes[:, 1::2] = (200, 120, 60)
+
+    async def scenario() -> None:
+        async with PreviewApp().run_test(size=(80, 30)) as pilot:
+            preview = pilot.app.query_one(Preview)
+            preview.show(stripes)
+            await pilot.pause()
+            assert "\x1b[" in preview.picture.render_line(10).render(pilot.app.console)  # compact colour changes
+            await pilot.app.push_screen(Covering())
+            await pilot.pause()
+            shown = html.unescape(pilot.app.export_screenshot()).replace("\xa0", " ")
+            assert "on top" in shown and not re.search(r"\[(38|48);5;", shown)
+            pilot.app.pop_screen()
+            await pilot.pause()
+            assert not re.search(r"\[(38|48);5;", pilot.app.export_screenshot())
 
     asyncio.run(scenario())
 
@@ -292,7 +396,7 @@ def test_in_the_app_a_row_is_written_with_its_colour_changes_and_one_reset():
             preview = pilot.app.query_one(Preview)
             preview.show(stripes)
             await pilot.pause()
-            [line] = preview.render_lines(Region(0, 10, 80, 1))
+            [line] = preview.picture.render_lines(Region(0, 10, 80, 1))
             text = line.render(pilot.app.console)
             assert text.count(RESET) == 1 and text.count("\x1b[") == 81  # 80 colour changes, one reset
             assert [bg for _, _, bg in terminal_cells(text)] == [16, 68] * 40
