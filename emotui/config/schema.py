@@ -465,6 +465,8 @@ class KeysConfig:
     edit_thresholds: str = setting("t", "edit all thresholds", _non_empty)
     write_config: str = setting("w", "write thresholds back to the config file", _non_empty)
     arm: str = setting("a", "arm or disarm the alerts", _non_empty)
+    arm_all: str = setting("A", "arm or disarm every camera's alerts (several cameras)", _non_empty)
+    grid: str = setting("escape", "back from a focused camera to the camera grid (several cameras)", _non_empty)
     toggle_boxes: str = setting("b", "face boxes on/off", _non_empty)
     cycle_colour: str = setting("c", "cycle the colour mode", _non_empty)
     mute: str = setting("m", "mute or unmute the bell", _non_empty)

@@ -20,25 +20,31 @@ class ModelProgress(Message):
 
 @dataclass
 class AnalysisStarted(Message):
-    """The worker built its pipeline (now the app's `pipeline`) and reads the source."""
+    """The worker built the camera's pipeline and reads its source."""
+
+    camera: str
 
 
 @dataclass
 class SourceEnded(Message):
-    """The source has no more frames (a file played once, say); the worker has stopped."""
+    """The camera's source has no more frames (a file played once, say); its analysis has stopped."""
+
+    camera: str
 
 
 @dataclass
 class AnalysisFailed(Message):
-    """The source, a model or the analysis failed; the worker has stopped."""
+    """The camera's source, a model or the analysis failed; its analysis has stopped."""
 
+    camera: str
     text: str
 
 
 @dataclass
 class SourceChanged(Message):
-    """The source's state changed (connecting, live, lost, retrying, ended, failed)."""
+    """The camera's source's state changed (connecting, live, lost, retrying, ended, failed)."""
 
+    camera: str
     status: SourceStatus
 
 

@@ -113,7 +113,8 @@ FULL = {
            "realtime": False},
     "keys": {"pause": "f1", "snapshot": "f2", "raise_threshold": "f3", "lower_threshold": "f4",
              "next_rule": "f5", "edit_thresholds": "f6", "write_config": "f7", "toggle_boxes": "f8",
-             "cycle_colour": "f9", "mute": "f10", "help": "f11", "quit": "f12", "arm": "f13", "zoom": "f14"},
+             "cycle_colour": "f9", "mute": "f10", "help": "f11", "quit": "f12", "arm": "f13", "zoom": "f14",
+             "arm_all": "f15", "grid": "f16"},
 }
 SECTIONS = {
     "source": SourceConfig, "detector": DetectorConfig, "emotion": EmotionConfig,
