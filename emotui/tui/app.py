@@ -27,11 +27,12 @@ from textual.widgets import DataTable, Footer, RichLog
 from textual.worker import Worker, get_current_worker
 
 from emotui.alerts.events import AlertSetupError
-from emotui.alerts.hub import AlertHub, AlertListener, rule_engine
+from emotui.alerts.hub import AlertHub, AlertListener
+from emotui.cameras import camera_setups, open_cameras
 from emotui.capture import SourceError, SourceState, SourceStatus
 from emotui.config import AlertRuleConfig, Config, ConfigError, KeysConfig, write_thresholds
 from emotui.models import ModelError
-from emotui.pipeline import FrameResult, Pipeline, create_pipeline
+from emotui.pipeline import CameraSet, FrameResult, Pipeline
 from emotui.snapshots import SnapshotError, default_snapshot_dir, save_snapshot
 from emotui.tui.graphics import Graphics
 from emotui.tui.messages import (
@@ -96,7 +97,8 @@ class EmotuiApp(App[int]):
         self.config = config
         self.graphics = graphics
         self.source_text = source if source is not None else config.source.uri
-        self.engine = rule_engine(config, self.source_text)  # live thresholds, kept also while the alerts are off
+        self.cameras = camera_setups(config, self.source_text)  # one camera: the console shows the first
+        self.engine = self.cameras[0].engine  # live thresholds, kept also while the alerts are off
         self.hub: AlertHub | None = None
         self.selected_rule = 0
         self.pipeline: Pipeline | None = None  # the analysis worker's, once it reads the source
@@ -156,11 +158,11 @@ class EmotuiApp(App[int]):
                 pass
         self.log_line(f"opening {self.source_text}", "info")
         try:
-            self.hub = AlertHub(self.config, self.source_text, AlertListener(
+            self.hub = AlertHub(self.config, self.cameras, AlertListener(
                 on_event=lambda event: self.post_message(AlertRaised(event)),
                 on_problem=lambda text: self.post_message(AlertSinkProblem(text)),
-                on_armed=lambda armed, origin: self.post_message(AlertsArmed(armed, origin)),
-                ring_bell=self._ring_bell), engine=self.engine)
+                on_armed=lambda armed, origin, camera: self.post_message(AlertsArmed(armed, origin)),
+                ring_bell=self._ring_bell))
         except AlertSetupError as error:
             self.log_line(f"alerts off: {error}", "error")
         self._analyse()
@@ -204,17 +206,17 @@ class EmotuiApp(App[int]):
         """Build the pipeline, feed its results to the screen and the alert hub, and stop it. Cancelled
         (the app quits), it starts no source and feeds the hub nothing more."""
         worker = get_current_worker()
-        pipeline: Pipeline | None = None
+        cameras: CameraSet | None = None
         try:
-            pipeline = self._build_pipeline(worker)
-            if pipeline is None:
+            cameras = self._build_pipeline(worker)
+            if cameras is None:
                 return
             with self._analysis_lock:
                 if worker.is_cancelled:
                     return
-                self.pipeline = pipeline  # from now on on_unmount stops it
+                self.pipeline = cameras.cameras[0]  # from now on on_unmount stops it
             self.post_message(AnalysisStarted())
-            for result in pipeline.results():
+            for result in cameras.results():
                 with self._analysis_lock:
                     if worker.is_cancelled:
                         return
@@ -229,10 +231,10 @@ class EmotuiApp(App[int]):
         except Exception as error:  # keep the console up and say what broke
             self.post_message(AnalysisFailed(f"analysis stopped: {type(error).__name__}: {error}"))
         finally:
-            if pipeline is not None:
-                pipeline.stop()
+            if cameras is not None:
+                cameras.stop()
 
-    def _build_pipeline(self, worker: Worker) -> Pipeline | None:
+    def _build_pipeline(self, worker: Worker) -> CameraSet | None:
         """The pipeline, built on a daemon thread so that quitting during a slow build (a model
         pull, a DeepFace load) ends the process at once: None when the worker is cancelled first.
         The build's errors are raised here."""
@@ -240,8 +242,8 @@ class EmotuiApp(App[int]):
 
         def build() -> None:
             try:
-                pipeline = create_pipeline(
-                    self.config, self.source_text, lambda text: self.post_message(ModelProgress(text)),
+                pipeline = open_cameras(
+                    self.cameras, lambda text: self.post_message(ModelProgress(text)),
                     realtime=self.config.ui.realtime, fail_fast=False, on_status=partial(self._source_changed, worker))
             except BaseException as error:  # handed to the worker, which reports it
                 built["error"] = error
@@ -260,13 +262,13 @@ class EmotuiApp(App[int]):
             raise built["error"]
         return built["pipeline"]
 
-    def _source_changed(self, worker: Worker, status: SourceStatus) -> None:
+    def _source_changed(self, worker: Worker, camera: str, status: SourceStatus) -> None:
         """From the capture thread."""
         with self._analysis_lock:
             if worker.is_cancelled:
                 return
             if self.hub is not None:
-                self.hub.source_status(status)
+                self.hub.source_status(status, camera)
         self.post_message(SourceChanged(status))
 
     def on_model_progress(self, message: ModelProgress) -> None:
