@@ -241,6 +241,23 @@ class Capture:
 
     # --- the consumer's side ------------------------------------------------------------------
 
+    def poll(self) -> Frame | None:
+        """The next frame if one is waiting, else None at once; `finished` tells when none will come.
+        `on_frame` hears of each frame and of the end (from the capture thread)."""
+        return self._buffer.poll()
+
+    @property
+    def finished(self) -> bool:
+        return self._buffer.finished
+
+    @property
+    def error(self) -> Exception | None:
+        """What stopped the capture thread, if anything."""
+        return self._error
+
+    def listen(self, on_frame: Callable[[], None]) -> None:
+        self._buffer.on_change = on_frame
+
     def frames(self) -> Iterator[Frame]:
         """Frames until the source ends or stop() is called; re-raises a capture failure."""
         while (frame := self._buffer.get()) is not None:

@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field as dataclass_field
 from functools import partial
 
 import numpy as np
@@ -28,11 +28,13 @@ from textual.widgets import DataTable, Footer, RichLog
 from textual.worker import Worker, get_current_worker
 
 from emotui.alerts.events import AlertSetupError
-from emotui.alerts.hub import AlertHub, AlertListener, rule_engine
+from emotui.alerts.hub import AlertHub, AlertListener
+from emotui.alerts.rules import RuleEngine
+from emotui.cameras import CameraSetup, camera_setups, open_cameras
 from emotui.capture import SourceError, SourceState, SourceStatus
 from emotui.config import AlertRuleConfig, Config, ConfigError, KeysConfig, write_thresholds
 from emotui.models import ModelError
-from emotui.pipeline import FrameResult, Pipeline, create_pipeline
+from emotui.pipeline import CameraSet, FrameResult, Pipeline
 from emotui.snapshots import SnapshotError, default_snapshot_dir, save_snapshot
 from emotui.tui.graphics import Graphics
 from emotui.tui.messages import (
@@ -81,19 +83,32 @@ SEVERAL_CAMERAS_ACTIONS = {"toggle_armed_all", "show_grid", "focus_camera"}  # h
 
 @dataclass
 class CameraView:
-    """One camera as the console shows it: its analysis' newest result and its source's state."""
+    """One camera as the console shows it: its setup (name, source, rule engine), its analysis' newest
+    result and its source's state."""
 
-    name: str
-    source_text: str
+    setup: CameraSetup
     pipeline: Pipeline | None = None  # once its analysis reads the source
     latest: FrameResult | None = None
     source_state: str = "starting"  # "" once analysed; "ended", "error"
     source_status: SourceStatus | None = None  # the newest the capture thread reported
     status_logged: SourceState | None = None
-    timelines: Timelines = field(default_factory=Timelines)
+    timelines: Timelines = dataclass_field(default_factory=Timelines)
     shown_index: int | None = None  # the result shown in the preview
     zoom_track: int | None = None  # the face the preview is zoomed into
     last_alert: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.setup.name
+
+    @property
+    def source_text(self) -> str:
+        return self.setup.source
+
+    @property
+    def engine(self) -> RuleEngine:
+        """Its rules with their live thresholds, and its arming."""
+        return self.setup.engine
 
 
 class EmotuiApp(App[int]):
@@ -122,12 +137,12 @@ class EmotuiApp(App[int]):
         super().__init__()
         self.config = config
         self.graphics = graphics
-        source_text = source if source is not None else config.source.uri
-        self.engine = rule_engine(config, source_text)  # live thresholds, kept also while the alerts are off
-        self.cameras = [CameraView(self.engine.camera, source_text)]
+        self.setups = camera_setups(config, source)  # each with its engine: live thresholds, also while alerts are off
+        self.cameras = [CameraView(setup) for setup in self.setups]
         self.current = 0  # the focused camera, or the one selected in the grid
         self.in_grid = len(self.cameras) > 1  # the grid of cameras is shown (else the current one, full size)
         self.hub: AlertHub | None = None
+        self.camera_set: CameraSet | None = None  # the analysis worker's, once it reads the sources
         self.selected_rule = 0
         # Held by the analysis threads to hand over the pipeline or feed the hub, and by on_unmount to
         # cancel the worker: once cancelled, they do neither.
@@ -143,6 +158,10 @@ class EmotuiApp(App[int]):
     @property
     def source_text(self) -> str:
         return self.camera.source_text
+
+    @property
+    def engine(self) -> RuleEngine:
+        return self.camera.engine
 
     @property
     def pipeline(self) -> Pipeline | None:
@@ -214,13 +233,14 @@ class EmotuiApp(App[int]):
                 self._previous_handlers[name] = signal.signal(getattr(signal, name), handler)
             except (AttributeError, ValueError):  # no such signal (Windows), or not the main thread
                 pass
-        self.log_line(f"opening {self.source_text}", "info")
+        for camera in self.cameras:
+            self.camera_log(camera, f"opening {camera.source_text}", "info")
         try:
-            self.hub = AlertHub(self.config, self.source_text, AlertListener(
+            self.hub = AlertHub(self.config, self.cameras, AlertListener(
                 on_event=lambda event: self.post_message(AlertRaised(event)),
                 on_problem=lambda text: self.post_message(AlertSinkProblem(text)),
-                on_armed=lambda armed, origin: self.post_message(AlertsArmed(armed, origin)),
-                ring_bell=self._ring_bell), engine=self.engine)
+                on_armed=lambda armed, origin, camera: self.post_message(AlertsArmed(armed, origin, camera)),
+                ring_bell=self._ring_bell))
         except AlertSetupError as error:
             self.log_line(f"alerts off: {error}", "error")
         self._analyse()
@@ -228,8 +248,8 @@ class EmotuiApp(App[int]):
     def on_unmount(self) -> None:
         with self._analysis_lock:  # from here on no pipeline is handed over and the hub is fed nothing
             self.workers.cancel_group(self, "analysis")
-        if self.pipeline is not None:
-            self.pipeline.stop()  # ends the worker's wait for a frame and releases the source now
+        if self.camera_set is not None:
+            self.camera_set.stop()  # ends the worker's wait for a frame and releases the sources now
         if self.hub is not None:
             self.hub.close(timeout=2.0)  # ends open alerts, flushes the sinks, writes `stop`
         for name, handler in getattr(self, "_previous_handlers", {}).items():
@@ -264,36 +284,38 @@ class EmotuiApp(App[int]):
         """Build the pipeline, feed its results to the screen and the alert hub, and stop it. Cancelled
         (the app quits), it starts no source and feeds the hub nothing more."""
         worker = get_current_worker()
-        camera = self.cameras[0]
-        pipeline: Pipeline | None = None
+        cameras: CameraSet | None = None
         try:
-            pipeline = self._build_pipeline(worker, camera)
-            if pipeline is None:
+            cameras = self._build_pipeline(worker)
+            if cameras is None:
                 return
+            views = {camera.name: camera for camera in self.cameras}
             with self._analysis_lock:
                 if worker.is_cancelled:
                     return
-                camera.pipeline = pipeline  # from now on on_unmount stops it
-            self.post_message(AnalysisStarted(camera.name))
-            for result in pipeline.results():
+                self.camera_set = cameras  # from now on on_unmount stops it
+                for pipeline in cameras:
+                    views[pipeline.name].pipeline = pipeline
+            self.post_message(AnalysisStarted())
+            for result in cameras.results():
                 with self._analysis_lock:
                     if worker.is_cancelled:
                         return
-                    camera.latest = result
+                    views.get(result.camera, self.cameras[0]).latest = result
                     if self.hub is not None:
                         self.hub.observe(result)
-            self.post_message(SourceEnded(camera.name))
+            self.post_message(SourceEnded())
         except SourceError as error:
-            self.post_message(AnalysisFailed(camera.name, f"source error: {error}"))
+            self.post_message(AnalysisFailed(f"source error: {error}"))
         except ModelError as error:
-            self.post_message(AnalysisFailed(camera.name, f"model error: {error}"))
+            self.post_message(AnalysisFailed(f"model error: {error}"))
         except Exception as error:  # keep the console up and say what broke
-            self.post_message(AnalysisFailed(camera.name, f"analysis stopped: {type(error).__name__}: {error}"))
+            self.post_message(AnalysisFailed(f"analysis stopped: {type(error).__name__}: {error}"))
         finally:
-            if pipeline is not None:
-                pipeline.stop()
+            if cameras is not None:
+                cameras.stop()
 
-    def _build_pipeline(self, worker: Worker, camera: CameraView) -> Pipeline | None:
+    def _build_pipeline(self, worker: Worker) -> CameraSet | None:
         """The pipeline, built on a daemon thread so that quitting during a slow build (a model
         pull, a DeepFace load) ends the process at once: None when the worker is cancelled first.
         The build's errors are raised here."""
@@ -301,10 +323,9 @@ class EmotuiApp(App[int]):
 
         def build() -> None:
             try:
-                pipeline = create_pipeline(
-                    self.config, camera.source_text, lambda text: self.post_message(ModelProgress(text)),
-                    realtime=self.config.ui.realtime, fail_fast=False,
-                    on_status=partial(self._source_changed, worker, camera.name))
+                pipeline = open_cameras(
+                    self.setups, lambda text: self.post_message(ModelProgress(text)),
+                    realtime=self.config.ui.realtime, fail_fast=False, on_status=partial(self._source_changed, worker))
             except BaseException as error:  # handed to the worker, which reports it
                 built["error"] = error
                 return
@@ -328,7 +349,7 @@ class EmotuiApp(App[int]):
             if worker.is_cancelled:
                 return
             if self.hub is not None:
-                self.hub.source_status(status)
+                self.hub.source_status(status, camera)
         self.post_message(SourceChanged(camera, status))
 
     def _view(self, name: str) -> CameraView:
@@ -345,9 +366,9 @@ class EmotuiApp(App[int]):
         # Models and the UI are loaded: keep the collector from rescanning them (long pauses
         # delay key handling on small devices).
         gc.freeze()
-        camera = self._view(message.camera)
-        camera.source_state = ""
-        self.camera_log(camera, f"analysing {camera.pipeline.source} with {self.models_text()}", "info")
+        for camera in self.cameras:
+            camera.source_state = ""
+            self.camera_log(camera, f"analysing {camera.pipeline.source} with {self.models_text()}", "info")
 
     def on_alert_raised(self, message: AlertRaised) -> None:
         event = message.event
@@ -367,7 +388,11 @@ class EmotuiApp(App[int]):
             self._loop.call_soon_threadsafe(self.bell)
 
     def on_alerts_armed(self, message: AlertsArmed) -> None:
-        self.log_line(f"alerts {'armed' if message.armed else 'disarmed'} ({message.origin})", "warning")
+        text = f"alerts {'armed' if message.armed else 'disarmed'} ({message.origin})"
+        if message.camera is None:
+            self.log_line(f"every camera: {text}" if len(self.cameras) > 1 else text, "warning")
+        else:
+            self.camera_log(self._view(message.camera), text, "warning")
         self._refresh_panels()
 
     def on_source_changed(self, message: SourceChanged) -> None:
@@ -394,16 +419,15 @@ class EmotuiApp(App[int]):
         camera.status_logged = status.state
 
     def on_source_ended(self, message: SourceEnded) -> None:
-        camera = self._view(message.camera)
-        self.camera_log(camera, f"source ended: {camera.source_text}", "info")
-        camera.source_state = "ended"
+        for camera in self.cameras:
+            self.camera_log(camera, f"source ended: {camera.source_text}", "info")
+            camera.source_state = "ended"
 
     def on_analysis_failed(self, message: AnalysisFailed) -> None:
-        camera = self._view(message.camera)
-        self.camera_log(camera, message.text, "error")
-        camera.source_state = "error"
-        if camera is self.camera:
-            self.preview.clear(message.text)
+        self.log_line(message.text, "error")
+        for camera in self.cameras:
+            camera.source_state = "error"
+        self.preview.clear(message.text)
 
     def on_alert_sink_problem(self, message: AlertSinkProblem) -> None:
         self.log_line(message.text, "warning")
@@ -473,7 +497,7 @@ class EmotuiApp(App[int]):
         faces = result.faces if result and not self.in_grid else []
         if result is None and not self.in_grid:
             self._explain_empty_preview(paused)
-        alerts = "alerts off" if self.hub is None else "armed" if self.hub.engine.armed else "disarmed"
+        alerts = "alerts off" if self.hub is None else "armed" if self.engine.armed else "disarmed"
         state = self._source_state_text(self.camera)
         self.header.show(self._header_camera(), alerts, paused, not self.bell_on, state or "live", self.models_text())
         self.rules_bar.show(self.rules, self.selected_rule)
@@ -619,8 +643,9 @@ class EmotuiApp(App[int]):
         return self.engine.current_rules()
 
     def _set_threshold(self, rule: AlertRuleConfig, value: float) -> float:
+        """On the current camera."""
         if self.hub is not None:
-            return self.hub.set_threshold(rule.name, value, "console")  # recorded in the audit log
+            return self.hub.set_threshold(rule.name, value, "console", self.camera.name)  # recorded in the audit log
         return self.engine.set_threshold(rule.name, value)
 
     def _change_threshold(self, direction: int) -> None:
@@ -657,6 +682,10 @@ class EmotuiApp(App[int]):
         self.push_screen(ThresholdEditor(self.rules), apply)
 
     def action_write_config(self) -> None:
+        if len(self.cameras) > 1:
+            self.log_line("with several cameras, set each camera's thresholds in its [[cameras]] table "
+                          "(thresholds = {fear = 0.7}); w writes a single camera's", "warning")
+            return
         try:
             path = write_thresholds(self.config.path, self.rules)
         except (ConfigError, OSError) as error:
@@ -666,10 +695,18 @@ class EmotuiApp(App[int]):
         self.log_line(f"thresholds written to {path}", "info")
 
     def action_toggle_armed(self) -> None:
+        """The current camera's alerts."""
         if self.hub is None:
             self.log_line("alerts are off (see the error above)", "warning")
             return
-        self.hub.set_armed(not self.hub.engine.armed, "console")
+        self.hub.set_armed(not self.engine.armed, "console", self.camera.name)
+
+    def action_toggle_armed_all(self) -> None:
+        """Every camera's alerts: all armed, unless all of them already are."""
+        if self.hub is None:
+            self.log_line("alerts are off (see the error above)", "warning")
+            return
+        self.hub.set_armed(not all(camera.engine.armed for camera in self.cameras), "console")
 
     def action_toggle_boxes(self) -> None:
         self.boxes_on = not self.boxes_on

@@ -20,23 +20,18 @@ class ModelProgress(Message):
 
 @dataclass
 class AnalysisStarted(Message):
-    """The worker built the camera's pipeline and reads its source."""
-
-    camera: str
+    """The worker built the cameras' pipelines (now the app's `camera_set`) and reads their sources."""
 
 
 @dataclass
 class SourceEnded(Message):
-    """The camera's source has no more frames (a file played once, say); its analysis has stopped."""
-
-    camera: str
+    """The sources have no more frames (files played once, say); the worker has stopped."""
 
 
 @dataclass
 class AnalysisFailed(Message):
-    """The camera's source, a model or the analysis failed; its analysis has stopped."""
+    """A source, a model or the analysis failed; the worker has stopped."""
 
-    camera: str
     text: str
 
 
@@ -57,10 +52,11 @@ class AlertRaised(Message):
 
 @dataclass
 class AlertsArmed(Message):
-    """The alerts were armed or disarmed, from the console, MQTT or the config."""
+    """The alerts of a camera (None: of every camera) were armed or disarmed, from the console, MQTT or the config."""
 
     armed: bool
     origin: str
+    camera: str | None = None
 
 
 @dataclass

@@ -62,7 +62,7 @@ class SlowFactory:
 @pytest.fixture
 async def slow_factory(monkeypatch):
     factory = SlowFactory(delay=1.0)
-    monkeypatch.setattr("emotui.tui.app.create_pipeline", factory)
+    monkeypatch.setattr("emotui.cameras.create_pipeline", factory)  # what open_cameras builds each camera with
     yield factory
     # A worker outliving its app would keep the event loop from closing: stop what it reads.
     if factory.called.is_set() and factory.built.wait(timeout=60):
