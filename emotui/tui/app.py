@@ -236,7 +236,7 @@ class EmotuiApp(App[int]):
         for camera in self.cameras:
             self.camera_log(camera, f"opening {camera.source_text}", "info")
         try:
-            self.hub = AlertHub(self.config, self.cameras, AlertListener(
+            self.hub = AlertHub(self.config, self.setups, AlertListener(
                 on_event=lambda event: self.post_message(AlertRaised(event)),
                 on_problem=lambda text: self.post_message(AlertSinkProblem(text)),
                 on_armed=lambda armed, origin, camera: self.post_message(AlertsArmed(armed, origin, camera)),
