@@ -580,6 +580,7 @@ class EmotuiApp(App[int]):
             self.preview.display = not self.in_grid
             self.camera.shown_index = None  # the preview draws the focused camera at once
             self._refresh_tiles()
+            self._refresh_preview()
         (self.grid if self.in_grid else self.events_list).focus()
         self.refresh_bindings()
 

@@ -25,6 +25,7 @@ from emotui.tui.preview import AUTO, Preview, PreviewBox
 
 MAX_SIDE = 3  # tiles across and down at most: 3x3
 MIN_TILE_COLUMNS, MIN_TILE_ROWS = 30, 8  # a 3x3 grid needs tiles at least this big, else 2x2 and pages
+ALERT_LINE_FROM_ROWS = 6  # a shorter tile leaves out its last-alert line, for the picture
 STATE_STYLES = {
     "live": "bold green", "connecting": "yellow", "retrying": "yellow", "lost": "bold red", "failed": "bold red",
     "error": "bold red", "offline": "bold red", "ended": "dim", "paused": "yellow", "starting": "dim",
@@ -111,6 +112,9 @@ class CameraTile(Vertical):
         else:
             self.preview.show(state.picture, state.boxes)
 
+    def on_resize(self, event: events.Resize) -> None:
+        self._alert.display = event.size.height >= ALERT_LINE_FROM_ROWS
+
     def on_click(self, event: events.Click) -> None:
         event.stop()
         self.post_message(self.Clicked(self))
@@ -128,7 +132,7 @@ class CameraGrid(Widget, can_focus=True):
         Binding("right", "move(1, 0)", "next camera", show=False),
         Binding("up", "move(0, -1)", "camera above", show=False),
         Binding("down", "move(0, 1)", "camera below", show=False),
-        Binding("enter", "open", "focus the camera", show=False),
+        Binding("enter", "open", "focus", show=True),
     ]
 
     @dataclass

@@ -122,7 +122,7 @@ async def test_pause_snapshot_and_thresholds_act_on_the_selected_camera(config, 
         assert "PAUSED" not in header_text(app)
     sidecars = list((tmp_path / "snaps").glob("*.json"))
     assert len(sidecars) == 1 and json.loads(sidecars[0].read_text())["source"].endswith("garage.png")
-    changes = [(record["camera"], record["value"]) for record in audit_records(tmp_path / "alerts")
+    changes = [(record["data"]["camera"], record["data"]["threshold"]) for record in audit_records(tmp_path / "alerts")
                if record["type"] == "threshold"]
     assert changes == [("garage", pytest.approx(0.65)), ("hall", pytest.approx(0.55))]
 
@@ -141,7 +141,7 @@ async def test_a_arms_the_current_camera_and_shift_a_every_camera(config, tmp_pa
         await pilot.press("A")
         await wait_for(pilot, lambda: "every camera: alerts disarmed (console)" in log_text(app))
         assert armed() == [False] * 4
-    arming = [(record["type"], record["camera"]) for record in audit_records(tmp_path / "alerts")
+    arming = [(record["type"], record["data"]["camera"]) for record in audit_records(tmp_path / "alerts")
               if record["type"] in ("armed", "disarmed")]
     assert arming == [("disarmed", "garage"), ("armed", None), ("disarmed", None)]
 
@@ -154,8 +154,8 @@ async def test_help_and_palette_list_the_camera_keys_once(config):
         assert "Arm / disarm every camera's alerts" in titles and "Back to the camera grid" in titles
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        shown = " ".join(str(static.render()) for static in app.screen.query("Static"))
-        assert "arm / disarm every camera's alerts" in shown and "focus camera 1-9 full size" in shown
+        shown = dict(app.screen._keys)
+        assert shown["A"] == "arm / disarm every camera's alerts" and shown["1-9"] == "focus camera 1-9 full size"
 
 
 async def test_one_camera_has_no_grid_and_no_camera_keys(tmp_path):
