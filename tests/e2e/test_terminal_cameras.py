@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from tests.e2e.test_terminal import (
-    FACE_HEADER, START_S, STEP_S, Terminal, header, python_path, require, status_line, wait_for,
+from tests.e2e.test_terminal import (  # noqa: F401 (terminal: the fixture)
+    FACE_HEADER, START_S, STEP_S, header, python_path, status_line, terminal, wait_for,
 )
 
 pytestmark = pytest.mark.usefixtures("model_store")
@@ -29,14 +29,6 @@ TILE = re.compile(r"(\d+)  ([a-z]+) (live|connecting|retrying|lost|ended|failed|
 def tiles(screen: str) -> dict[str, tuple[str, int]]:
     """Each tile's camera name -> (state, faces), read off the tiles' title lines."""
     return {match[2]: (match[3], int(match[4])) for match in TILE.finditer(screen)}
-
-
-@pytest.fixture
-def terminal(tmp_path):
-    require("tmux")
-    terminal = Terminal(tmp_path)
-    yield terminal
-    terminal.kill()
 
 
 def test_the_grid_shows_live_tiles_and_a_camera_focused_and_back(terminal, media_dir, model_store, tmp_path):

@@ -5,7 +5,6 @@ Cameras are generated images (each analysed once), so that the tests need models
 from __future__ import annotations
 
 import json
-import time
 
 import cv2
 import numpy as np
@@ -16,6 +15,7 @@ from emotui.tui.app import create_app
 from emotui.tui.screens import HelpScreen
 from emotui.tui.tiles import CameraGrid
 from tests.helpers import audit_records
+from tests.integration.test_tui_pilot import header_text, log_text, wait_for
 
 pytestmark = pytest.mark.usefixtures("model_store")
 
@@ -35,27 +35,11 @@ def config(tmp_path):
     return config
 
 
-async def wait_for(pilot, condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
-
-
 async def analysed(pilot):
     """The app once every camera has its frame."""
     app = pilot.app
-    await wait_for(pilot, lambda: all(camera.latest is not None for camera in app.cameras))
+    await wait_for(pilot, lambda: all(camera.latest is not None for camera in app.cameras), timeout=60)
     return app
-
-
-def header_text(app) -> str:
-    return str(app.header.render())
-
-
-def log_text(app) -> str:
-    return "\n".join(line.text for line in app.log_view.lines)
 
 
 def footer_keys(app) -> set[str]:
