@@ -44,6 +44,7 @@ class CameraSetup:
     source: str  # its source as given (uri)
     detect_fps: float  # analysed frames per second at most; 0: every frame
     engine: RuleEngine  # its rules with their live thresholds, and its arming
+    table: bool  # described by a [[cameras]] table (else by the [source] table)
 
 
 def camera_setups(config: Config, source: str | None = None,
@@ -52,7 +53,7 @@ def camera_setups(config: Config, source: str | None = None,
     uri when given) when the config has no [[cameras]] or a source is given."""
     if source is not None or not config.cameras:
         uri = source if source is not None else config.source.uri
-        return [CameraSetup(camera_name(config), config, uri, 0.0, rule_engine(config, uri, clock))]
+        return [CameraSetup(camera_name(config), config, uri, 0.0, rule_engine(config, uri, clock), table=False)]
     return [_setup(config, camera, clock) for camera in config.cameras if camera.enabled]
 
 
@@ -64,7 +65,8 @@ def _setup(config: Config, camera: CameraConfig, clock: Callable[[], float]) -> 
         config, source=source, cameras=[],
         detector=dataclasses.replace(config.detector, masks=[*config.detector.masks, *camera.masks]),
         alerts=dataclasses.replace(config.alerts, rules=rules))
-    return CameraSetup(camera.name, own, camera.uri, camera.detect_fps, rule_engine(own, camera.uri, clock))
+    return CameraSetup(camera.name, own, camera.uri, camera.detect_fps, rule_engine(own, camera.uri, clock),
+                       table=True)
 
 
 def open_cameras(setups: list[CameraSetup], progress: Progress, realtime: bool = False, fail_fast: bool = True,

@@ -11,6 +11,7 @@ in a `dropped` audit record."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import threading
@@ -23,6 +24,7 @@ import platformdirs
 
 from emotui import __version__
 from emotui.alerts.audit import AuditLog, AuditLogError, AuditSink, record_unclean_stop
+from emotui.alerts.claims import Claims
 from emotui.alerts.command import ExecHook
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.mqtt import MqttSink
@@ -41,12 +43,33 @@ from emotui.vocabulary import EventType
 
 AUDIT_FILE = "alerts.jsonl"
 OUTBOX_FILE = "outbox.sqlite3"
+MAX_FOLDER_NAME = 128  # a camera set's alerts folder; longer lists of names are hashed
 WORK_QUEUE_MAX = 10_000  # events and requests waiting for the dispatcher; beyond, the newest are dropped
 
 
 def default_alerts_dir() -> Path:
     """The user data dir's alerts folder (e.g. ~/.local/share/emotui/alerts)."""
     return Path(platformdirs.user_data_dir("emotui")) / "alerts"
+
+
+def default_claims_dir() -> Path:
+    """Where running processes lock the cameras they watch (emotui.alerts.claims)."""
+    return Path(platformdirs.user_data_dir("emotui")) / "cameras"
+
+
+def alerts_folder(config: Config, cameras: list[CameraSetup]) -> Path:
+    """The audit log's and delivery queue's folder: `alerts.dir`; by default the user data dir's
+    alerts folder for the [source] camera (where it always was), and for cameras of [[cameras]]
+    tables a folder of its own per set of cameras (`alerts/door+garden`), so processes watching
+    different cameras each have theirs."""
+    if config.alerts.dir:
+        return Path(config.alerts.dir).expanduser()
+    if not any(camera.table for camera in cameras):
+        return default_alerts_dir()
+    names = "+".join(sorted(camera.name for camera in cameras))
+    if len(names) > MAX_FOLDER_NAME:
+        names = f"{len(cameras)}-cameras-{hashlib.sha256(names.encode()).hexdigest()[:12]}"
+    return default_alerts_dir() / names
 
 
 @dataclass(frozen=True)
@@ -103,12 +126,14 @@ class AlertHub:
         self.cameras = camera_setups(config, cameras, clock) if isinstance(cameras, str) else cameras
         self.engines = {camera.name: camera.engine for camera in self.cameras}
         self._sources = {camera.name: redact_source(camera.source) for camera in self.cameras}
-        folder = self._folder = Path(config.alerts.dir).expanduser() if config.alerts.dir else default_alerts_dir()
+        folder = self._folder = alerts_folder(config, self.cameras)
+        self._claims = Claims(default_claims_dir(), list(self.engines), folder)
         self.disk = DiskFull(self.problem)  # a full disk: told once, what is not written counted
         try:
             log = AuditLog(folder / AUDIT_FILE, int(config.alerts.log_max_mb * 1_000_000), config.alerts.log_keep)
             ended = record_unclean_stop(log)
         except AuditLogError as error:
+            self._claims.release()
             raise AlertSetupError(str(error)) from None
         self.audit = AuditSink(log, listener.on_problem, self.disk, self._show)
         if ended is not None:
@@ -147,6 +172,7 @@ class AlertHub:
             self._close_sinks(0)
             self._record("problem", {"text": f"alerts not started: {error}"})
             self._close_audit()
+            self._claims.release()
             raise
         self._sinks.append(self.audit)
         if config.alerts.exec:
@@ -232,6 +258,7 @@ class AlertHub:
         self._record_dropped(force=True)
         self._close_sinks(timeout)
         self._close_audit()
+        self._claims.release()
 
     # --- the dispatcher thread ----------------------------------------------------------------------
 

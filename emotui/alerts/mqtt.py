@@ -1,13 +1,13 @@
 """MQTT sink (paho-mqtt): alert events, live state, snapshots, arming and Home Assistant discovery.
 
-Topics under the configured prefix (default `emotui`):
+Topics under the configured prefix (default `emotui`), those of `<camera>` once per camera of the process:
 - `<prefix>/available`: `online`, retained; the broker sets `offline` (last will) if emotui vanishes.
 - `<prefix>/events`: `{"type": new|update|end, "before": {...}, "after": {...}}` like `frigate/events`.
   Events go through an on-disk outbox and are published in order with QoS 1, so those raised
   while the broker is down are delivered, in order, once it is back.
 - `<prefix>/<camera>/state`: `{"faces", "dominant", "emotions", "armed"}`, retained, on change.
 - `<prefix>/<camera>/snapshot`: the latest alert snapshot as JPEG, retained.
-- `<prefix>/<camera>/armed/set` (`ON`/`OFF`, subscribed) and `<prefix>/<camera>/armed/state` (retained).
+- `<prefix>/<camera>/armed/set` (`ON`/`OFF`, subscribed: arms that camera) and `<prefix>/<camera>/armed/state` (retained).
 - `<prefix>/<camera>/alerts/<rule>/state`: `ON` while the rule has an open alert, retained.
 - `<prefix>/<camera>/status`: the source's state (connecting, live, lost, retrying, ...), retained.
 - `<prefix>/tracked_object_update`: `{"type": "classification", "model": "emotion", "sub_label", "score", ...}`

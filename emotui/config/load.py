@@ -107,8 +107,9 @@ def _inherit_source(config: Config, data: dict, locator: _Locator) -> list[Confi
         for key in inherited:
             if key not in table:
                 setattr(camera, key, getattr(config.source, key))
-        issues.extend(locator.issue(f"cameras[{index}].{key}", f"{problem} (with the [source] values it inherits)")
-                      for key, problem in camera.cross_checks())
+        issues.extend(ConfigIssue(f"cameras[{index}].{key}", f"{problem} (with the [source] values it inherits)",
+                                  locator.path, locator.line_of(f"cameras[{index}]" + (f".{key}" if key in table else "")))
+                      for key, problem in SourceConfig.cross_checks(camera))
     return issues
 
 

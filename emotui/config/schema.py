@@ -482,6 +482,11 @@ class CameraConfig(SourceConfig):
     thresholds: dict[str, float] = setting({}, "per-rule threshold on this camera, e.g. {fear = 0.7}",
                                            _thresholds)
 
+    def cross_checks(self) -> list[tuple[str, str]]:
+        """None while the table is read: the source keys are checked together once the camera has
+        the [source] values it does not set (emotui.config.load)."""
+        return []
+
 
 @dataclass
 class KeysConfig:

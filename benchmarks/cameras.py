@@ -1,0 +1,138 @@
+"""Several cameras in one process: can the analysis pool keep every camera at its `detect_fps`?
+Prints JSON.
+
+    EMOTUI_MODELS_DIR=.models .venv/bin/python benchmarks/cameras.py [--cameras 4] [--detect-fps 10]
+        [--seconds 30] [--threads 0] [--workers 0] [--find-max]
+
+Each camera plays a 640x480 copy (made with ffmpeg in a temporary folder) of one of the face videos
+of the research media, looped, in real time at 15 fps, through the default detector and emotion
+model, capped at `--detect-fps`. After a warm-up of 5 s, per camera over `--seconds`: the analysed
+frames per second, that as a share of the cap, the p95 of the analysis time of a frame (detect,
+classify, track) and of its latency (from the frame's hand-over by the capture thread to its
+result), and the frames the cap skipped; for the process, the peak and current RSS and the load
+average. `--find-max` raises the number of cameras at 5 fps each from 1 while every camera keeps
+at least 90% of its cap, and reports the largest that does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from emotui.cameras import camera_setups, open_cameras  # noqa: E402
+from emotui.config import CameraConfig, Config  # noqa: E402
+from emotui.pipeline import summarise  # noqa: E402
+from tests.media import find_media  # noqa: E402
+
+PLAY_FPS = 15
+SIZE = (640, 480)
+WARM_UP_S = 5.0
+MIN_SHARE_OF_CAP = 0.9
+
+
+def make_clips(media: Path, folder: Path) -> list[Path]:
+    """640x480, 15 fps copies of the face videos."""
+    clips = []
+    for source in sorted((media / "videos" / "faces").glob("*.mp4")):
+        target = folder / f"{source.stem}_640x480.mp4"
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(source), "-vf",
+                        f"scale={SIZE[0]}:{SIZE[1]},fps={PLAY_FPS}", "-an", str(target)], check=True)
+        clips.append(target)
+    return clips
+
+
+def current_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def run(clips: list[Path], cameras: int, detect_fps: float, seconds: float, threads: int, workers: int) -> dict:
+    config = Config()
+    config.models.threads = threads
+    config.cameras = [CameraConfig(name=f"cam{n}", uri=str(clips[n % len(clips)]), loop=True, detect_fps=detect_fps)
+                      for n in range(cameras)]
+    camera_set = open_cameras(camera_setups(config), lambda text: print(text, file=sys.stderr), realtime=True,
+                              workers=workers or None)
+    frames: dict[str, int] = defaultdict(int)
+    analysis_ms: dict[str, list[float]] = defaultdict(list)
+    latency_ms: dict[str, list[float]] = defaultdict(list)
+    started = time.perf_counter()
+    measured_from = started + WARM_UP_S
+    skipped_before = {}
+    for result in camera_set.results():
+        now = time.perf_counter()
+        if now < measured_from:
+            continue
+        if not skipped_before:
+            skipped_before = {camera.name: camera.skipped_by_cap for camera in camera_set}
+        if now >= measured_from + seconds:
+            break
+        frames[result.camera] += 1
+        analysis_ms[result.camera].append(sum(ms for stage, ms in result.stage_ms.items() if stage != "decode"))
+        latency_ms[result.camera].append(result.latency_ms)
+    camera_set.stop()
+    per_camera = {
+        camera.name: {
+            "clip": Path(camera.source.target).name,
+            "analysed_fps": round(frames[camera.name] / seconds, 2),
+            "share_of_cap": round(frames[camera.name] / seconds / detect_fps, 3),
+            "analysis_ms": summarise(analysis_ms[camera.name]),
+            "latency_ms": summarise(latency_ms[camera.name]),
+            "skipped_by_cap": camera.skipped_by_cap - skipped_before.get(camera.name, 0),
+        }
+        for camera in camera_set
+    }
+    return {
+        "cameras": cameras, "detect_fps": detect_fps, "seconds": seconds, "workers": camera_set.workers,
+        "model_threads": threads or "auto", "per_camera": per_camera,
+        "min_share_of_cap": min(c["share_of_cap"] for c in per_camera.values()),
+        "max_latency_p95_ms": max(c["latency_ms"]["p95"] for c in per_camera.values()),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "rss_mb": current_rss_mb(),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cameras", type=int, default=4)
+    parser.add_argument("--detect-fps", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--threads", type=int, default=0, help="models.threads (0: automatic)")
+    parser.add_argument("--workers", type=int, default=0, help="analysis threads (0: one per core)")
+    parser.add_argument("--find-max", action="store_true", help="the most cameras at 5 fps each")
+    parser.add_argument("--media", type=Path, default=find_media())
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="emotui-cameras-") as folder:
+        clips = make_clips(args.media, Path(folder))
+        if not args.find_max:
+            print(json.dumps(run(clips, args.cameras, args.detect_fps, args.seconds, args.threads, args.workers),
+                             indent=2))
+            return
+        trials = []
+        for cameras in range(1, 64):
+            trial = run(clips, cameras, 5.0, args.seconds, args.threads, args.workers)
+            trials.append({key: trial[key] for key in ("cameras", "min_share_of_cap", "max_latency_p95_ms",
+                                                       "peak_rss_mb", "load_average")})
+            print(json.dumps(trials[-1]), file=sys.stderr)
+            if trial["min_share_of_cap"] < MIN_SHARE_OF_CAP:
+                break
+        passing = [t["cameras"] for t in trials if t["min_share_of_cap"] >= MIN_SHARE_OF_CAP]
+        print(json.dumps({"max_cameras_at_5_fps": max(passing, default=0), "trials": trials}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
