@@ -246,7 +246,7 @@ class Console:
         """Feed what arrived (before `until`) to the emulated screen, one synchronized update at a
         time: a terminal shows an update when its end marker arrives. With `stop(screen)`, stop
         after the first update that makes it true and return the arrival time of its last chunk.
-        Updates that only redraw the `skip_rows` (preview and side panel) are not emulated: the key
+        Updates that only redraw the `skip_rows` (preview and side panel, or the grid) are not emulated: the key
         checks read the header above them and the log and status rows below them, and pyte is slow."""
         with self.lock:
             chunks = self.chunks[self.fed:]
@@ -340,7 +340,8 @@ def layout(console: Console) -> dict:
     log_y = next((y for y in range(rows) if re.match(r"─log─|.*─ log─", console.row(y))), None)
     picture = [(x, y) for y in range(1, rules_y or rows) for x in range(border_x or cols)
                if screen.buffer[y][x].data in "▀▄█"]
-    result = {"panel_cells": [border_x, rules_y - 1] if border_x is not None and rules_y is not None else None}
+    result = {"panel_cells": [border_x, rules_y - 1] if border_x is not None and rules_y is not None else None,
+              "main_rows": rules_y - 1 if rules_y is not None else None}  # the preview's, or the grid's
     if picture:
         xs, ys = [p[0] for p in picture], [p[1] for p in picture]
         result["picture_cells"] = [max(xs) - min(xs) + 1, max(ys) - min(ys) + 1]
@@ -481,7 +482,7 @@ def _measure(console: Console, warmup: float, seconds: float, presses: int) -> d
                                                      for u in preview_bytes]) if result["layout"]["panel_cells"] else {}
     result["status"] = status_figures(console)
     console.feed()
-    console.skip_rows = range(2, (result["layout"].get("panel_cells") or [0, 0])[1] + 2)  # 1-based rows 2.. of the panel
+    console.skip_rows = range(2, (result["layout"]["main_rows"] or 0) + 2)  # 1-based rows 2.. of the panel or grid
     say(f"emulated {len(window) / 1e6:.1f} MB in {time.perf_counter() - emulate_started:.1f} s; timing keys")
 
     # --- key latency while analysis runs
