@@ -139,6 +139,7 @@ class EmotuiApp(App[int]):
         self.graphics = graphics
         self.setups = camera_setups(config, source)  # each with its engine: live thresholds, also while alerts are off
         self.cameras = [CameraView(setup) for setup in self.setups]
+        self.views = {camera.name: camera for camera in self.cameras}
         self.current = 0  # the focused camera, or the one selected in the grid
         self.in_grid = len(self.cameras) > 1  # the grid of cameras is shown (else the current one, full size)
         self.hub: AlertHub | None = None
@@ -289,19 +290,18 @@ class EmotuiApp(App[int]):
             cameras = self._build_pipeline(worker)
             if cameras is None:
                 return
-            views = {camera.name: camera for camera in self.cameras}
             with self._analysis_lock:
                 if worker.is_cancelled:
                     return
                 self.camera_set = cameras  # from now on on_unmount stops it
                 for pipeline in cameras:
-                    views[pipeline.name].pipeline = pipeline
+                    self.views[pipeline.name].pipeline = pipeline
             self.post_message(AnalysisStarted())
             for result in cameras.results():
                 with self._analysis_lock:
                     if worker.is_cancelled:
                         return
-                    views.get(result.camera, self.cameras[0]).latest = result
+                    self.views.get(result.camera, self.cameras[0]).latest = result
                     if self.hub is not None:
                         self.hub.observe(result)
             self.post_message(SourceEnded())
@@ -352,9 +352,6 @@ class EmotuiApp(App[int]):
                 self.hub.source_status(status, camera)
         self.post_message(SourceChanged(camera, status))
 
-    def _view(self, name: str) -> CameraView:
-        return next(camera for camera in self.cameras if camera.name == name)
-
     def camera_log(self, camera: CameraView, text: str, severity: str) -> None:
         """A log line about one camera, named when there are several."""
         self.log_line(f"{camera.name}: {text}" if len(self.cameras) > 1 else text, severity)
@@ -373,7 +370,7 @@ class EmotuiApp(App[int]):
     def on_alert_raised(self, message: AlertRaised) -> None:
         event = message.event
         self.events_list.record(event)
-        camera = next((camera for camera in self.cameras if camera.name == event.camera), None)
+        camera = self.views.get(event.camera)
         if camera is not None:
             camera.last_alert = f"{event.rule} {time.strftime('%H:%M:%S', time.localtime(event.start_time))}"
 
@@ -392,13 +389,13 @@ class EmotuiApp(App[int]):
         if message.camera is None:
             self.log_line(f"every camera: {text}" if len(self.cameras) > 1 else text, "warning")
         else:
-            self.camera_log(self._view(message.camera), text, "warning")
+            self.camera_log(self.views[message.camera], text, "warning")
         self._refresh_panels()
 
     def on_source_changed(self, message: SourceChanged) -> None:
         """Each outage is logged once when it starts and once when the source is back; the
         header and the status line show the state (and the next retry) all along."""
-        camera, status = self._view(message.camera), message.status
+        camera, status = self.views[message.camera], message.status
         previous = camera.status_logged
         camera.source_status = status
         if status.state == SourceState.CONNECTING:
@@ -416,6 +413,8 @@ class EmotuiApp(App[int]):
             self.camera_log(camera, "source connected", "info")
         elif status.state == SourceState.ENDED and status.detail:
             self.camera_log(camera, f"source ended {status.detail}", "warning")
+        if status.state in (SourceState.ENDED, SourceState.FAILED):
+            camera.source_state = status.state  # (with several cameras, the others go on)
         camera.status_logged = status.state
 
     def on_source_ended(self, message: SourceEnded) -> None:

@@ -10,8 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
+from emotui.capture import SourceState, SourceStatus
 from emotui.config import CameraConfig, Config
 from emotui.tui.app import create_app
+from emotui.tui.messages import SourceChanged
 from emotui.tui.screens import HelpScreen
 from emotui.tui.tiles import CameraGrid
 from tests.helpers import audit_records
@@ -128,6 +130,19 @@ async def test_a_arms_the_current_camera_and_shift_a_every_camera(config, tmp_pa
     arming = [(record["type"], record["data"]["camera"]) for record in audit_records(tmp_path / "alerts")
               if record["type"] in ("armed", "disarmed")]
     assert arming == [("disarmed", "garage"), ("armed", None), ("disarmed", None)]
+
+
+async def test_a_camera_whose_source_ends_says_so_while_the_others_go_on(config):
+    app = create_app(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: "hall: source ended: " in log_text(app), timeout=60)  # every source ended
+        for camera in app.cameras:  # as if every camera were live again
+            camera.source_state = ""
+        app.post_message(SourceChanged("garage", SourceStatus(SourceState.ENDED, "after 1 frame")))
+        await wait_for(pilot, lambda: app.cameras[1].source_state)
+        await pilot.pause(0.6)  # a tile refresh
+        assert [state.state for state in app.grid.states] == ["live", "ended", "live", "live"]
+        assert "garage: source ended after 1 frame" in log_text(app)
 
 
 async def test_help_and_palette_list_the_camera_keys_once(config):
