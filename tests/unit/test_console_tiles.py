@@ -99,7 +99,7 @@ async def test_a_click_selects_a_tile_and_a_click_on_the_selected_tile_opens_it(
         assert app.messages == [("selected", 2), ("opened", 2)]
 
 
-async def test_more_cameras_than_tiles_are_shown_a_page_at_a_time():
+async def test_more_cameras_than_tiles_are_shown_a_page_at_a_time_and_a_small_terminal_gets_two_by_two():
     app = GridApp(_states(11))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
@@ -112,12 +112,8 @@ async def test_more_cameras_than_tiles_are_shown_a_page_at_a_time():
         assert grid.tiles[0].has_class("selected")
         await pilot.click(offset=(grid.tiles[1].region.right + 5, grid.tiles[1].region.bottom + 5))  # an empty cell
         assert grid.selected == 9 and app.messages[-1] == ("selected", 9)
-
-
-async def test_a_small_terminal_gets_two_by_two_tiles_with_pages():
-    app = GridApp(_states(9))
-    async with app.run_test(size=(80, 12)) as pilot:
+        await pilot.resize_terminal(80, 12)  # 3x3 tiles no longer fit
         await pilot.pause()
-        grid = app.query_one(CameraGrid)
-        assert grid.side == 2 and grid.page_text == "page 1/3"
-        assert sum(tile.display for tile in grid.tiles) == 4
+        assert grid.side == 2 and grid.page_text == "page 3/3" and sum(tile.display for tile in grid.tiles) == 4
+        assert _titles(grid) == [" 9  cam9 live  0 faces", " 10  cam10 retrying, retry in 2 s  1 face  happy",
+                                 " 11  cam11 live  2 faces  happy"]
