@@ -595,14 +595,19 @@ class EmotuiApp(App[int]):
             self._focus_camera(index)
 
     def on_camera_grid_selected(self, message: CameraGrid.Selected) -> None:
-        self.current = message.index
+        self._make_current(message.index)
         self._refresh_panels()
 
     def on_camera_grid_opened(self, message: CameraGrid.Opened) -> None:
         self._focus_camera(message.index)
 
-    def _focus_camera(self, index: int) -> None:
+    def _make_current(self, index: int) -> None:
+        """Camera `index` is the one the keys act on; its rules may be fewer than the last one's."""
         self.current = self.grid.selected = index
+        self.selected_rule = min(self.selected_rule, max(0, len(self.rules) - 1))
+
+    def _focus_camera(self, index: int) -> None:
+        self._make_current(index)
         self.in_grid = False
         self._show_mode()
         self._refresh_panels()

@@ -113,6 +113,17 @@ async def test_pause_snapshot_and_thresholds_act_on_the_selected_camera(config, 
     assert changes == [("garage", pytest.approx(0.65)), ("hall", pytest.approx(0.55))]
 
 
+async def test_the_selected_rule_stays_one_of_the_current_camera_s_rules(config):
+    config.cameras[1].rules = ["fear"]  # garage runs one rule of the two
+    app = create_app(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await analysed(pilot)
+        await pilot.press("r")  # door: the second rule (anger)
+        assert app.rules[app.selected_rule].name == "anger"
+        await pilot.press("2", "plus")
+        assert app.selected_rule == 0 and app.cameras[1].engine.current_rules()[0].threshold == pytest.approx(0.65)
+
+
 async def test_a_arms_the_current_camera_and_shift_a_every_camera(config, tmp_path):
     app = create_app(config)
     async with app.run_test(size=(120, 40)) as pilot:
