@@ -170,7 +170,8 @@ def test_two_processes_on_one_machine_each_keep_their_alerts_or_are_refused(tmp_
             _camera_config(tmp_path / "shared.toml", face_video, "porch", alerts_dir=data / "alerts" / "door")))
         assert shared.returncode == 2
         assert (f"the alerts folder {data / 'alerts' / 'door'} is in use by another emotui process "
-                f"(pid {first.process.pid}: ") in shared.stderr and "give each process its own alerts.dir" in shared.stderr
+                f"(pid {first.process.pid}: ") in shared.stderr
+        assert "give each process its own alerts.dir" in shared.stderr
         for run in (first, second):
             run.process.terminate()
             assert run.finish() == 0
