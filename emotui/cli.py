@@ -129,7 +129,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         hub.close()
     for summary in summaries:
         summary["stopped_by"] = stopped_by[-1] if stopped_by else None
-        _emit({"summary": summary}, args.json, lambda d: f"summary of {d['summary']['camera']}:\n" + _pretty(d["summary"]))
+        _emit({"summary": summary}, args.json,
+              lambda d: f"summary of {d['summary']['camera']}:\n" + _pretty(d["summary"]))
     if stopped_by == ["SIGINT"]:
         return EXIT_INTERRUPTED
     return EXIT_OK

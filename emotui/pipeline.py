@@ -272,38 +272,36 @@ class CameraSet:
             raise error
 
     def _pooled_results(self) -> Iterator[FrameResult]:
-        done = object()
         results: queue.Queue = queue.Queue(maxsize=2 * len(self.cameras))  # bounded: workers wait for the consumer
+
+        def hand_over(item: FrameResult | BaseException) -> None:
+            while not self._stopping.is_set():
+                try:
+                    results.put(item, timeout=IDLE_WAIT_S)
+                    return
+                except queue.Full:
+                    pass
 
         def work() -> None:
             try:
                 while (job := self._next_job()) is not None:
-                    result = job[0].process(job[1])
-                    while not self._stopping.is_set():
-                        try:
-                            results.put(result, timeout=0.2)  # before the camera is released: in order
-                            break
-                        except queue.Full:
-                            pass
+                    hand_over(job[0].process(job[1]))  # before the camera is released: its results in order
                     self._release(job[0])
-            except BaseException as error:  # handed to the consumer
+            except BaseException as error:  # raised by the consumer
+                hand_over(error)
                 self.stop(wait=False)
-                results.put(error)
-            finally:
-                results.put(done)
 
         threads = [threading.Thread(target=work, name=f"emotui-analysis-{n}", daemon=True) for n in range(self.workers)]
         for thread in threads:
             thread.start()
-        running = len(threads)
-        while running:
-            item = results.get()
-            if item is done:
-                running -= 1
-            elif isinstance(item, BaseException):
+        while any(thread.is_alive() for thread in threads) or not results.empty():
+            try:
+                item = results.get(timeout=IDLE_WAIT_S)
+            except queue.Empty:
+                continue
+            if isinstance(item, BaseException):
                 raise item
-            else:
-                yield item
+            yield item
 
     def _finish(self, job: tuple[Pipeline, Frame]) -> FrameResult:
         try:

@@ -31,9 +31,9 @@ from emotui.alerts.mqtt import MqttSink
 from emotui.alerts.outbox import Outbox
 from emotui.alerts.queues import BoundedQueue, Drops
 from emotui.alerts.rules import RuleEngine
-from emotui.cameras import CameraSetup, camera_setups
 from emotui.alerts.sinks import AlertSink, Bell
 from emotui.alerts.webhook import WebhookSink
+from emotui.cameras import CameraSetup, camera_setups
 from emotui.capture import SourceState, SourceStatus, redact_source
 from emotui.config import Config
 from emotui.pipeline import FrameResult
@@ -160,9 +160,10 @@ class AlertHub:
         self.exec_hook: ExecHook | None = None
         try:
             if config.mqtt.host:
-                self.mqtt = MqttSink(config.mqtt, {name: engine.current_rules() for name, engine in self.engines.items()},
-                                     config.alerts.armed, self._outbox(folder, "mqtt", config.mqtt.queue_max),
-                                     self.problem, lambda armed, camera: self.set_armed(armed, "mqtt", camera), environ)
+                rules = {name: engine.current_rules() for name, engine in self.engines.items()}
+                self.mqtt = MqttSink(config.mqtt, rules, config.alerts.armed,
+                                     self._outbox(folder, "mqtt", config.mqtt.queue_max), self.problem,
+                                     lambda armed, camera: self.set_armed(armed, "mqtt", camera), environ)
                 self._sinks.append(self.mqtt)
             if config.webhook.url:
                 self.webhook = WebhookSink(config.webhook, self._outbox(folder, "webhook", config.webhook.queue_max),

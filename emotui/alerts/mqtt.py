@@ -7,7 +7,8 @@ Topics under the configured prefix (default `emotui`), those of `<camera>` once 
   while the broker is down are delivered, in order, once it is back.
 - `<prefix>/<camera>/state`: `{"faces", "dominant", "emotions", "armed"}`, retained, on change.
 - `<prefix>/<camera>/snapshot`: the latest alert snapshot as JPEG, retained.
-- `<prefix>/<camera>/armed/set` (`ON`/`OFF`, subscribed: arms that camera) and `<prefix>/<camera>/armed/state` (retained).
+- `<prefix>/<camera>/armed/set` (`ON`/`OFF`, subscribed: arms that camera) and `<prefix>/<camera>/armed/state`
+  (retained).
 - `<prefix>/<camera>/alerts/<rule>/state`: `ON` while the rule has an open alert, retained.
 - `<prefix>/<camera>/status`: the source's state (connecting, live, lost, retrying, ...), retained.
 - `<prefix>/tracked_object_update`: `{"type": "classification", "model": "emotion", "sub_label", "score", ...}`
@@ -102,7 +103,8 @@ class MqttSink:
         self._connect_failure: str | None = None  # why the last attempt failed, reported when it changes
         self._lock = threading.Lock()
 
-        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=config.client_id or f"emotui-{next(iter(cameras))}")
+        client_id = config.client_id or f"emotui-{next(iter(cameras))}"
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         self._client.will_set(self.topics["available"], "offline", qos=1, retain=True)
         self._client.reconnect_delay_set(*RECONNECT_DELAY_S)
         if username := environ.get(config.username_env, "") if config.username_env else "":

@@ -107,9 +107,10 @@ def _inherit_source(config: Config, data: dict, locator: _Locator) -> list[Confi
         for key in inherited:
             if key not in table:
                 setattr(camera, key, getattr(config.source, key))
-        issues.extend(ConfigIssue(f"cameras[{index}].{key}", f"{problem} (with the [source] values it inherits)",
-                                  locator.path, locator.line_of(f"cameras[{index}]" + (f".{key}" if key in table else "")))
-                      for key, problem in SourceConfig.cross_checks(camera))
+        for key, problem in SourceConfig.cross_checks(camera):
+            where = f"cameras[{index}]" + (f".{key}" if key in table else "")  # an inherited key: the table
+            issues.append(ConfigIssue(f"cameras[{index}].{key}", f"{problem} (with the [source] values it inherits)",
+                                      locator.path, locator.line_of(where)))
     return issues
 
 

@@ -458,7 +458,9 @@ DEFAULT_DETECT_FPS = 10.0  # see CameraConfig.detect_fps
 
 
 def _camera_name(value: str) -> str | None:
-    return None if re.fullmatch(CAMERA_NAME, value) else "must be 1-64 letters, digits, '-' or '_' (it becomes part of MQTT topics)"
+    if re.fullmatch(CAMERA_NAME, value):
+        return None
+    return "must be 1-64 letters, digits, '-' or '_' (it becomes part of MQTT topics)"
 
 
 def _thresholds(value: dict[str, float]) -> str | None:

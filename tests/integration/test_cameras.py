@@ -4,6 +4,7 @@ masks, the camera in every line, record and snapshot, and fair analysis when one
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -129,6 +130,18 @@ def test_a_camera_fed_at_60_fps_does_not_starve_another(tmp_path, workers):
     assert busy_when_calm_ended <= 3 * 30, busy_when_calm_ended  # taken in turn (exactly: about 30)
 
 
+def test_a_paused_camera_is_read_but_not_analysed(tmp_path):
+    config = load_config(None)
+    setups = [*camera_setups(config, str(_clip(tmp_path / "a.mp4", 30, 10.0))),
+              *camera_setups(config, str(_clip(tmp_path / "b.mp4", 20, 10.0)))]
+    setups[0].name, setups[1].name = "a", "b"
+    cameras = open_cameras(setups, lambda text: None)
+    cameras["b"].set_paused(True)
+    seen = Counter(result.camera for result in cameras.results())
+    assert seen == {"a": 30} and cameras["b"].skipped_while_paused == 20 and cameras["b"].latest is None
+    assert cameras["a"].latest.index == 29 and cameras["a"].metrics().processed_frames == 30
+
+
 def _camera_config(path: Path, video: Path, *names: str, alerts_dir: Path | None = None) -> Path:
     """A config watching `video` (looped, analysed twice a second) as each named camera."""
     folder = f'[alerts]\ndir = "{alerts_dir}"\n' if alerts_dir else ""
@@ -157,7 +170,8 @@ def test_two_processes_on_one_machine_each_keep_their_alerts_or_are_refused(tmp_
             _camera_config(tmp_path / "shared.toml", face_video, "porch", alerts_dir=data / "alerts" / "door")))
         assert shared.returncode == 2
         assert (f"the alerts folder {data / 'alerts' / 'door'} is in use by another emotui process "
-                f"(pid {first.process.pid}: ") in shared.stderr and "give each process its own alerts.dir" in shared.stderr
+                f"(pid {first.process.pid}: ") in shared.stderr
+        assert "give each process its own alerts.dir" in shared.stderr
         for run in (first, second):
             run.process.terminate()
             assert run.finish() == 0
