@@ -413,8 +413,8 @@ class EmotuiApp(App[int]):
             self.camera_log(camera, "source connected", "info")
         elif status.state == SourceState.ENDED and status.detail:
             self.camera_log(camera, f"source ended {status.detail}", "warning")
-        if status.state in (SourceState.ENDED, SourceState.FAILED):
-            camera.source_state = status.state  # (with several cameras, the others go on)
+        if len(self.cameras) > 1 and status.state in (SourceState.ENDED, SourceState.FAILED):
+            camera.source_state = status.state  # the others go on (one camera: the worker's end says it)
         camera.status_logged = status.state
 
     def on_source_ended(self, message: SourceEnded) -> None:

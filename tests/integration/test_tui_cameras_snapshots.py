@@ -34,7 +34,7 @@ async def _freeze(pilot) -> None:
     """Every camera on fixed results (a minute of rising scores for its timelines), fixed states, and
     alerts on two cameras."""
     app = pilot.app
-    while any(camera.source_state != "ended" for camera in app.cameras):
+    while "hall: source ended: " not in "\n".join(line.text for line in app.log_view.lines):  # every analysis done
         await pilot.pause(0.05)
     app.log_view.clear()
     for index, (camera, state) in enumerate(zip(app.cameras, STATES)):
