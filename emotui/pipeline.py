@@ -298,14 +298,20 @@ class CameraSet:
         threads = [threading.Thread(target=work, name=f"emotui-analysis-{n}", daemon=True) for n in range(self.workers)]
         for thread in threads:
             thread.start()
-        while any(thread.is_alive() for thread in threads) or not results.empty():
-            try:
-                item = results.get(timeout=IDLE_WAIT_S)
-            except queue.Empty:
-                continue
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        try:
+            while any(thread.is_alive() for thread in threads) or not results.empty():
+                try:
+                    item = results.get(timeout=IDLE_WAIT_S)
+                except queue.Empty:
+                    continue
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:  # the consumer stopped early: no worker may be left inside a model (the process could end)
+            self._stopping.set()
+            self._wake()
+            for thread in threads:
+                thread.join()
 
     def _finish(self, job: tuple[Pipeline, Frame]) -> FrameResult:
         try:
