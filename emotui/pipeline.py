@@ -251,7 +251,10 @@ class CameraSet:
             camera.capture.listen(self._wake)
 
     def __getitem__(self, name: str) -> Pipeline:
-        return next(camera for camera in self.cameras if camera.name == name)
+        for camera in self.cameras:
+            if camera.name == name:
+                return camera
+        raise KeyError(name)
 
     def __iter__(self) -> Iterator[Pipeline]:
         return iter(self.cameras)
