@@ -1,7 +1,7 @@
 """Console benchmark: drives the real `emotui` console in a pseudo-terminal and prints JSON figures.
 
     .venv/bin/python benchmarks/console.py [--seconds 20] [--cols 100 --rows 30] [--colours 256,truecolor]
-                                          [--source CLIP] [--json-only]
+                                          [--source CLIP] [--cameras N] [--json-only]
 
 What it does:
   * transcodes a face clip (default: the tests' media, $EMOTUI_MEDIA_DIR or ../shared/media, then
@@ -19,6 +19,11 @@ What it does:
     (the header shows PAUSED) and times key write -> arrival of the end of the first update
     that shows the change on an emulated screen (pyte, installed into this interpreter's
     environment when missing). The app's models come from its config or $EMOTUI_MODELS_DIR;
+  * with --cameras N (2-9), the config has N [[cameras]] tables on the same clip, looped, and the
+    console opens on the grid of tiles: the keys timed are also `right` (the next tile selected:
+    the header names it), a number (that camera focused full size) and `escape` (the grid again).
+    `app_main_thread_percent` is the console's own work (the Textual event loop: tiles, panels,
+    output), apart from the analysis threads;
   * quits with `q` and records the exit code.
 If the preview picture at the requested size is smaller than 80x24 cells (80x48 pixels) it also
 measures at the terminal sizes where the preview panel is 80x24 cells and where the picture is at
@@ -117,10 +122,13 @@ def make_video(clip: Path, folder: Path, min_seconds: float) -> tuple[Path, dict
                     "seconds": round(needed / VIDEO_FPS, 1), "loops": round(needed / len(frames), 2)}
 
 
-def write_config(folder: Path, colour: str) -> Path:
+def write_config(folder: Path, colour: str, video: Path, cameras: int) -> Path:
+    """The config of a run; with `cameras`, that many [[cameras]] tables on the video, looped."""
     path = folder / f"console-bench-{colour}.toml"
+    tables = "".join(f'[[cameras]]\nname = "cam{number}"\nuri = "{video.name}"\nloop = true\n'
+                     for number in range(1, cameras + 1))
     path.write_text(f'[ui]\ncolour = "{colour}"\npreview_fps = {PREVIEW_FPS}\nrealtime = true\nbell = false\n'
-                    f'[snapshots]\ndir = "{folder / "snapshots"}"\n[alerts]\ndir = "{folder / "alerts"}"\n')
+                    f'[snapshots]\ndir = "{folder / "snapshots"}"\n[alerts]\ndir = "{folder / "alerts"}"\n{tables}')
     return path
 
 
@@ -174,15 +182,16 @@ def percentile(values: list[float], q: float) -> float:
 class Console:
     """The app in a pty; a reader thread keeps every chunk it writes with its arrival time."""
 
-    def __init__(self, pyte, cols: int, rows: int, config: Path, video: Path) -> None:
+    def __init__(self, pyte, cols: int, rows: int, config: Path, video: Path, cameras: int) -> None:
         self.cols, self.rows = cols, rows
+        self.cameras = cameras
         env = {k: v for k, v in os.environ.items()
                if k not in ("COLORTERM", "NO_COLOR", "FORCE_COLOR", "TEXTUAL", "TERM_PROGRAM",
                             "COLUMNS", "LINES")}
         env.update(TERM="xterm-256color", LANG=env.get("LANG") or "C.UTF-8")
         # Run in the video's folder with a relative --source: the status line is cut at the
         # terminal width, and a short source name leaves room for the rates and drops.
-        argv = [sys.executable, "-m", "emotui", "--config", str(config), "--source", video.name]
+        argv = [sys.executable, "-m", "emotui", "--config", str(config), *([] if cameras else ["--source", video.name])]
         self.chunks: list[tuple[float, bytes]] = []
         self.lock = threading.Lock()
         self.eof = threading.Event()
@@ -237,7 +246,7 @@ class Console:
         """Feed what arrived (before `until`) to the emulated screen, one synchronized update at a
         time: a terminal shows an update when its end marker arrives. With `stop(screen)`, stop
         after the first update that makes it true and return the arrival time of its last chunk.
-        Updates that only redraw the `skip_rows` (preview and side panel) are not emulated: the key
+        Updates that only redraw the `skip_rows` (preview and side panel, or the grid) are not emulated: the key
         checks read the header above them and the log and status rows below them, and pyte is slow."""
         with self.lock:
             chunks = self.chunks[self.fed:]
@@ -331,7 +340,8 @@ def layout(console: Console) -> dict:
     log_y = next((y for y in range(rows) if re.match(r"─log─|.*─ log─", console.row(y))), None)
     picture = [(x, y) for y in range(1, rules_y or rows) for x in range(border_x or cols)
                if screen.buffer[y][x].data in "▀▄█"]
-    result = {"panel_cells": [border_x, rules_y - 1] if border_x is not None and rules_y is not None else None}
+    result = {"panel_cells": [border_x, rules_y - 1] if border_x is not None and rules_y is not None else None,
+              "main_rows": rules_y - 1 if rules_y is not None else None}  # the preview's, or the grid's
     if picture:
         xs, ys = [p[0] for p in picture], [p[1] for p in picture]
         result["picture_cells"] = [max(xs) - min(xs) + 1, max(ys) - min(ys) + 1]
@@ -399,9 +409,9 @@ def latency_summary(values: list[float], failures: int) -> dict:
 
 
 def measure(pyte, cols: int, rows: int, config: Path, video: Path, warmup: float, seconds: float,
-            presses: int) -> dict:
+            presses: int, cameras: int) -> dict:
     say(f"{cols}x{rows}: starting the console")
-    console = Console(pyte, cols, rows, config, video)
+    console = Console(pyte, cols, rows, config, video, cameras)
     try:
         return _measure(console, warmup, seconds, presses)
     finally:
@@ -409,7 +419,7 @@ def measure(pyte, cols: int, rows: int, config: Path, video: Path, warmup: float
 
 
 def _measure(console: Console, warmup: float, seconds: float, presses: int) -> dict:
-    result: dict = {"terminal": [console.cols, console.rows]}
+    result: dict = {"terminal": [console.cols, console.rows], "cameras": console.cameras or 1}
     # Ready once the status line (above the footer) shows rates (the pipeline delivers results).
     ready = console.wait_for(lambda s: any(p.search("".join(s.buffer[s.lines - 2][x].data
                                                                for x in range(s.columns))) for p in STATUS_FPS),
@@ -472,7 +482,7 @@ def _measure(console: Console, warmup: float, seconds: float, presses: int) -> d
                                                      for u in preview_bytes]) if result["layout"]["panel_cells"] else {}
     result["status"] = status_figures(console)
     console.feed()
-    console.skip_rows = range(2, (result["layout"].get("panel_cells") or [0, 0])[1] + 2)  # 1-based rows 2.. of the panel
+    console.skip_rows = range(2, (result["layout"]["main_rows"] or 0) + 2)  # 1-based rows 2.. of the panel or grid
     say(f"emulated {len(window) / 1e6:.1f} MB in {time.perf_counter() - emulate_started:.1f} s; timing keys")
 
     # --- key latency while analysis runs
@@ -569,7 +579,34 @@ def keys(console: Console, presses: int, log_rows: list[int] | None) -> dict:
             resume.append((shown - sent) * 1000)
     figures["space_pause_status"] = latency_summary(pause, missed_pause)
     figures["space_resume_status"] = latency_summary(resume, missed_resume)
+    if console.cameras > 1:
+        figures.update(grid_keys(console, presses, rng))
     return figures
+
+
+def grid_keys(console: Console, presses: int, rng: random.Random) -> dict:
+    """With several cameras: `right` (the next tile selected, named in the header), then a number
+    (that camera focused full size) and `escape` (the grid again, that camera selected)."""
+    header = lambda s: "".join(s.buffer[0][x].data for x in range(s.columns))  # noqa: E731
+    timings: dict[str, list[float]] = {"right_select": [], "number_focus": [], "escape_grid": []}
+    missed = dict.fromkeys(timings, 0)
+    selected = 1
+    for _ in range(presses):
+        selected = selected % console.cameras + 1
+        steps = [("number_focus", str(selected).encode(), f"cam{selected} ({selected}/{console.cameras}) · Esc"),
+                 ("escape_grid", b"\x1b", f"selected cam{selected} (")]
+        if selected > 1:  # the grid reads in order: the next tile (from the last one, a number instead)
+            steps.insert(0, ("right_select", b"\x1b[C", f"selected cam{selected} ("))
+        for name, key, shown in steps:
+            time.sleep(rng.uniform(0.3, 0.6))
+            console.feed()
+            sent = console.send(key)
+            arrived = console.wait_for(lambda s: shown in header(s), timeout=3)
+            if arrived is None:
+                missed[name] += 1
+            else:
+                timings[name].append((arrived - sent) * 1000)
+    return {name: latency_summary(values, missed[name]) for name, values in timings.items()}
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -577,10 +614,10 @@ def keys(console: Console, presses: int, log_rows: list[int] | None) -> dict:
 
 def measure_sizes(pyte, args, config: Path, video: Path) -> list[dict]:
     """The run at --cols x --rows, and the runs that bracket an 80x24-cell picture if it is smaller."""
-    runs = [measure(pyte, args.cols, args.rows, config, video, args.warmup, args.seconds, args.presses)]
+    runs = [measure(pyte, args.cols, args.rows, config, video, args.warmup, args.seconds, args.presses, args.cameras)]
     panel = runs[0]["layout"].get("panel_cells")
     picture = runs[0]["layout"].get("picture_cells") or [0, 0]
-    if not args.no_extra_sizes and panel and (picture[0] < 80 or picture[1] < 24):
+    if not args.no_extra_sizes and not args.cameras and panel and (picture[0] < 80 or picture[1] < 24):
         # The issue's 80x48-pixel preview is 80x24 cells. A 4:3 picture cannot be exactly that:
         # measure where the preview panel is 80x24 cells (picture 64x24 for 4:3) and where the
         # picture itself is at least 80x24 cells (80x30 for 4:3), which bracket it.
@@ -590,7 +627,7 @@ def measure_sizes(pyte, args, config: Path, video: Path) -> list[dict]:
             cols, rows = args.cols + want[0] - panel[0], args.rows + want[1] - panel[1]
             say(f"preview picture is {picture[0]}x{picture[1]} cells; measuring again at {cols}x{rows} "
                 f"(preview panel {want[0]}x{want[1]})")
-            runs.append(measure(pyte, cols, rows, config, video, args.warmup, args.seconds, args.presses))
+            runs.append(measure(pyte, cols, rows, config, video, args.warmup, args.seconds, args.presses, 0))
     return runs
 
 
@@ -609,8 +646,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-extra-sizes", action="store_true",
                         help="do not add the runs where the preview panel, and the picture, are at least "
                              "80x24 cells (added when the picture is smaller at --cols x --rows)")
+    parser.add_argument("--cameras", type=int, default=0,
+                        help="N [[cameras]] (2-9) on the clip, looped: the console's grid (default: one --source)")
     parser.add_argument("--json-only", action="store_true", help="print only the JSON object")
     args = parser.parse_args(argv)
+    if args.cameras and not 2 <= args.cameras <= 9:
+        parser.error("--cameras: from 2 to 9")
     quiet = args.json_only
     if not set(args.colours) <= set(COLOURS):
         parser.error(f"--colours: each of {', '.join(COLOURS)}, not {','.join(args.colours)}")
@@ -630,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"video {video.name}: {source['frames']} frames, {source['seconds']} s")
         runs = []
         for colour in args.colours:
-            runs += measure_sizes(pyte, args, write_config(folder, colour), video)
+            runs += measure_sizes(pyte, args, write_config(folder, colour, video, args.cameras), video)
             for run in runs:
                 run.setdefault("colour", colour)
 
@@ -657,6 +698,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "console",
         "parameters": {
             "colours": args.colours, "term": "xterm-256color", "preview_fps": PREVIEW_FPS, "realtime": True,
+            "cameras": args.cameras or 1, "load_average_before": os.getloadavg(),
             "source": source, "warmup_s": args.warmup, "window_s": args.seconds, "presses": args.presses,
             "cores": os.cpu_count(), "cores_usable": len(os.sched_getaffinity(0)),
             "machine": platform.machine(), "python": platform.python_version(),

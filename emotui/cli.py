@@ -81,8 +81,8 @@ def _store(config: Config) -> ModelStore:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from emotui.alerts.hub import AlertHub, AlertListener
+    from emotui.cameras import camera_setups, open_cameras
     from emotui.headless import run_headless, status_reporter
-    from emotui.pipeline import create_pipeline
 
     if not args.headless:
         return cmd_tui(args)
@@ -91,12 +91,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     hub: AlertHub | None = None
     report = status_reporter(out, args.json)
 
-    def on_status(status) -> None:
-        report(status)
+    def on_status(camera: str, status) -> None:
+        report(camera, status)
         if hub is not None:
-            hub.source_status(status)
+            hub.source_status(status, camera)
 
-    pipeline = create_pipeline(config, args.source, say, realtime=args.realtime, on_status=on_status)
+    setups = camera_setups(config, args.source)
+    cameras = open_cameras(setups, say, realtime=args.realtime, on_status=on_status)
 
     def show_alert(event) -> None:
         out.write((json.dumps({"alert": event.to_dict()}) if args.json else f"ALERT {event.type} {event.describe()}")
@@ -106,25 +107,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     def ring_bell() -> None:
         _to_stderr("\a")
 
-    hub = AlertHub(config, str(pipeline.source), AlertListener(
-        on_event=show_alert, on_problem=say,
-        on_armed=lambda armed, origin: say(f"alerts {'armed' if armed else 'disarmed'} ({origin})"),
-        ring_bell=ring_bell if config.ui.bell and sys.stderr.isatty() else None))
-    say(f"analysing {pipeline.source} with {pipeline.analyzer.detector.name} + {pipeline.analyzer.classifier.name}; "
-        f"audit log {hub.audit.log.path}")
-    stopped_by = _stop_on_signals(pipeline)
+    def on_armed(armed: bool, origin: str, camera: str | None) -> None:
+        say(f"alerts {'armed' if armed else 'disarmed'} on {camera or 'every camera'} ({origin})")
+
     try:
-        summary = run_headless(pipeline, hub, out, args.json, args.changes, args.frames)
+        hub = AlertHub(config, setups, AlertListener(
+            on_event=show_alert, on_problem=say, on_armed=on_armed,
+            ring_bell=ring_bell if config.ui.bell and sys.stderr.isatty() else None))
+    except BaseException:
+        cameras.stop()
+        raise
+    for camera in cameras:
+        say(f"analysing {camera.name}: {camera.source} with {camera.analyzer.detector.name} + "
+            f"{camera.analyzer.classifier.name}" + (f" at most {camera.detect_fps:g} fps" if camera.detect_fps else ""))
+    say(f"{len(cameras)} camera{'s' * (len(cameras) > 1)} on {cameras.workers} analysis "
+        f"thread{'s' * (cameras.workers > 1)}; audit log {hub.audit.log.path}")
+    stopped_by = _stop_on_signals(cameras)
+    try:
+        summaries = run_headless(cameras, hub, out, args.json, args.changes, args.frames)
     finally:
         hub.close()
-    summary["stopped_by"] = stopped_by[-1] if stopped_by else None
-    _emit({"summary": summary}, args.json, lambda d: "summary:\n" + _pretty(d["summary"]))
+    for summary in summaries:
+        summary["stopped_by"] = stopped_by[-1] if stopped_by else None
+        _emit({"summary": summary}, args.json,
+              lambda d: f"summary of {d['summary']['camera']}:\n" + _pretty(d["summary"]))
     if stopped_by == ["SIGINT"]:
         return EXIT_INTERRUPTED
     return EXIT_OK
 
 
-def _stop_on_signals(pipeline) -> list[str]:
+def _stop_on_signals(cameras) -> list[str]:
     """SIGTERM (systemd, docker) and SIGINT end the run cleanly: the source stops, then the
     caller flushes the alerts and prints the summary. A second signal stops at once, wherever the
     clean stop is (an exception could be caught on the way, or wait in a `finally`): what is queued
@@ -137,7 +149,7 @@ def _stop_on_signals(pipeline) -> list[str]:
             os._exit(EXIT_INTERRUPTED)
         received.append(signal.Signals(signum).name)
         say(f"{received[0]}: stopping")
-        pipeline.stop(wait=False)
+        cameras.stop(wait=False)
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from emotui.alerts.hub import AlertHub
 from emotui.capture import SourceState, SourceStatus
-from emotui.pipeline import STAGES, FrameResult, Pipeline, summarise
+from emotui.pipeline import STAGES, CameraSet, FrameResult, Pipeline, summarise
 from emotui.vocabulary import EventType
 
 REPORTED_STATES = (SourceState.LIVE, SourceState.LOST, SourceState.RETRYING, SourceState.ENDED,
@@ -18,15 +18,16 @@ REPORTED_STATES = (SourceState.LIVE, SourceState.LOST, SourceState.RETRYING, Sou
 
 
 def status_reporter(out: TextIO, as_json: bool):
-    """A Capture status callback printing the source's state changes: an outage as `lost`, then
-    `retrying` with its first retry (not every attempt), then `live` when it is back."""
-    last = {"state": None}
+    """A status callback (camera, status) printing each camera's source state changes: an outage as
+    `lost`, then `retrying` with its first retry (not every attempt), then `live` when it is back."""
+    last: dict[str, SourceState] = {}
 
-    def report(status: SourceStatus) -> None:
-        if status.state not in REPORTED_STATES or status.state == last["state"]:
+    def report(camera: str, status: SourceStatus) -> None:
+        if status.state not in REPORTED_STATES or status.state == last.get(camera):
             return
-        last["state"] = status.state
-        line = json.dumps({"status": status.to_dict()}) if as_json else f"source {status.describe()}"
+        last[camera] = status.state
+        line = json.dumps({"status": {"camera": camera, **status.to_dict()}}) if as_json \
+            else f"{camera} source {status.describe()}"
         out.write(line + "\n")
         out.flush()
 
@@ -40,41 +41,51 @@ def _describe(result: FrameResult) -> str:
         for face in result.faces
     ) or "no faces"
     ended = f" (ended: {', '.join(f'#{t}' for t in result.ended_tracks)})" if result.ended_tracks else ""
-    return f"frame {result.index} t={result.time:.2f}s: {faces}{ended}"
+    return f"{result.camera} frame {result.index} t={result.time:.2f}s: {faces}{ended}"
 
 
 def _change_key(result: FrameResult) -> tuple:
     return tuple(sorted((face.track_id, face.dominant) for face in result.faces))
 
 
-def run_headless(pipeline: Pipeline, hub: AlertHub | None, out: TextIO, as_json: bool, changes_only: bool,
-                 max_frames: int | None = None) -> dict:
-    """Print one line per processed frame (or per change), feed the alert hub, and return the
-    run's summary. A change is a face appearing, a track ending, or a face's dominant emotion
-    changing. `out` must be safe to write from the hub's thread too (one line per write)."""
+def run_headless(cameras: CameraSet, hub: AlertHub | None, out: TextIO, as_json: bool, changes_only: bool,
+                 max_frames: int | None = None) -> list[dict]:
+    """Print one line per processed frame (or per change) of every camera, feed the alert hub, and
+    return each camera's summary. A change is a face appearing, a track ending, or a face's dominant
+    emotion changing. `max_frames` counts the frames of all cameras. `out` must be safe to write
+    from the hub's thread too (one line per write)."""
     started = time.perf_counter()
-    track_ids: set[int] = set()
-    dominant_counts: Counter[str] = Counter()
-    previous: tuple | None = None
-    alerts = 0
+    track_ids: dict[str, set[int]] = {camera.name: set() for camera in cameras}
+    dominant_counts: dict[str, Counter[str]] = {camera.name: Counter() for camera in cameras}
+    previous: dict[str, tuple] = {}
+    alerts: Counter[str] = Counter()
+    processed = 0
     try:
-        for result in pipeline.results():
+        for result in cameras.results():
             if hub is not None:
-                alerts += sum(event.type == EventType.NEW for event in hub.observe(result))
-            track_ids.update(face.track_id for face in result.faces)
-            dominant_counts.update(face.dominant for face in result.faces)
+                alerts[result.camera] += sum(event.type == EventType.NEW for event in hub.observe(result))
+            track_ids[result.camera].update(face.track_id for face in result.faces)
+            dominant_counts[result.camera].update(face.dominant for face in result.faces)
             key = _change_key(result)
-            if not changes_only or key != previous or result.ended_tracks:
+            if not changes_only or key != previous.get(result.camera) or result.ended_tracks:
                 out.write((json.dumps(result.to_dict()) if as_json else _describe(result)) + "\n")
                 out.flush()
-            previous = key
-            if max_frames is not None and pipeline.processed_frames >= max_frames:
+            previous[result.camera] = key
+            processed += 1
+            if max_frames is not None and processed >= max_frames:
                 break
     finally:
-        pipeline.stop()
+        cameras.stop()
     elapsed = time.perf_counter() - started
+    return [_summary(camera, elapsed, track_ids[camera.name], dominant_counts[camera.name], alerts[camera.name])
+            for camera in cameras]
+
+
+def _summary(pipeline: Pipeline, elapsed: float, track_ids: set[int], dominant_counts: Counter[str],
+             alerts: int) -> dict:
     metrics = pipeline.metrics()
     return {
+        "camera": pipeline.name,
         "source": str(pipeline.source),
         "detector": pipeline.analyzer.detector.name,
         "emotion_model": pipeline.analyzer.classifier.name,
@@ -86,6 +97,7 @@ def run_headless(pipeline: Pipeline, hub: AlertHub | None, out: TextIO, as_json:
         "capture_fps": round(metrics.capture_fps, 2),
         "processed_fps": round(metrics.processed_frames / elapsed, 2) if elapsed > 0 else 0.0,
         "stage_ms_median": {stage: round(ms, 3) for stage, ms in metrics.stage_ms.items()},
+        "skipped_by_cap": pipeline.skipped_by_cap,
         "duration_s": round(elapsed, 3),
         "alerts": alerts,
         "source_status": pipeline.capture.status.to_dict(),

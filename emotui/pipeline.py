@@ -3,13 +3,15 @@ the benchmarks and the console. No UI imports here."""
 
 from __future__ import annotations
 
+import math
 import os
+import queue
 import statistics
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -33,6 +35,8 @@ from emotui.vision.masks import Masks
 from emotui.vision.tracker import TrackedFace, Tracker, sightings_as_detections
 
 STAGES = ("decode", "detect", "classify", "track")
+CAP_EPSILON_S = 1e-3  # source times are sums of frame intervals: 0.2 may come as 0.19999
+IDLE_WAIT_S = 0.5  # a worker with nothing to do looks again after this at the latest
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,11 @@ class FrameResult:
     latency_ms: float  # from the start of decoding to the result
     image: np.ndarray = field(repr=False, compare=False)  # the analysed BGR frame
     masks: Masks = field(default=Masks(), repr=False, compare=False)  # where no face counts
+    camera: str = ""  # the camera's name (Pipeline.name)
 
     def to_dict(self) -> dict:
         return {
+            "camera": self.camera,
             "frame": self.index,
             "time": round(self.time, 3),
             "faces": [
@@ -144,15 +150,23 @@ class Analyzer:
 
 
 class Pipeline:
-    """A running capture feeding an Analyzer; iterate `results()`."""
+    """One camera: a capture feeding an Analyzer (its models, masks and tracker), analysed at most
+    `detect_fps` frames per second of the source's clock (0: every frame), pausable, with its
+    metrics and latest result. Iterate `results()` for this camera alone, or run several in a
+    CameraSet."""
 
     WINDOW = 120
 
-    def __init__(self, capture: Capture, analyzer: Analyzer) -> None:
+    def __init__(self, capture: Capture, analyzer: Analyzer, name: str = "", detect_fps: float = 0.0) -> None:
         self.capture = capture
         self.analyzer = analyzer
+        self.name = name
+        self.detect_fps = detect_fps
+        self.latest: FrameResult | None = None  # the newest result
         self.processed_frames = 0
         self.skipped_while_paused = 0
+        self.skipped_by_cap = 0  # frames that came before the cap allowed the next analysis
+        self._next_due: float | None = None  # source time from which the next frame is analysed (cap)
         self._paused = threading.Event()
         self._done_times: deque[float] = deque(maxlen=self.WINDOW)
         self._stage_ms = {stage: deque(maxlen=self.WINDOW) for stage in STAGES}
@@ -162,20 +176,35 @@ class Pipeline:
         return self.capture.spec
 
     def results(self) -> Iterator[FrameResult]:
-        self.capture.start()
-        try:
-            for frame in self.capture.frames():
-                if self._paused.is_set():  # keep draining the source so no backlog builds
-                    self.skipped_while_paused += 1
-                    continue
-                result = self.analyzer.process(frame)
-                self.processed_frames += 1
-                self._done_times.append(time.perf_counter())
-                for stage, ms in result.stage_ms.items():
-                    self._stage_ms[stage].append(ms)
-                yield result
-        finally:
-            self.capture.stop()
+        yield from CameraSet([self], workers=1).results()
+
+    def take(self, frame: Frame) -> bool:
+        """Whether to analyse this frame (else it is counted as skipped): not while paused, and
+        not before the cap allows; the frames of a live source are always its newest."""
+        if self._paused.is_set():  # keep draining the source so no backlog builds
+            self.skipped_while_paused += 1
+            return False
+        if self.detect_fps > 0:
+            interval = 1 / self.detect_fps
+            due = frame.time if self._next_due is None else self._next_due
+            if frame.time < due - CAP_EPSILON_S:
+                self.skipped_by_cap += 1
+                return False
+            # the frame takes the latest analysis slot it has reached: slots it came too late for are
+            # lost, not made up for with a burst, and a late frame does not push the next slot back
+            passed = max(0, math.floor((frame.time - due) / interval + CAP_EPSILON_S))
+            self._next_due = due + (passed + 1) * interval
+        return True
+
+    def process(self, frame: Frame) -> FrameResult:
+        """Analyse a frame taken by `take` (one thread at a time per camera)."""
+        result = replace(self.analyzer.process(frame), camera=self.name)
+        self.processed_frames += 1
+        self._done_times.append(time.perf_counter())
+        for stage, ms in result.stage_ms.items():
+            self._stage_ms[stage].append(ms)
+        self.latest = result
+        return result
 
     def stop(self, wait: bool = True) -> None:
         self.capture.stop(wait)
@@ -201,6 +230,142 @@ class Pipeline:
             dropped_frames=self.capture.dropped,
             processed_frames=self.processed_frames,
         )
+
+
+class CameraSet:
+    """Several cameras analysed in one process. Each camera reads its source on its own capture
+    thread; `workers` threads (default: one per core, at most one per camera) analyse them, taking
+    the cameras in turn (round robin) among those with a frame to analyse, so a busy camera cannot
+    starve the others. A camera is analysed by one worker at a time, so its tracker and models need
+    no lock, and its results come in order."""
+
+    def __init__(self, cameras: list[Pipeline], workers: int | None = None) -> None:
+        self.cameras = cameras
+        self.workers = max(1, min(len(cameras), workers or os.cpu_count() or 1))
+        self._turn = 0  # where the next round robin starts
+        self._busy: set[int] = set()  # cameras a worker is analysing
+        self._done: set[int] = set()  # cameras whose source ended
+        self._ready = threading.Condition()
+        self._stopping = threading.Event()
+        for camera in cameras:
+            camera.capture.listen(self._wake)
+
+    def __getitem__(self, name: str) -> Pipeline:
+        for camera in self.cameras:
+            if camera.name == name:
+                return camera
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[Pipeline]:
+        return iter(self.cameras)
+
+    def __len__(self) -> int:
+        return len(self.cameras)
+
+    def results(self) -> Iterator[FrameResult]:
+        """Every camera's results (`result.camera`), each camera's in order, until every source has
+        ended or stop() is called; then re-raises the first capture failure, if any."""
+        for camera in self.cameras:
+            camera.capture.start()
+        try:
+            if self.workers == 1:
+                while (job := self._next_job()) is not None:
+                    yield self._finish(job)
+            else:
+                yield from self._pooled_results()
+        finally:
+            self.stop()
+        if error := next((camera.capture.error for camera in self.cameras if camera.capture.error), None):
+            raise error
+
+    def _pooled_results(self) -> Iterator[FrameResult]:
+        results: queue.Queue = queue.Queue(maxsize=2 * len(self.cameras))  # bounded: workers wait for the consumer
+
+        def hand_over(item: FrameResult | BaseException) -> None:
+            while not self._stopping.is_set():
+                try:
+                    results.put(item, timeout=IDLE_WAIT_S)
+                    return
+                except queue.Full:
+                    pass
+
+        def work() -> None:
+            try:
+                while (job := self._next_job()) is not None:
+                    hand_over(job[0].process(job[1]))  # before the camera is released: its results in order
+                    self._release(job[0])
+            except BaseException as error:  # raised by the consumer
+                hand_over(error)
+                self.stop(wait=False)
+
+        threads = [threading.Thread(target=work, name=f"emotui-analysis-{n}", daemon=True) for n in range(self.workers)]
+        for thread in threads:
+            thread.start()
+        try:
+            while any(thread.is_alive() for thread in threads) or not results.empty():
+                try:
+                    item = results.get(timeout=IDLE_WAIT_S)
+                except queue.Empty:
+                    continue
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:  # the consumer stopped early: no worker may be left inside a model (the process could end)
+            self._stopping.set()
+            self._wake()
+            for thread in threads:
+                thread.join()
+
+    def _finish(self, job: tuple[Pipeline, Frame]) -> FrameResult:
+        try:
+            return job[0].process(job[1])
+        finally:
+            self._release(job[0])
+
+    def _release(self, camera: Pipeline) -> None:
+        with self._ready:
+            self._busy.discard(self.cameras.index(camera))
+            self._ready.notify_all()
+
+    def _next_job(self) -> tuple[Pipeline, Frame] | None:
+        """The next camera in turn with a frame to analyse, and that frame; waits for one. None when
+        every source has ended or on stop()."""
+        with self._ready:
+            while not self._stopping.is_set():
+                progress = False
+                for offset in range(len(self.cameras)):
+                    index = (self._turn + offset) % len(self.cameras)
+                    if index in self._busy or index in self._done:
+                        continue
+                    camera = self.cameras[index]
+                    frame = camera.capture.poll()
+                    if frame is None:
+                        if camera.capture.finished:
+                            self._done.add(index)
+                        continue
+                    progress = True
+                    if camera.take(frame):
+                        self._busy.add(index)
+                        self._turn = index + 1
+                        return camera, frame
+                if len(self._done) == len(self.cameras):
+                    return None
+                if not progress:
+                    self._ready.wait(IDLE_WAIT_S)
+            return None
+
+    def _wake(self) -> None:
+        """A capture thread put a frame or ended."""
+        with self._ready:
+            self._ready.notify_all()
+
+    def stop(self, wait: bool = True) -> None:
+        """Stop every capture and the workers; `wait` False only asks (safe from a signal handler)."""
+        self._stopping.set()
+        for camera in self.cameras:
+            camera.stop(wait)
+        if wait:
+            self._wake()
 
 
 def model_threads(config: Config) -> int:
@@ -264,17 +429,19 @@ def create_analyzer(config: Config, progress: Progress, still_images: bool = Fal
 
 
 def create_pipeline(config: Config, source: str | None, progress: Progress, realtime: bool = False,
-                    fail_fast: bool = True, on_status: Callable[[SourceStatus], None] | None = None) -> Pipeline:
+                    fail_fast: bool = True, on_status: Callable[[SourceStatus], None] | None = None,
+                    name: str = "", detect_fps: float = 0.0) -> Pipeline:
     """The one factory used by the CLI, the console and the tests; `source` overrides the config's.
     realtime plays files and the demo at their own frame rate (the console; the demo then repeats its
     scene, like a camera); otherwise as fast as analysis goes (the demo: one pass, unless `source.loop`).
     fail_fast raises SourceError when the source cannot be opened (headless); otherwise a live
-    source is retried (the console). on_status hears the source's state changes."""
+    source is retried (the console). on_status hears the source's state changes. `name` and
+    `detect_fps` are the camera's (emotui.cameras builds the cameras of a config)."""
     spec = parse_source(source if source is not None else config.source.uri)
     reader = open_demo(config, progress, endless=realtime or config.source.loop) if spec.kind == "demo" else None
     analyzer = create_analyzer(config, progress, still_images=spec.kind in ("image", "folder"))
     return Pipeline(Capture(spec, reader, realtime=realtime, settings=config.source, fail_fast=fail_fast,
-                            on_status=on_status), analyzer)
+                            on_status=on_status), analyzer, name, detect_fps)
 
 
 def open_demo(config: Config, progress: Progress, endless: bool) -> DemoReader:

@@ -142,7 +142,8 @@ def encode_jpeg(result: FrameResult, images: str, quality: int = 85) -> bytes | 
 
 def save_snapshot(folder: Path, result: FrameResult, source: str, draw_boxes: bool = True,
                   images: str = "full") -> tuple[Path | None, Path]:
-    """Write `emotui-YYYYmmdd-HHMMSS-ffffff.png` (the frame, annotated unless `draw_boxes` is
+    """Write `emotui-<camera>-YYYYmmdd-HHMMSS-ffffff.png` (`emotui-YYYY…` for a result of no camera:
+    the frame, annotated unless `draw_boxes` is
     false, faces blurred when `images` is `blurred`) and a `.json` sidecar with the same stem into
     `folder`, creating it if needed. With `images` `none` only the sidecar is written.
     Returns (png or None, json). Raises SnapshotError naming the path on any failure."""
@@ -165,10 +166,12 @@ def save_snapshot(folder: Path, result: FrameResult, source: str, draw_boxes: bo
         raise SnapshotError(f"cannot create the snapshot folder {folder}: {_reason(error)}") from None
 
     now = datetime.now().astimezone()
-    png, sidecar = _free_names(folder, f"{FILE_PREFIX}{now:%Y%m%d-%H%M%S-%f}")
+    camera = f"{result.camera}-" if result.camera else ""
+    png, sidecar = _free_names(folder, f"{FILE_PREFIX}{camera}{now:%Y%m%d-%H%M%S-%f}")
     height, width = result.image.shape[:2] if getattr(result.image, "size", 0) else (0, 0)
     metadata = {
         "saved_at": now.isoformat(timespec="microseconds"),
+        "camera": result.camera,
         "source": redact_source(source),
         "frame": result.index,
         "source_time": result.time,

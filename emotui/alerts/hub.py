@@ -11,9 +11,8 @@ in a `dropped` audit record."""
 
 from __future__ import annotations
 
+import hashlib
 import os
-import re
-import socket
 import sqlite3
 import threading
 import time
@@ -25,6 +24,7 @@ import platformdirs
 
 from emotui import __version__
 from emotui.alerts.audit import AuditLog, AuditLogError, AuditSink, record_unclean_stop
+from emotui.alerts.claims import Claims
 from emotui.alerts.command import ExecHook
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.mqtt import MqttSink
@@ -33,7 +33,8 @@ from emotui.alerts.queues import BoundedQueue, Drops
 from emotui.alerts.rules import RuleEngine
 from emotui.alerts.sinks import AlertSink, Bell
 from emotui.alerts.webhook import WebhookSink
-from emotui.capture import SourceState, SourceStatus, redact_source, rules_for_source
+from emotui.cameras import CameraSetup, camera_setups
+from emotui.capture import SourceState, SourceStatus, redact_source
 from emotui.config import Config
 from emotui.pipeline import FrameResult
 from emotui.snapshots import SnapshotError, default_snapshot_dir, encode_jpeg, prune_snapshots, save_snapshot
@@ -42,6 +43,7 @@ from emotui.vocabulary import EventType
 
 AUDIT_FILE = "alerts.jsonl"
 OUTBOX_FILE = "outbox.sqlite3"
+MAX_FOLDER_NAME = 128  # a camera set's alerts folder; longer lists of names are hashed
 WORK_QUEUE_MAX = 10_000  # events and requests waiting for the dispatcher; beyond, the newest are dropped
 
 
@@ -50,16 +52,24 @@ def default_alerts_dir() -> Path:
     return Path(platformdirs.user_data_dir("emotui")) / "alerts"
 
 
-def camera_name(config: Config) -> str:
-    """`source.name`, or this host's name made topic-safe."""
-    return config.source.name or re.sub(r"[^A-Za-z0-9_-]+", "-", socket.gethostname()).strip("-")[:64] or "camera"
+def default_claims_dir() -> Path:
+    """Where running processes lock the cameras they watch (emotui.alerts.claims)."""
+    return Path(platformdirs.user_data_dir("emotui")) / "cameras"
 
 
-def rule_engine(config: Config, source: str, clock: Callable[[], float] = time.time) -> RuleEngine:
-    """A rule engine for the config's rules (on the demo, with its rule: `rules_for_source`) and
-    camera, armed as the config says."""
-    return RuleEngine(rules_for_source(source, config.alerts.rules), camera_name(config), config.alerts.armed,
-                      clock)
+def alerts_folder(config: Config, cameras: list[CameraSetup]) -> Path:
+    """The audit log's and delivery queue's folder: `alerts.dir`; by default the user data dir's
+    alerts folder for the [source] camera (where it always was), and for cameras of [[cameras]]
+    tables a folder of its own per set of cameras (`alerts/door+garden`), so processes watching
+    different cameras each have theirs."""
+    if config.alerts.dir:
+        return Path(config.alerts.dir).expanduser()
+    if not any(camera.table for camera in cameras):
+        return default_alerts_dir()
+    names = "+".join(sorted(camera.name for camera in cameras))
+    if len(names) > MAX_FOLDER_NAME:
+        names = f"{len(cameras)}-cameras-{hashlib.sha256(names.encode()).hexdigest()[:12]}"
+    return default_alerts_dir() / names
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,7 @@ class AlertListener:
 
     on_event: Callable[[AlertEvent], None] = lambda event: None
     on_problem: Callable[[str], None] = lambda text: None
-    on_armed: Callable[[bool, str], None] = lambda armed, origin: None
+    on_armed: Callable[[bool, str, str | None], None] = lambda armed, origin, camera: None  # camera None: all
     ring_bell: Callable[[], None] | None = None  # rings the terminal bell; None: no bell
 
 
@@ -83,12 +93,13 @@ class Delivery:
 
 @dataclass(frozen=True)
 class ArmingRequest:
-    """A request to arm or disarm: recorded and announced if it changed the state; MQTT's
-    `armed/state` answers it either way."""
+    """A request to arm or disarm one camera (None: all): recorded and announced if it changed the
+    state; MQTT's `armed/state` answers it either way."""
 
     armed: bool
     origin: str
     changed: bool
+    camera: str | None
 
 
 @dataclass(frozen=True)
@@ -98,40 +109,43 @@ class ThresholdChange:
     rule: str
     threshold: float
     origin: str
+    camera: str
 
 
 Work = Delivery | ArmingRequest | ThresholdChange  # what the dispatcher thread handles, in order
 
 
 class AlertHub:
-    def __init__(self, config: Config, source: str, listener: AlertListener = AlertListener(),
-                 environ: Mapping[str, str] = os.environ, clock: Callable[[], float] = time.time,
-                 engine: RuleEngine | None = None) -> None:
-        """Opens the audit log and starts the configured sinks; raises AlertSetupError naming
-        what to fix when one cannot start. `engine` runs the rules (default: `rule_engine(config, source)`);
-        the console passes its own, whose thresholds it edits also while the alerts are off."""
+    def __init__(self, config: Config, cameras: str | list[CameraSetup], listener: AlertListener = AlertListener(),
+                 environ: Mapping[str, str] = os.environ, clock: Callable[[], float] = time.time) -> None:
+        """Opens the audit log and starts the configured sinks for the cameras (emotui.cameras.camera_setups,
+        whose rule engines it runs; a source alone: the config's one camera); raises AlertSetupError
+        naming what to fix when one cannot start."""
         self.config = config
         self.listener = listener
-        self.engine = engine if engine is not None else rule_engine(config, source, clock)
-        self.camera = self.engine.camera
-        self._source = redact_source(source)
-        folder = self._folder = Path(config.alerts.dir).expanduser() if config.alerts.dir else default_alerts_dir()
+        self.cameras = camera_setups(config, cameras, clock) if isinstance(cameras, str) else cameras
+        self.engines = {camera.name: camera.engine for camera in self.cameras}
+        self._sources = {camera.name: redact_source(camera.source) for camera in self.cameras}
+        folder = self._folder = alerts_folder(config, self.cameras)
+        self._claims = Claims(default_claims_dir(), list(self.engines), folder)
         self.disk = DiskFull(self.problem)  # a full disk: told once, what is not written counted
         try:
             log = AuditLog(folder / AUDIT_FILE, int(config.alerts.log_max_mb * 1_000_000), config.alerts.log_keep)
             ended = record_unclean_stop(log)
         except AuditLogError as error:
+            self._claims.release()
             raise AlertSetupError(str(error)) from None
         self.audit = AuditSink(log, listener.on_problem, self.disk, self._show)
         if ended is not None:
             listener.on_problem(f"the last run did not stop cleanly (see {log.path}); "
                                 f"{len(ended)} alert{'' if len(ended) == 1 else 's'} it left open ended")
-        self._record("start", {
-            "camera": self.camera, "source": self._source, "version": __version__, "armed": self.engine.armed,
-            "rules": [rule.name for rule in self.engine.current_rules()],
-            "sinks": [name for name, on in (("mqtt", config.mqtt.host), ("webhook", config.webhook.url),
-                                            ("exec", config.alerts.exec)) if on],
-        })
+        sinks = [name for name, on in (("mqtt", config.mqtt.host), ("webhook", config.webhook.url),
+                                       ("exec", config.alerts.exec)) if on]
+        for camera, engine in self.engines.items():
+            self._record("start", {
+                "camera": camera, "source": self._sources[camera], "version": __version__, "armed": engine.armed,
+                "rules": [rule.name for rule in engine.current_rules()], "sinks": sinks,
+            })
         # Work for the dispatcher thread, which starts once the sinks are up; MQTT may already
         # arm or disarm (a retained command) while they start.
         self._work: BoundedQueue[Work] = BoundedQueue("alert hub work", WORK_QUEUE_MAX)
@@ -146,9 +160,10 @@ class AlertHub:
         self.exec_hook: ExecHook | None = None
         try:
             if config.mqtt.host:
-                self.mqtt = MqttSink(config.mqtt, self.camera, self.engine.current_rules(), self.engine.armed,
+                rules = {name: engine.current_rules() for name, engine in self.engines.items()}
+                self.mqtt = MqttSink(config.mqtt, rules, config.alerts.armed,
                                      self._outbox(folder, "mqtt", config.mqtt.queue_max), self.problem,
-                                     lambda armed: self.set_armed(armed, "mqtt"), environ)
+                                     lambda armed, camera: self.set_armed(armed, "mqtt", camera), environ)
                 self._sinks.append(self.mqtt)
             if config.webhook.url:
                 self.webhook = WebhookSink(config.webhook, self._outbox(folder, "webhook", config.webhook.queue_max),
@@ -158,6 +173,7 @@ class AlertHub:
             self._close_sinks(0)
             self._record("problem", {"text": f"alerts not started: {error}"})
             self._close_audit()
+            self._claims.release()
             raise
         self._sinks.append(self.audit)
         if config.alerts.exec:
@@ -186,38 +202,48 @@ class AlertHub:
 
     # --- called by the pipeline's consumer, the console and MQTT ------------------------------------
 
+    @property
+    def engine(self) -> RuleEngine:
+        """The first camera's rule engine (the only one of a single camera)."""
+        return self.cameras[0].engine
+
     def observe(self, result: FrameResult) -> list[AlertEvent]:
-        """Evaluate the rules on a result and queue their events; returns them. Cheap."""
-        events = self.engine.evaluate(result)
+        """Evaluate its camera's rules on a result (`result.camera`; "" is the first camera) and queue
+        their events; returns them. Cheap."""
+        events = self.engines.get(result.camera, self.engine).evaluate(result)
         for event in events:
             self._work.offer(Delivery(event, result), event.type)
         if self.mqtt is not None:
             self.mqtt.observe(result)
         return events
 
-    def set_armed(self, armed: bool, origin: str) -> None:
-        """Arm or disarm (from the console or MQTT); disarming ends open alerts. Asking for the
-        state the alerts are in changes nothing, but MQTT's `armed/state` answers it."""
-        ended = self.engine.set_armed(armed)
-        self._work.offer(ArmingRequest(armed, origin, changed=ended is not None), "arming")
-        for event in ended or []:
+    def set_armed(self, armed: bool, origin: str, camera: str | None = None) -> None:
+        """Arm or disarm one camera, or all (None), from the console or MQTT; disarming ends open
+        alerts. Asking for the state the alerts are in changes nothing, but MQTT's `armed/state` answers it."""
+        results = [engine.set_armed(armed) for name, engine in self.engines.items() if camera in (None, name)]
+        changed = any(ended is not None for ended in results)
+        self._work.offer(ArmingRequest(armed, origin, changed, camera), "arming")
+        for event in (event for ended in results for event in ended or []):
             self._work.offer(Delivery(event, None), event.type)
 
-    def set_threshold(self, rule: str, value: float, origin: str) -> float:
-        """Set a rule's threshold in the engine (see RuleEngine.set_threshold) and record it in the
-        audit log; returns it."""
-        threshold = self.engine.set_threshold(rule, value)
-        self._work.offer(ThresholdChange(rule, threshold, origin), "threshold")
+    def set_threshold(self, rule: str, value: float, origin: str, camera: str | None = None) -> float:
+        """Set a rule's threshold on a camera (None: the first; see RuleEngine.set_threshold) and
+        record it in the audit log; returns it."""
+        name = camera or self.cameras[0].name
+        threshold = self.engines[name].set_threshold(rule, value)
+        self._work.offer(ThresholdChange(rule, threshold, origin, name), "threshold")
         return threshold
 
-    def source_status(self, status: SourceStatus) -> None:
-        """The source's state changed: MQTT `<camera>/status`, and outages in the audit log."""
+    def source_status(self, status: SourceStatus, camera: str | None = None) -> None:
+        """A camera's source (None: the first) changed state: MQTT `<camera>/status`, and outages in
+        the audit log."""
+        name = camera or self.cameras[0].name
         if self.mqtt is not None:
-            self.mqtt.publish_status(status)
+            self.mqtt.publish_status(name, status)
         if status.state in (SourceState.LOST, SourceState.FAILED, SourceState.ENDED) or (
                 status.state == SourceState.LIVE and status.reconnects):
-            self._record("source", {"state": status.state, "detail": status.detail, "outages": status.outages,
-                                    "reconnects": status.reconnects})
+            self._record("source", {"camera": name, "state": status.state, "detail": status.detail,
+                                    "outages": status.outages, "reconnects": status.reconnects})
 
     def problem(self, text: str) -> None:
         """A sink's trouble: told to the listener and kept in the audit log."""
@@ -226,13 +252,14 @@ class AlertHub:
 
     def close(self, timeout: float = 5.0) -> None:
         """End open alerts, deliver what can be delivered within `timeout`, and write `stop`."""
-        for event in self.engine.finish():
+        for event in (event for engine in self.engines.values() for event in engine.finish()):
             self._work.offer(Delivery(event, None), event.type)
         self._work.end()
         self._dispatcher.join()
         self._record_dropped(force=True)
         self._close_sinks(timeout)
         self._close_audit()
+        self._claims.release()
 
     # --- the dispatcher thread ----------------------------------------------------------------------
 
@@ -242,13 +269,15 @@ class AlertHub:
             match work:
                 case Delivery(event=event, result=result):
                     self._deliver_alert(event, result)
-                case ArmingRequest(armed=armed, origin=origin, changed=changed):
+                case ArmingRequest(armed=armed, origin=origin, changed=changed, camera=camera):
                     if changed:
-                        self._record("armed" if armed else "disarmed", {"origin": origin})
+                        self._record("armed" if armed else "disarmed", {"origin": origin, "camera": camera})
                         self._tell(f"announcing {'arming' if armed else 'disarming'}",
-                                   lambda: self.listener.on_armed(armed, origin))
+                                   lambda: self.listener.on_armed(armed, origin, camera))
                     if self.mqtt is not None:
-                        self.mqtt.set_armed(self.engine.armed)  # the state now: a later request may be queued
+                        for name, engine in self.engines.items():  # the state now: a later request may be queued
+                            if camera in (None, name):
+                                self.mqtt.set_armed(name, engine.armed)
                 case ThresholdChange():
                     self._record("threshold", asdict(work))
 
@@ -304,7 +333,8 @@ class AlertHub:
     def _snapshot(self, event: AlertEvent, result: FrameResult) -> None:
         settings = self.config.snapshots
         try:
-            png, sidecar = save_snapshot(self._snapshot_folder, result, self._source, images=settings.images)
+            png, sidecar = save_snapshot(self._snapshot_folder, result, self._sources[event.camera],
+                                         images=settings.images)
             wanted = any(sink.wants_snapshot_jpeg for sink in self._sinks)
             jpeg = encode_jpeg(result, settings.images) if wanted else None
         except SnapshotError as error:
@@ -363,5 +393,6 @@ class AlertHub:
             outbox.close()
 
     def _close_audit(self) -> None:
-        self._record("stop", {"camera": self.camera})
+        for camera in self.engines:
+            self._record("stop", {"camera": camera})
         self.audit.close()

@@ -1,13 +1,14 @@
 """MQTT sink (paho-mqtt): alert events, live state, snapshots, arming and Home Assistant discovery.
 
-Topics under the configured prefix (default `emotui`):
+Topics under the configured prefix (default `emotui`), those of `<camera>` once per camera of the process:
 - `<prefix>/available`: `online`, retained; the broker sets `offline` (last will) if emotui vanishes.
 - `<prefix>/events`: `{"type": new|update|end, "before": {...}, "after": {...}}` like `frigate/events`.
   Events go through an on-disk outbox and are published in order with QoS 1, so those raised
   while the broker is down are delivered, in order, once it is back.
 - `<prefix>/<camera>/state`: `{"faces", "dominant", "emotions", "armed"}`, retained, on change.
 - `<prefix>/<camera>/snapshot`: the latest alert snapshot as JPEG, retained.
-- `<prefix>/<camera>/armed/set` (`ON`/`OFF`, subscribed) and `<prefix>/<camera>/armed/state` (retained).
+- `<prefix>/<camera>/armed/set` (`ON`/`OFF`, subscribed: arms that camera) and `<prefix>/<camera>/armed/state`
+  (retained).
 - `<prefix>/<camera>/alerts/<rule>/state`: `ON` while the rule has an open alert, retained.
 - `<prefix>/<camera>/status`: the source's state (connecting, live, lost, retrying, ...), retained.
 - `<prefix>/tracked_object_update`: `{"type": "classification", "model": "emotion", "sub_label", "score", ...}`
@@ -51,39 +52,50 @@ def topic_slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "_"
 
 
+class _Camera:
+    """A camera's topics and what the sink last published on them."""
+
+    def __init__(self, prefix: str, name: str, rules: list[AlertRuleConfig], armed: bool) -> None:
+        self.name = name
+        self.rules = rules
+        self.topics = {
+            "state": f"{prefix}/{name}/state",
+            "snapshot": f"{prefix}/{name}/snapshot",
+            "armed_set": f"{prefix}/{name}/armed/set",
+            "armed_state": f"{prefix}/{name}/armed/state",
+            "status": f"{prefix}/{name}/status",
+        }
+        self.armed = armed
+        self.open_alerts: dict[str, set[str]] = {rule.name: set() for rule in rules}
+        self.state: dict = {"faces": 0, "dominant": "none", "emotions": {}, "armed": armed}
+        self.published_state: dict | None = None
+        self.state_published_at = 0.0
+        self.track_emotions: dict[int, str] = {}
+        self.source_status: str | None = None  # JSON of the latest SourceStatus, republished on connect
+
+
 class MqttSink:
     name = "mqtt"
 
-    def __init__(self, config: MqttConfig, camera: str, rules: list[AlertRuleConfig], armed: bool,
-                 outbox: Outbox, on_problem: Callable[[str], None], on_arm: Callable[[bool], None],
+    def __init__(self, config: MqttConfig, cameras: dict[str, list[AlertRuleConfig]], armed: bool,
+                 outbox: Outbox, on_problem: Callable[[str], None], on_arm: Callable[[bool, str], None],
                  environ: Mapping[str, str] = os.environ) -> None:
+        """`cameras`: each camera's name and rules; on_arm hears (armed, camera) from `armed/set`."""
         self.config = config
-        self.camera = camera
-        self.rules = rules
         self.outbox = outbox
         self.wants_snapshot_jpeg = config.snapshots
         self.delivered = 0
         self._on_problem = on_problem
         self._on_arm = on_arm
-        self._armed = armed
         prefix = config.prefix.rstrip("/")
         self.topics = {
             "available": f"{prefix}/available",
             "events": f"{prefix}/events",
-            "state": f"{prefix}/{camera}/state",
-            "snapshot": f"{prefix}/{camera}/snapshot",
-            "armed_set": f"{prefix}/{camera}/armed/set",
-            "armed_state": f"{prefix}/{camera}/armed/state",
-            "status": f"{prefix}/{camera}/status",
             "tracked_object_update": f"{prefix}/tracked_object_update",
         }
+        self.cameras = {name: _Camera(prefix, name, rules, armed) for name, rules in cameras.items()}
+        self._commands = {camera.topics["armed_set"]: camera.name for camera in self.cameras.values()}
         self._last_records: dict[str, dict] = {}  # alert id -> last "after", for "before"
-        self._open_alerts: dict[str, set[str]] = {rule.name: set() for rule in rules}
-        self._state: dict = {"faces": 0, "dominant": "none", "emotions": {}, "armed": armed}
-        self._published_state: dict | None = None
-        self._state_published_at = 0.0
-        self._track_emotions: dict[int, str] = {}
-        self._source_status: str | None = None  # JSON of the latest SourceStatus, republished on connect
         self._connected = threading.Event()
         self._wake = threading.Event()  # something for the sender: a new event, an acknowledgement, a connection
         self._stopping = threading.Event()
@@ -91,7 +103,8 @@ class MqttSink:
         self._connect_failure: str | None = None  # why the last attempt failed, reported when it changes
         self._lock = threading.Lock()
 
-        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=config.client_id or f"emotui-{camera}")
+        client_id = config.client_id or f"emotui-{next(iter(cameras))}"
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         self._client.will_set(self.topics["available"], "offline", qos=1, retain=True)
         self._client.reconnect_delay_set(*RECONNECT_DELAY_S)
         if username := environ.get(config.username_env, "") if config.username_env else "":
@@ -132,50 +145,60 @@ class MqttSink:
             self._last_records[event.id] = after
         self.outbox.put(self.topics["events"], json.dumps({"type": event.type, "before": before, "after": after}).encode())
         self._wake.set()
+        camera = self._camera(event.camera)
         with self._lock:
-            open_alerts = self._open_alerts.setdefault(event.rule, set())
+            open_alerts = camera.open_alerts.setdefault(event.rule, set())
             was_on = bool(open_alerts)
             (open_alerts.discard if event.type == EventType.END else open_alerts.add)(event.id)
             if bool(open_alerts) != was_on:
-                self._publish_live(self._rule_topic(event.rule), "ON" if open_alerts else "OFF", retain=True)
+                self._publish_live(self._rule_topic(camera.name, event.rule), "ON" if open_alerts else "OFF",
+                                   retain=True)
         if snapshot_jpeg is not None and self.config.snapshots:
-            self._publish_live(self.topics["snapshot"], snapshot_jpeg, retain=True)
+            self._publish_live(camera.topics["snapshot"], snapshot_jpeg, retain=True)
 
     def observe(self, result: FrameResult) -> None:
-        """Live state and Frigate-style classifications from a frame (cheap; called per frame)."""
+        """Live state and Frigate-style classifications from a frame of `result.camera` ("" is the
+        first camera; cheap, called per frame)."""
+        camera = self._camera(result.camera)
         emotions = {face.track_id: face.dominant for face in result.faces}
         counts = Counter(emotions.values())
         with self._lock:
-            self._state = {
+            camera.state = {
                 "faces": len(result.faces),
                 "dominant": counts.most_common(1)[0][0] if counts else "none",
                 "emotions": {str(track): emotion for track, emotion in emotions.items()},
-                "armed": self._armed,
+                "armed": camera.armed,
             }
-            self._publish_state_if_due()
+            self._publish_state_if_due(camera)
         for face in result.faces:
-            if self._track_emotions.get(face.track_id) != face.dominant:
-                self._track_emotions[face.track_id] = face.dominant
+            if camera.track_emotions.get(face.track_id) != face.dominant:
+                camera.track_emotions[face.track_id] = face.dominant
                 self._publish_live(self.topics["tracked_object_update"], json.dumps({
-                    "type": "classification", "id": f"{self.camera}-{face.track_id}", "camera": self.camera,
+                    "type": "classification", "id": f"{camera.name}-{face.track_id}", "camera": camera.name,
                     "timestamp": time.time(), "model": "emotion", "sub_label": face.dominant,
                     "score": round(float(np.max(face.probabilities)), 4),
                 }))
         for track_id in result.ended_tracks:
-            self._track_emotions.pop(track_id, None)
+            camera.track_emotions.pop(track_id, None)
 
-    def publish_status(self, status: SourceStatus) -> None:
-        """The source's state (connecting, live, lost, retrying, ended, failed), retained."""
-        with self._lock:
-            self._source_status = json.dumps(status.to_dict())
-            self._publish_live(self.topics["status"], self._source_status, retain=True)
+    def _camera(self, name: str) -> _Camera:
+        """The named camera; the first for a name it does not know ("": a result of a bare pipeline)."""
+        return self.cameras.get(name) or next(iter(self.cameras.values()))
 
-    def set_armed(self, armed: bool) -> None:
+    def publish_status(self, name: str, status: SourceStatus) -> None:
+        """A camera's source state (connecting, live, lost, retrying, ended, failed), retained."""
+        camera = self.cameras[name]
         with self._lock:
-            self._armed = armed
-            self._state = {**self._state, "armed": armed}
-            self._publish_live(self.topics["armed_state"], "ON" if armed else "OFF", retain=True)
-            self._publish_state_if_due(force=True)
+            camera.source_status = json.dumps(status.to_dict())
+            self._publish_live(camera.topics["status"], camera.source_status, retain=True)
+
+    def set_armed(self, name: str, armed: bool) -> None:
+        camera = self.cameras[name]
+        with self._lock:
+            camera.armed = armed
+            camera.state = {**camera.state, "armed": armed}
+            self._publish_live(camera.topics["armed_state"], "ON" if armed else "OFF", retain=True)
+            self._publish_state_if_due(camera, force=True)
 
     def close(self, timeout: float = 5.0) -> None:
         """Deliver what is queued for up to `timeout` seconds (the rest stays on disk for the next
@@ -207,17 +230,20 @@ class MqttSink:
         if self.config.discovery:
             for topic, payload in self.discovery_configs().items():
                 client.publish(topic, json.dumps(payload), qos=1, retain=True)
-        client.subscribe(self.topics["armed_set"], qos=1)
         with self._lock:
-            client.publish(self.topics["armed_state"], "ON" if self._armed else "OFF", qos=1, retain=True)
-            for rule in self.rules:
-                on = bool(self._open_alerts.get(rule.name))
-                client.publish(self._rule_topic(rule.name), "ON" if on else "OFF", qos=1, retain=True)
-            if self._source_status is not None:
-                client.publish(self.topics["status"], self._source_status, qos=1, retain=True)
+            for camera in self.cameras.values():
+                client.subscribe(camera.topics["armed_set"], qos=1)
+                client.publish(camera.topics["armed_state"], "ON" if camera.armed else "OFF", qos=1, retain=True)
+                for rule in camera.rules:
+                    on = bool(camera.open_alerts.get(rule.name))
+                    client.publish(self._rule_topic(camera.name, rule.name), "ON" if on else "OFF", qos=1,
+                                   retain=True)
+                if camera.source_status is not None:
+                    client.publish(camera.topics["status"], camera.source_status, qos=1, retain=True)
             self._connected.set()
             self._wake.set()
-            self._publish_state_if_due(force=True)
+            for camera in self.cameras.values():
+                self._publish_state_if_due(camera, force=True)
         self._connect_failure = None
         if self._was_connected:
             self._on_problem(f"mqtt: reconnected to {self._where()}; {len(self.outbox)} queued events to deliver")
@@ -241,7 +267,7 @@ class MqttSink:
         if payload not in ("ON", "OFF"):
             self._on_problem(f"mqtt: ignored {message.topic} payload {payload[:20]!r} (expected ON or OFF)")
             return
-        self._on_arm(payload == "ON")
+        self._on_arm(payload == "ON", self._commands[message.topic])
 
     # --- publishing ---------------------------------------------------------------------------
 
@@ -278,54 +304,59 @@ class MqttSink:
         if self.connected:
             self._client.publish(topic, payload, qos=0, retain=retain)
 
-    def _publish_state_if_due(self, force: bool = False) -> None:
+    def _publish_state_if_due(self, camera: _Camera, force: bool = False) -> None:
         """On change: at once when the face count or arming changed, else at most every STATE_MIN_INTERVAL_S."""
         now = time.monotonic()
-        published = self._published_state or {}
-        force = force or any(self._state[key] != published.get(key) for key in ("faces", "armed"))
-        if self._state != self._published_state and (force or now - self._state_published_at >= STATE_MIN_INTERVAL_S):
+        published = camera.published_state or {}
+        force = force or any(camera.state[key] != published.get(key) for key in ("faces", "armed"))
+        if camera.state != camera.published_state and (
+                force or now - camera.state_published_at >= STATE_MIN_INTERVAL_S):
             if self.connected:
-                self._client.publish(self.topics["state"], json.dumps(self._state), qos=0, retain=True)
-                self._published_state, self._state_published_at = self._state, now
+                self._client.publish(camera.topics["state"], json.dumps(camera.state), qos=0, retain=True)
+                camera.published_state, camera.state_published_at = camera.state, now
 
-    def _rule_topic(self, rule: str) -> str:
-        return f"{self.config.prefix.rstrip('/')}/{self.camera}/alerts/{topic_slug(rule)}/state"
+    def _rule_topic(self, camera: str, rule: str) -> str:
+        return f"{self.config.prefix.rstrip('/')}/{camera}/alerts/{topic_slug(rule)}/state"
 
     def _where(self) -> str:
         return f"broker {self.config.host}:{self.config.port}"
 
     def discovery_configs(self) -> dict[str, dict]:
-        """Home Assistant MQTT discovery: a binary_sensor per rule, face count and dominant emotion
-        sensors, and an arming switch, all tied to `<prefix>/available`."""
-        node = f"emotui_{topic_slug(self.camera)}"
+        """Home Assistant MQTT discovery, a device per camera: a binary_sensor per rule, face count
+        and dominant emotion sensors, and an arming switch, all tied to `<prefix>/available`."""
+        return {topic: payload for camera in self.cameras.values()
+                for topic, payload in self._discovery_configs(camera).items()}
+
+    def _discovery_configs(self, camera: _Camera) -> dict[str, dict]:
+        node = f"emotui_{topic_slug(camera.name)}"
         common = {
             "availability_topic": self.topics["available"],
             "payload_available": "online",
             "payload_not_available": "offline",
-            "device": {"identifiers": [node], "name": f"emotui {self.camera}", "manufacturer": "emotui",
+            "device": {"identifiers": [node], "name": f"emotui {camera.name}", "manufacturer": "emotui",
                        "model": "emotion-aware camera console", "sw_version": __version__},
         }
         root = self.config.discovery_prefix.rstrip("/")
         configs = {
             f"{root}/binary_sensor/{node}/{topic_slug(rule.name)}/config": {
                 **common, "name": f"{rule.name} alert", "unique_id": f"{node}_{topic_slug(rule.name)}",
-                "state_topic": self._rule_topic(rule.name), "payload_on": "ON", "payload_off": "OFF",
+                "state_topic": self._rule_topic(camera.name, rule.name), "payload_on": "ON", "payload_off": "OFF",
                 "device_class": "problem" if rule.severity == Severity.ALERT else None,
             }
-            for rule in self.rules
+            for rule in camera.rules
         }
         configs[f"{root}/sensor/{node}/faces/config"] = {
-            **common, "name": "faces", "unique_id": f"{node}_faces", "state_topic": self.topics["state"],
+            **common, "name": "faces", "unique_id": f"{node}_faces", "state_topic": camera.topics["state"],
             "value_template": "{{ value_json.faces }}", "state_class": "measurement", "icon": "mdi:face-recognition",
         }
         configs[f"{root}/sensor/{node}/dominant_emotion/config"] = {
             **common, "name": "dominant emotion", "unique_id": f"{node}_dominant_emotion",
-            "state_topic": self.topics["state"], "value_template": "{{ value_json.dominant }}",
+            "state_topic": camera.topics["state"], "value_template": "{{ value_json.dominant }}",
             "icon": "mdi:emoticon-outline",
         }
         configs[f"{root}/switch/{node}/armed/config"] = {
-            **common, "name": "armed", "unique_id": f"{node}_armed", "command_topic": self.topics["armed_set"],
-            "state_topic": self.topics["armed_state"], "payload_on": "ON", "payload_off": "OFF",
+            **common, "name": "armed", "unique_id": f"{node}_armed", "command_topic": camera.topics["armed_set"],
+            "state_topic": camera.topics["armed_state"], "payload_on": "ON", "payload_off": "OFF",
             "icon": "mdi:shield-check",
         }
         for payload in configs.values():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ class FrameBuffer:
     producer waits for room (files), so no frame is lost."""
 
     def __init__(self, capacity: int, drop_oldest: bool) -> None:
+        self.on_change: Callable[[], None] | None = None  # called after a frame is put or the buffer closes
         self._frames: deque[Frame] = deque()
         self._capacity = capacity
         self._drop_oldest = drop_oldest
@@ -45,7 +47,8 @@ class FrameBuffer:
                 return False
             self._frames.append(frame)
             self._ready.notify_all()
-            return True
+        self._changed()
+        return True
 
     def get(self) -> Frame | None:
         """The next frame, waiting for one; None once closed and empty."""
@@ -58,7 +61,28 @@ class FrameBuffer:
             self._ready.notify_all()
             return frame
 
+    def poll(self) -> Frame | None:
+        """The next frame if one is waiting, else None at once (see `finished`)."""
+        with self._ready:
+            if not self._frames:
+                return None
+            frame = self._frames.popleft()
+            self._ready.notify_all()
+            return frame
+
+    @property
+    def finished(self) -> bool:
+        """Closed, and every frame taken."""
+        with self._ready:
+            return self._closed and not self._frames
+
     def close(self) -> None:
         with self._ready:
             self._closed = True
             self._ready.notify_all()
+        self._changed()
+
+    def _changed(self) -> None:
+        """Outside the buffer's lock, so a listener may hold its own lock while it polls."""
+        if self.on_change is not None:
+            self.on_change()

@@ -1,9 +1,9 @@
 """The capture thread: a source decoded into a FrameBuffer, reopened when it drops, its state
 and rates reported.
 
-Live sources (camera, stream URL) keep only the newest frame, counting the ones dropped, so
-analysis never falls behind and memory stays bounded; files and image folders are read in
-order with a small bounded buffer, so nothing is skipped.
+Live sources (camera, stream URL), and files played in real time, keep only the newest frame,
+counting the ones dropped, so analysis never falls behind and memory stays bounded; otherwise
+files and image folders are read in order with a small bounded buffer, so nothing is skipped.
 
 A live source that drops, stalls (no frame for `stall_s`) or cannot be reached is reopened
 with capped exponential backoff and jitter; its state (connecting, live, lost, retrying,
@@ -85,7 +85,8 @@ class Capture:
         self._corrupt_closed = 0  # corrupt frames counted by readers already closed
         self._reader = reader if reader is not None else (
             open_reader(spec, self.settings) if fail_fast or not spec.live else None)
-        self._buffer = FrameBuffer(1 if spec.live else FILE_BUFFER_FRAMES, drop_oldest=spec.live)
+        # a file played in real time is a camera too: analysis that falls behind skips frames, not time
+        self._buffer = FrameBuffer(1 if spec.live else FILE_BUFFER_FRAMES, drop_oldest=spec.live or self._realtime)
         self._read_times: deque[float] = deque(maxlen=self.RATE_WINDOW)
         self._error: Exception | None = None
         self._stopping = threading.Event()
@@ -240,6 +241,23 @@ class Capture:
             self._reader = None
 
     # --- the consumer's side ------------------------------------------------------------------
+
+    def poll(self) -> Frame | None:
+        """The next frame if one is waiting, else None at once; `finished` tells when none will come.
+        `on_frame` hears of each frame and of the end (from the capture thread)."""
+        return self._buffer.poll()
+
+    @property
+    def finished(self) -> bool:
+        return self._buffer.finished
+
+    @property
+    def error(self) -> Exception | None:
+        """What stopped the capture thread, if anything."""
+        return self._error
+
+    def listen(self, on_frame: Callable[[], None]) -> None:
+        self._buffer.on_change = on_frame
 
     def frames(self) -> Iterator[Frame]:
         """Frames until the source ends or stop() is called; re-raises a capture failure."""

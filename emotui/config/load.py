@@ -23,7 +23,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import platformdirs
 
-from emotui.config.schema import Config
+from emotui.config.schema import Config, SourceConfig
 
 CONFIG_ENV = "EMOTUI_CONFIG"
 CONFIG_FILENAME = "emotui.toml"
@@ -88,11 +88,30 @@ def load_config(path: Path | None) -> Config:
     except RecursionError:
         raise ConfigError([ConfigIssue("(syntax)", "arrays or tables nested too deeply", path)]) from None
     issues: list[ConfigIssue] = []
-    config = _build(Config, data, "", issues, _Locator(path, text))
+    locator = _Locator(path, text)
+    config = _build(Config, data, "", issues, locator)
+    if not issues:
+        issues.extend(_inherit_source(config, data, locator))
     if issues:
         raise ConfigError(issues)
     config.path = path
     return config
+
+
+def _inherit_source(config: Config, data: dict, locator: _Locator) -> list[ConfigIssue]:
+    """Each [[cameras]] table takes the [source] table's values for the source keys it does not set;
+    returns what the merged settings cannot do together."""
+    inherited = [spec.name for spec in fields(SourceConfig) if spec.name != "name"]
+    issues = []
+    for index, (camera, table) in enumerate(zip(config.cameras, data.get("cameras", []))):
+        for key in inherited:
+            if key not in table:
+                setattr(camera, key, getattr(config.source, key))
+        for key, problem in SourceConfig.cross_checks(camera):
+            where = f"cameras[{index}]" + (f".{key}" if key in table else "")  # an inherited key: the table
+            issues.append(ConfigIssue(f"cameras[{index}].{key}", f"{problem} (with the [source] values it inherits)",
+                                      locator.path, locator.line_of(where)))
+    return issues
 
 
 def _read_text(path: Path) -> str:
@@ -285,9 +304,10 @@ def _type_problem(value: Any, expected: Any) -> str | None:
     if isinstance(expected, types.UnionType):
         return None  # a setting of several types is checked by its own check function
     if get_origin(expected) is dict:
-        if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        item = get_args(expected)[1]
+        if isinstance(value, dict) and all(_type_problem(v, item) is None for v in value.values()):
             return None
-        return "must be a table of strings"
+        return f"must be a table of {'strings' if item is str else 'numbers'}"
     if get_origin(expected) is list:
         (item,) = get_args(expected)
         if isinstance(value, list) and all(_type_problem(v, item) is None for v in value):
@@ -315,6 +335,8 @@ def _typed(value: Any, expected: Any) -> Any:
     """An allowed value as its setting's type: integers as floats, words as their enum."""
     if expected is float:
         return float(value)
+    if get_origin(expected) is dict:
+        return {key: _typed(item, get_args(expected)[1]) for key, item in value.items()}
     if _is_enum(expected):
         return expected(value)
     if get_origin(expected) is list and _is_enum(item := get_args(expected)[0]):

@@ -453,6 +453,43 @@ class UiConfig:
     realtime: bool = setting(True, "play video files at their own frame rate, like a camera")
 
 
+CAMERA_NAME = r"[A-Za-z0-9_-]{1,64}"
+DEFAULT_DETECT_FPS = 10.0  # see CameraConfig.detect_fps
+
+
+def _camera_name(value: str) -> str | None:
+    if re.fullmatch(CAMERA_NAME, value):
+        return None
+    return "must be 1-64 letters, digits, '-' or '_' (it becomes part of MQTT topics)"
+
+
+def _thresholds(value: dict[str, float]) -> str | None:
+    return next((f"{rule}: must be from 0.0 to 1.0" for rule, threshold in value.items()
+                 if not 0.0 <= threshold <= 1.0), None)
+
+
+@dataclass
+class CameraConfig(SourceConfig):
+    """A [[cameras]] table: a source of its own (the [source] table's values are its defaults) with
+    its analysis cap, masks and rules."""
+
+    name: str = setting("", "the camera's name in events, snapshots, the audit log and MQTT topics: 1-64 letters, "
+                        "digits, '-' or '_', unique", _camera_name,
+                        required=True)
+    enabled: bool = setting(True, "watch this camera (false: keep its table, but do not open it)")
+    detect_fps: float = setting(DEFAULT_DETECT_FPS, "frames analysed per second at most, 0-60 (0: every frame); "
+                                "a live source always gives its newest frame", _range(0.0, 60.0))
+    masks: list = setting([], "polygons where no face counts on this camera, added to detector.masks", _masks)
+    rules: list[str] = setting([], "names of the [[alerts.rules]] this camera runs ([] = all of them)", _no_repeats)
+    thresholds: dict[str, float] = setting({}, "per-rule threshold on this camera, e.g. {fear = 0.7}",
+                                           _thresholds)
+
+    def cross_checks(self) -> list[tuple[str, str]]:
+        """None while the table is read: the source keys are checked together once the camera has
+        the [source] values it does not set (emotui.config.load)."""
+        return []
+
+
 @dataclass
 class KeysConfig:
     """Keys per action, comma-separated Textual key names."""
@@ -465,6 +502,8 @@ class KeysConfig:
     edit_thresholds: str = setting("t", "edit all thresholds", _non_empty)
     write_config: str = setting("w", "write thresholds back to the config file", _non_empty)
     arm: str = setting("a", "arm or disarm the alerts", _non_empty)
+    arm_all: str = setting("A", "arm or disarm every camera's alerts (several cameras)", _non_empty)
+    grid: str = setting("escape", "back from a focused camera to the camera grid (several cameras)", _non_empty)
     toggle_boxes: str = setting("b", "face boxes on/off", _non_empty)
     cycle_colour: str = setting("c", "cycle the colour mode", _non_empty)
     mute: str = setting("m", "mute or unmute the bell", _non_empty)
@@ -486,5 +525,25 @@ class Config:
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
     ui: UiConfig = field(default_factory=UiConfig)
     keys: KeysConfig = field(default_factory=KeysConfig)
+    cameras: list[CameraConfig] = setting([], "[[cameras]] tables: several cameras in one process (none: the "
+                                          "[source] table is the one camera)")
     path: Path | None = None  # the file it was read from, if any
+
+    def cross_checks(self) -> list[tuple[str, str]]:
+        """Camera names unique, their rules known, at least one enabled."""
+        problems: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        rule_names = {rule.name for rule in self.alerts.rules}
+        for index, camera in enumerate(self.cameras):
+            if camera.name in seen:
+                problems.append((f"cameras[{index}].name", f"{camera.name!r} names another camera already; "
+                                 "camera names must be unique"))
+            seen.add(camera.name)
+            for key, names in (("rules", camera.rules), ("thresholds", list(camera.thresholds))):
+                if unknown := [name for name in names if name not in rule_names]:
+                    problems.append((f"cameras[{index}].{key}", f"no rule named {', '.join(map(repr, unknown))} "
+                                     f"in [[alerts.rules]] (rules: {', '.join(sorted(rule_names))})"))
+        if self.cameras and not any(camera.enabled for camera in self.cameras):
+            problems.append(("cameras", "every camera has enabled = false: enable one"))
+        return problems
 

@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field as dataclass_field
 from functools import partial
 
 import numpy as np
@@ -27,11 +28,13 @@ from textual.widgets import DataTable, Footer, RichLog
 from textual.worker import Worker, get_current_worker
 
 from emotui.alerts.events import AlertSetupError
-from emotui.alerts.hub import AlertHub, AlertListener, rule_engine
+from emotui.alerts.hub import AlertHub, AlertListener
+from emotui.alerts.rules import RuleEngine
+from emotui.cameras import CameraSetup, camera_setups, open_cameras
 from emotui.capture import SourceError, SourceState, SourceStatus
 from emotui.config import AlertRuleConfig, Config, ConfigError, KeysConfig, write_thresholds
 from emotui.models import ModelError
-from emotui.pipeline import FrameResult, Pipeline, create_pipeline
+from emotui.pipeline import CameraSet, FrameResult, Pipeline
 from emotui.snapshots import SnapshotError, default_snapshot_dir, save_snapshot
 from emotui.tui.graphics import Graphics
 from emotui.tui.messages import (
@@ -41,10 +44,12 @@ from emotui.tui.messages import (
 from emotui.tui.events import EventsList
 from emotui.tui.preview import COLOUR_MODES, Preview, PreviewBox, fit_cells
 from emotui.tui.screens import MIN_COLUMNS, MIN_ROWS, EventScreen, HelpScreen, ThresholdEditor, TooSmallScreen
+from emotui.tui.tiles import CameraGrid, TileState
 from emotui.tui.timeline import Timelines
 from emotui.tui.widgets import ConsoleHeader, EmotionBars, RulesBar, StatusLine, short_source
 from emotui.vision import EMOTION_COLOURS
 from emotui.vision.masks import Masks
+from emotui.vision.tracker import TrackedFace
 
 LOG_LINES = 500
 WIDE_COLUMNS = 120  # narrower, the events list and the log stack
@@ -56,6 +61,8 @@ PANEL_REFRESH_S = 0.25
 # truecolor picture), so the console stays responsive and analysis keeps its cores.
 PREVIEW_CPU_SHARE = 0.25
 HANGUP_GRACE_S = 2.0  # after the terminal hangs up, the process ends within this, cleanly or not
+TILE_FPS = 2.0  # tile pictures per second in the grid, so that N small previews cost what one does
+NUMBER_KEYS = 9  # keys 1-9 focus cameras 1-9
 
 # (action, key-config field, description, footer label or None) in help order
 ACTIONS = [
@@ -67,13 +74,46 @@ ACTIONS = [
     ("edit_thresholds", "edit_thresholds", "edit all thresholds", None),
     ("write_config", "write_config", "write thresholds to the config file", None),
     ("toggle_armed", "arm", "arm / disarm the alerts", "arm"),
+    ("toggle_armed_all", "arm_all", "arm / disarm every camera's alerts", None),
     ("toggle_boxes", "toggle_boxes", "face boxes on / off", None),
     ("cycle_colour", "cycle_colour", "cycle the preview colours", None),
     ("toggle_bell", "mute", "mute / unmute the bell", None),
     ("zoom", "zoom", "zoom into the next face (after the last, the whole frame)", "zoom"),
+    ("show_grid", "grid", "back to the camera grid", "grid"),
     ("help", "help", "this help", "help"),
     ("quit", "quit", "quit", "quit"),
 ]
+SEVERAL_CAMERAS_ACTIONS = {"toggle_armed_all", "show_grid", "focus_camera"}  # hidden with one camera
+
+
+@dataclass
+class CameraView:
+    """One camera as the console shows it: its setup (name, source, rule engine), its analysis' newest
+    result and its source's state."""
+
+    setup: CameraSetup
+    pipeline: Pipeline | None = None  # once its analysis reads the source
+    latest: FrameResult | None = None
+    source_state: str = "starting"  # "" once analysed; "ended", "error"
+    source_status: SourceStatus | None = None  # the newest the capture thread reported
+    status_logged: SourceState | None = None
+    timelines: Timelines = dataclass_field(default_factory=Timelines)
+    shown_index: int | None = None  # the result shown in the preview
+    zoom_track: int | None = None  # the face the preview is zoomed into
+    last_alert: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.setup.name
+
+    @property
+    def source_text(self) -> str:
+        return self.setup.source
+
+    @property
+    def engine(self) -> RuleEngine:
+        """Its rules with their live thresholds, and its arming."""
+        return self.setup.engine
 
 
 class EmotuiApp(App[int]):
@@ -97,30 +137,65 @@ class EmotuiApp(App[int]):
     """
     BINDINGS = [Binding(getattr(KeysConfig(), field), action, footer or description, id=field,
                         show=footer is not None)
-                for action, field, description, footer in ACTIONS]
+                for action, field, description, footer in ACTIONS] + [
+        Binding(str(number), f"focus_camera({number - 1})", "camera", key_display="1-9", show=number == 1)
+        for number in range(1, NUMBER_KEYS + 1)]
 
     def __init__(self, config: Config, source: str | None = None, graphics: Graphics | None = None) -> None:
         super().__init__()
         self.config = config
         self.graphics = graphics
-        self.source_text = source if source is not None else config.source.uri
-        self.engine = rule_engine(config, self.source_text)  # live thresholds, kept also while the alerts are off
+        self.setups = camera_setups(config, source)  # each with its engine: live thresholds, also while alerts are off
+        self.cameras = [CameraView(setup) for setup in self.setups]
+        self.views = {camera.name: camera for camera in self.cameras}
+        self.current = 0  # the focused camera, or the one selected in the grid
+        self.in_grid = len(self.cameras) > 1  # the grid of cameras is shown (else the current one, full size)
         self.hub: AlertHub | None = None
+        self.camera_set: CameraSet | None = None  # the analysis worker's, once it reads the sources
         self.selected_rule = 0
-        self.pipeline: Pipeline | None = None  # the analysis worker's, once it reads the source
-        self.latest: FrameResult | None = None
         # Held by the analysis threads to hand over the pipeline or feed the hub, and by on_unmount to
         # cancel the worker: once cancelled, they do neither.
         self._analysis_lock = threading.Lock()
         self.boxes_on = config.ui.boxes
         self.bell_on = config.ui.bell
-        self.source_state = "starting"
-        self.source_status: SourceStatus | None = None  # the newest the capture thread reported
-        self._source_status_logged: SourceState | None = None
-        self._shown_index: int | None = None
         self._preview_due = 0.0  # monotonic time before which no new frame is drawn (PREVIEW_CPU_SHARE)
-        self.timelines = Timelines()
-        self.zoom_track: int | None = None  # the face the preview is zoomed into
+
+    # The current camera's state, by the names the console has always used.
+    @property
+    def camera(self) -> CameraView:
+        return self.cameras[self.current]
+
+    @property
+    def source_text(self) -> str:
+        return self.camera.source_text
+
+    @property
+    def engine(self) -> RuleEngine:
+        return self.camera.engine
+
+    @property
+    def pipeline(self) -> Pipeline | None:
+        return self.camera.pipeline
+
+    @property
+    def latest(self) -> FrameResult | None:
+        return self.camera.latest
+
+    @latest.setter
+    def latest(self, result: FrameResult | None) -> None:
+        self.camera.latest = result
+
+    @property
+    def source_state(self) -> str:
+        return self.camera.source_state
+
+    @property
+    def timelines(self) -> Timelines:
+        return self.camera.timelines
+
+    @property
+    def zoom_track(self) -> int | None:
+        return self.camera.zoom_track
 
     # --- layout and lifecycle ---------------------------------------------------------------
 
@@ -134,8 +209,11 @@ class EmotuiApp(App[int]):
         self.log_view = RichLog(id="log", max_lines=LOG_LINES, markup=True, wrap=True)
         self.log_view.border_title = "log"
         self.status = StatusLine()
+        self.grid = CameraGrid(colour_mode=self.config.ui.colour)
         yield self.header
         with Horizontal(id="main") as self.main:
+            if len(self.cameras) > 1:
+                yield self.grid
             yield self.preview
             with VerticalScroll(id="side", can_focus=False) as self.side:
                 yield self.bars
@@ -148,10 +226,12 @@ class EmotuiApp(App[int]):
 
     def on_mount(self) -> None:
         self.set_keymap({field: getattr(self.config.keys, field) for _, field, _, _ in ACTIONS})
-        self.events_list.focus()
+        self._show_mode()
         self._fit_layout(self.size.width, self.size.height)
         self.set_interval(1 / self.config.ui.preview_fps, self._refresh_preview)
+        self.set_interval(1 / TILE_FPS, self._refresh_tiles)
         self.set_interval(PANEL_REFRESH_S, self._refresh_panels)
+        self._refresh_tiles()
         self._refresh_panels()
         # An SSH session that drops hangs up the terminal: leave instead of spinning. A plain signal
         # handler, not the event loop's: it must run at once (before Textual's SIGCONT handler, and even
@@ -163,13 +243,14 @@ class EmotuiApp(App[int]):
                 self._previous_handlers[name] = signal.signal(getattr(signal, name), handler)
             except (AttributeError, ValueError):  # no such signal (Windows), or not the main thread
                 pass
-        self.log_line(f"opening {self.source_text}", "info")
+        for camera in self.cameras:
+            self.camera_log(camera, f"opening {camera.source_text}", "info")
         try:
-            self.hub = AlertHub(self.config, self.source_text, AlertListener(
+            self.hub = AlertHub(self.config, self.setups, AlertListener(
                 on_event=lambda event: self.post_message(AlertRaised(event)),
                 on_problem=lambda text: self.post_message(AlertSinkProblem(text)),
-                on_armed=lambda armed, origin: self.post_message(AlertsArmed(armed, origin)),
-                ring_bell=self._ring_bell), engine=self.engine)
+                on_armed=lambda armed, origin, camera: self.post_message(AlertsArmed(armed, origin, camera)),
+                ring_bell=self._ring_bell))
         except AlertSetupError as error:
             self.log_line(f"alerts off: {error}", "error")
         self._analyse()
@@ -177,8 +258,8 @@ class EmotuiApp(App[int]):
     def on_unmount(self) -> None:
         with self._analysis_lock:  # from here on no pipeline is handed over and the hub is fed nothing
             self.workers.cancel_group(self, "analysis")
-        if self.pipeline is not None:
-            self.pipeline.stop()  # ends the worker's wait for a frame and releases the source now
+        if self.camera_set is not None:
+            self.camera_set.stop()  # ends the worker's wait for a frame and releases the sources now
         if self.hub is not None:
             self.hub.close(timeout=2.0)  # ends open alerts, flushes the sinks, writes `stop`
         for name, handler in getattr(self, "_previous_handlers", {}).items():
@@ -213,21 +294,23 @@ class EmotuiApp(App[int]):
         """Build the pipeline, feed its results to the screen and the alert hub, and stop it. Cancelled
         (the app quits), it starts no source and feeds the hub nothing more."""
         worker = get_current_worker()
-        pipeline: Pipeline | None = None
+        cameras: CameraSet | None = None
         try:
-            pipeline = self._build_pipeline(worker)
-            if pipeline is None:
+            cameras = self._build_pipeline(worker)
+            if cameras is None:
                 return
             with self._analysis_lock:
                 if worker.is_cancelled:
                     return
-                self.pipeline = pipeline  # from now on on_unmount stops it
+                self.camera_set = cameras  # from now on on_unmount stops it
+                for pipeline in cameras:
+                    self.views[pipeline.name].pipeline = pipeline
             self.post_message(AnalysisStarted())
-            for result in pipeline.results():
+            for result in cameras.results():
                 with self._analysis_lock:
                     if worker.is_cancelled:
                         return
-                    self.latest = result
+                    self.views.get(result.camera, self.cameras[0]).latest = result
                     if self.hub is not None:
                         self.hub.observe(result)
             self.post_message(SourceEnded())
@@ -238,10 +321,10 @@ class EmotuiApp(App[int]):
         except Exception as error:  # keep the console up and say what broke
             self.post_message(AnalysisFailed(f"analysis stopped: {type(error).__name__}: {error}"))
         finally:
-            if pipeline is not None:
-                pipeline.stop()
+            if cameras is not None:
+                cameras.stop()
 
-    def _build_pipeline(self, worker: Worker) -> Pipeline | None:
+    def _build_pipeline(self, worker: Worker) -> CameraSet | None:
         """The pipeline, built on a daemon thread so that quitting during a slow build (a model
         pull, a DeepFace load) ends the process at once: None when the worker is cancelled first.
         The build's errors are raised here."""
@@ -249,8 +332,8 @@ class EmotuiApp(App[int]):
 
         def build() -> None:
             try:
-                pipeline = create_pipeline(
-                    self.config, self.source_text, lambda text: self.post_message(ModelProgress(text)),
+                pipeline = open_cameras(
+                    self.setups, lambda text: self.post_message(ModelProgress(text)),
                     realtime=self.config.ui.realtime, fail_fast=False, on_status=partial(self._source_changed, worker))
             except BaseException as error:  # handed to the worker, which reports it
                 built["error"] = error
@@ -269,14 +352,18 @@ class EmotuiApp(App[int]):
             raise built["error"]
         return built["pipeline"]
 
-    def _source_changed(self, worker: Worker, status: SourceStatus) -> None:
+    def _source_changed(self, worker: Worker, camera: str, status: SourceStatus) -> None:
         """From the capture thread."""
         with self._analysis_lock:
             if worker.is_cancelled:
                 return
             if self.hub is not None:
-                self.hub.source_status(status)
-        self.post_message(SourceChanged(status))
+                self.hub.source_status(status, camera)
+        self.post_message(SourceChanged(camera, status))
+
+    def camera_log(self, camera: CameraView, text: str, severity: str) -> None:
+        """A log line about one camera, named when there are several."""
+        self.log_line(f"{camera.name}: {text}" if len(self.cameras) > 1 else text, severity)
 
     def on_model_progress(self, message: ModelProgress) -> None:
         self.log_line(message.text, "info")
@@ -285,11 +372,16 @@ class EmotuiApp(App[int]):
         # Models and the UI are loaded: keep the collector from rescanning them (long pauses
         # delay key handling on small devices).
         gc.freeze()
-        self.source_state = ""
-        self.log_line(f"analysing {self.pipeline.source} with {self.models_text()}", "info")
+        for camera in self.cameras:
+            camera.source_state = ""
+            self.camera_log(camera, f"analysing {camera.pipeline.source} with {self.models_text()}", "info")
 
     def on_alert_raised(self, message: AlertRaised) -> None:
-        self.events_list.record(message.event)
+        event = message.event
+        self.events_list.record(event)
+        camera = self.views.get(event.camera)
+        if camera is not None:
+            camera.last_alert = f"{event.rule} {time.strftime('%H:%M:%S', time.localtime(event.start_time))}"
 
     def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
         """Enter (or a click) on an event: its snapshot and JSON."""
@@ -302,38 +394,47 @@ class EmotuiApp(App[int]):
             self._loop.call_soon_threadsafe(self.bell)
 
     def on_alerts_armed(self, message: AlertsArmed) -> None:
-        self.log_line(f"alerts {'armed' if message.armed else 'disarmed'} ({message.origin})", "warning")
+        text = f"alerts {'armed' if message.armed else 'disarmed'} ({message.origin})"
+        if message.camera is None:
+            self.log_line(f"every camera: {text}" if len(self.cameras) > 1 else text, "warning")
+        else:
+            self.camera_log(self.views[message.camera], text, "warning")
         self._refresh_panels()
 
     def on_source_changed(self, message: SourceChanged) -> None:
         """Each outage is logged once when it starts and once when the source is back; the
         header and the status line show the state (and the next retry) all along."""
-        status, previous = message.status, self._source_status_logged
-        self.source_status = status
+        camera, status = self.views[message.camera], message.status
+        previous = camera.status_logged
+        camera.source_status = status
         if status.state == SourceState.CONNECTING:
             return
         if status.state == SourceState.RETRYING:
             if previous is None:  # not reached yet: say so once
-                self.log_line(f"source unavailable: {status.detail}; retrying", "error")
-                self._source_status_logged = SourceState.RETRYING
+                self.camera_log(camera, f"source unavailable: {status.detail}; retrying", "error")
+                camera.status_logged = SourceState.RETRYING
             return
         if status.state == SourceState.LOST:
-            self.log_line(f"source lost: {status.detail}; reconnecting", "warning")
+            self.camera_log(camera, f"source lost: {status.detail}; reconnecting", "warning")
         elif status.state == SourceState.LIVE and previous == SourceState.LOST:
-            self.log_line(f"source back (reconnect {status.reconnects})", "info")
+            self.camera_log(camera, f"source back (reconnect {status.reconnects})", "info")
         elif status.state == SourceState.LIVE and previous == SourceState.RETRYING:
-            self.log_line("source connected", "info")
+            self.camera_log(camera, "source connected", "info")
         elif status.state == SourceState.ENDED and status.detail:
-            self.log_line(f"source ended {status.detail}", "warning")
-        self._source_status_logged = status.state
+            self.camera_log(camera, f"source ended {status.detail}", "warning")
+        if len(self.cameras) > 1 and status.state in (SourceState.ENDED, SourceState.FAILED):
+            camera.source_state = status.state  # the others go on (one camera: the worker's end says it)
+        camera.status_logged = status.state
 
     def on_source_ended(self, message: SourceEnded) -> None:
-        self.log_line(f"source ended: {self.source_text}", "info")
-        self.source_state = "ended"
+        for camera in self.cameras:
+            self.camera_log(camera, f"source ended: {camera.source_text}", "info")
+            camera.source_state = "ended"
 
     def on_analysis_failed(self, message: AnalysisFailed) -> None:
         self.log_line(message.text, "error")
-        self.source_state = "error"
+        for camera in self.cameras:
+            camera.source_state = "error"
         self.preview.clear(message.text)
 
     def on_alert_sink_problem(self, message: AlertSinkProblem) -> None:
@@ -342,29 +443,48 @@ class EmotuiApp(App[int]):
     # --- periodic refresh ------------------------------------------------------------------
 
     def _refresh_preview(self) -> None:
-        result = self.latest
-        if not self.config.ui.preview or result is None or result.index == self._shown_index:
+        camera, result = self.camera, self.latest
+        if self.in_grid or not self.config.ui.preview or result is None or result.index == camera.shown_index:
             return  # nothing new (paused, or analysis slower than the preview rate)
         if time.monotonic() < self._preview_due:
             return  # the last frame took long to draw: within PREVIEW_CPU_SHARE
-        self._shown_index = result.index
+        camera.shown_index = result.index
         started = time.monotonic()
         self._show_frame(result)
         self._preview_due = started + (time.monotonic() - started) / PREVIEW_CPU_SHARE
 
     def _show_frame(self, result: FrameResult) -> None:
-        zoomed = next((face for face in result.faces if face.track_id == self.zoom_track), None)
-        if self.zoom_track is not None and zoomed is None:
-            self.log_line(f"zoom off: face #{self.zoom_track} left", "info")
-            self.zoom_track = None
-        faces = [zoomed] if zoomed else result.faces
-        boxes = [
+        camera = self.camera
+        zoomed = next((face for face in result.faces if face.track_id == camera.zoom_track), None)
+        if camera.zoom_track is not None and zoomed is None:
+            self.log_line(f"zoom off: face #{camera.zoom_track} left", "info")
+            camera.zoom_track = None
+        self.preview.zoom(self._zoom_region(result.image, zoomed.box) if zoomed else None)
+        self.preview.show(result.image, self._boxes([zoomed] if zoomed else result.faces),
+                          result.masks if self.boxes_on and not zoomed else Masks())
+
+    def _boxes(self, faces: list[TrackedFace]) -> list[PreviewBox]:
+        """The faces' boxes to draw (none while boxes are off)."""
+        return [
             PreviewBox(tuple(float(v) for v in face.box), EMOTION_COLOURS[face.dominant],
                        f"#{face.track_id}" + (" still" if face.stationary else ""))
             for face in faces
         ] if self.boxes_on else []
-        self.preview.zoom(self._zoom_region(result.image, zoomed.box) if zoomed else None)
-        self.preview.show(result.image, boxes, result.masks if self.boxes_on and not zoomed else Masks())
+
+    def _refresh_tiles(self) -> None:
+        """The grid's tiles, at TILE_FPS."""
+        if self.in_grid:
+            self.grid.show([self._tile_state(camera) for camera in self.cameras])
+
+    def _tile_state(self, camera: CameraView) -> TileState:
+        result = camera.latest
+        faces = result.faces if result is not None else []
+        strongest = max(faces, key=lambda face: float(face.probabilities.max()), default=None)
+        paused = camera.pipeline is not None and camera.pipeline.paused
+        state = "paused" if paused else self._source_state_text(camera) or "live"
+        picture = result.image if result is not None and self.config.ui.preview else None
+        return TileState(camera.name, state, len(faces), strongest.dominant if strongest else "", camera.last_alert,
+                         picture, tuple(self._boxes(faces)))
 
     def _zoom_region(self, image: np.ndarray, box: np.ndarray) -> tuple[int, int, int, int]:
         """The part of the frame around the face shaped like the preview pane (x1, y1, x2, y2)."""
@@ -381,16 +501,17 @@ class EmotuiApp(App[int]):
         return left, top, left + width, top + height
 
     def _refresh_panels(self) -> None:
+        for camera in self.cameras:
+            if camera.latest is not None:
+                camera.timelines.add(camera.latest)
         result, pipeline = self.latest, self.pipeline
         paused = bool(pipeline and pipeline.paused)
-        faces = result.faces if result else []
-        if result is not None:
-            self.timelines.add(result)
-        else:
+        faces = result.faces if result and not self.in_grid else []
+        if result is None and not self.in_grid:
             self._explain_empty_preview(paused)
-        alerts = "alerts off" if self.hub is None else "armed" if self.hub.engine.armed else "disarmed"
-        state = self._source_state_text()
-        self.header.show(self.engine.camera, alerts, paused, not self.bell_on, state or "live", self.models_text())
+        alerts = "alerts off" if self.hub is None else "armed" if self.engine.armed else "disarmed"
+        state = self._source_state_text(self.camera)
+        self.header.show(self._header_camera(), alerts, paused, not self.bell_on, state or "live", self.models_text())
         self.rules_bar.show(self.rules, self.selected_rule)
         self.side.display = bool(faces)  # no face: the preview takes the room
         self.main.set_class(bool(faces) and self._bars_fit_better_below(result.image), "stacked")
@@ -410,18 +531,28 @@ class EmotuiApp(App[int]):
         below = fit_cells(image_width, image_height, width, height - bars_rows)
         return below[0] * below[1] > beside[0] * beside[1]
 
-    def _source_state_text(self) -> str:
-        """The source's state while it is not live ("" once it is)."""
-        status = self.pipeline.capture.status if self.pipeline is not None else self.source_status
+    def _header_camera(self) -> str:
+        """The camera the header names: with several, which one is focused or selected, and its number."""
+        if len(self.cameras) == 1:
+            return self.engine.camera
+        where = f"{self.current + 1}/{len(self.cameras)}"
+        if self.in_grid:
+            page = f", {self.grid.page_text}" if self.grid.page_text else ""
+            return f"{len(self.cameras)} cameras · selected {self.camera.name} ({where}{page})"
+        return f"{self.camera.name} ({where}) · Esc: all cameras"
+
+    def _source_state_text(self, camera: CameraView) -> str:
+        """The camera's source's state while it is not live ("" once it is)."""
+        status = camera.pipeline.capture.status if camera.pipeline is not None else camera.source_status
         if status is not None and status.state in (SourceState.CONNECTING, SourceState.LOST, SourceState.RETRYING):
             return status.state + (f", retry in {math.ceil(status.retry_in_s)} s" if status.retry_at is not None else "")
-        return self.source_state
+        return camera.source_state
 
     def _explain_empty_preview(self, paused: bool) -> None:
         """Say why there is no frame: preview off, no source yet (retrying), paused or starting."""
         if self.source_state == "error":
             return  # the preview shows the error
-        status = self.pipeline.capture.status if self.pipeline is not None else self.source_status
+        status = self.pipeline.capture.status if self.pipeline is not None else self.camera.source_status
         if not self.config.ui.preview:
             reason = "preview off"
         elif status is not None and status.state == SourceState.RETRYING:
@@ -467,29 +598,75 @@ class EmotuiApp(App[int]):
 
     # --- actions ----------------------------------------------------------------------------
 
+    def _show_mode(self) -> None:
+        """The grid of cameras, or the current one full size with its bars; the keyboard focus follows."""
+        if len(self.cameras) > 1:
+            self.grid.display = self.in_grid
+            self.preview.display = not self.in_grid
+            self.camera.shown_index = None  # the preview draws the focused camera at once
+            self._refresh_tiles()
+            self._refresh_preview()
+        (self.grid if self.in_grid else self.events_list).focus()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The cameras' keys only with several cameras; Escape only while a camera is focused; no zoom in the grid."""
+        if not self._offered(action):
+            return False
+        return not self.in_grid if action in ("show_grid", "zoom") else True
+
+    def action_focus_camera(self, index: int) -> None:
+        """Keys 1-9: camera `index` full size."""
+        if index < len(self.cameras):
+            self._focus_camera(index)
+
+    def on_camera_grid_selected(self, message: CameraGrid.Selected) -> None:
+        self._make_current(message.index)
+        self._refresh_panels()
+
+    def on_camera_grid_opened(self, message: CameraGrid.Opened) -> None:
+        self._focus_camera(message.index)
+
+    def _make_current(self, index: int) -> None:
+        """Camera `index` is the one the keys act on; its rules may be fewer than the last one's."""
+        self.current = self.grid.selected = index
+        self.selected_rule = min(self.selected_rule, max(0, len(self.rules) - 1))
+
+    def _focus_camera(self, index: int) -> None:
+        self._make_current(index)
+        self.in_grid = False
+        self._show_mode()
+        self._refresh_panels()
+
+    def action_show_grid(self) -> None:
+        self.in_grid = True
+        self._show_mode()
+        self._refresh_panels()
+
     def action_toggle_pause(self) -> None:
-        if self.pipeline is None:
+        camera = self.camera
+        if camera.pipeline is None:
             return
-        self.pipeline.set_paused(not self.pipeline.paused)
-        self.log_line("analysis paused" if self.pipeline.paused else "analysis resumed", "info")
+        camera.pipeline.set_paused(not camera.pipeline.paused)
+        self.camera_log(camera, "analysis paused" if camera.pipeline.paused else "analysis resumed", "info")
         self._refresh_panels()
 
     def action_snapshot(self) -> None:
         if self.latest is None:
-            self.log_line("no frame to snapshot yet", "warning")
+            self.camera_log(self.camera, "no frame to snapshot yet", "warning")
             return
-        self._save_snapshot(self.latest)
+        self._save_snapshot(self.camera, self.latest)
 
     @work(thread=True, group="snapshots")
-    def _save_snapshot(self, result: FrameResult) -> None:
+    def _save_snapshot(self, camera: CameraView, result: FrameResult) -> None:
         settings = self.config.snapshots
         folder = settings.dir or default_snapshot_dir()
         try:
-            image, sidecar = save_snapshot(folder, result, str(self.source_text), images=settings.images)
+            image, sidecar = save_snapshot(folder, result, str(camera.source_text), images=settings.images)
             saved = f"{image} (+ {sidecar.name})" if image else f"{sidecar} (images off: snapshots.images = none)"
-            self.call_from_thread(self.log_line, f"snapshot saved: {saved}", "info")
+            self.call_from_thread(self.camera_log, camera, f"snapshot saved: {saved}", "info")
         except SnapshotError as error:
-            self.call_from_thread(self.log_line, f"snapshot failed: {error}", "error")
+            self.call_from_thread(self.camera_log, camera, f"snapshot failed: {error}", "error")
 
     @property
     def rules(self) -> list[AlertRuleConfig]:
@@ -497,8 +674,9 @@ class EmotuiApp(App[int]):
         return self.engine.current_rules()
 
     def _set_threshold(self, rule: AlertRuleConfig, value: float) -> float:
+        """On the current camera."""
         if self.hub is not None:
-            return self.hub.set_threshold(rule.name, value, "console")  # recorded in the audit log
+            return self.hub.set_threshold(rule.name, value, "console", self.camera.name)  # recorded in the audit log
         return self.engine.set_threshold(rule.name, value)
 
     def _change_threshold(self, direction: int) -> None:
@@ -535,6 +713,10 @@ class EmotuiApp(App[int]):
         self.push_screen(ThresholdEditor(self.rules), apply)
 
     def action_write_config(self) -> None:
+        if len(self.cameras) > 1:
+            self.log_line("with several cameras, set each camera's thresholds in its [[cameras]] table "
+                          "(thresholds = {fear = 0.7}); w writes a single camera's", "warning")
+            return
         try:
             path = write_thresholds(self.config.path, self.rules)
         except (ConfigError, OSError) as error:
@@ -544,19 +726,29 @@ class EmotuiApp(App[int]):
         self.log_line(f"thresholds written to {path}", "info")
 
     def action_toggle_armed(self) -> None:
+        """The current camera's alerts."""
         if self.hub is None:
             self.log_line("alerts are off (see the error above)", "warning")
             return
-        self.hub.set_armed(not self.hub.engine.armed, "console")
+        self.hub.set_armed(not self.engine.armed, "console", self.camera.name)
+
+    def action_toggle_armed_all(self) -> None:
+        """Every camera's alerts: all armed, unless all of them already are."""
+        if self.hub is None:
+            self.log_line("alerts are off (see the error above)", "warning")
+            return
+        self.hub.set_armed(not all(camera.engine.armed for camera in self.cameras), "console")
 
     def action_toggle_boxes(self) -> None:
         self.boxes_on = not self.boxes_on
         self.log_line(f"boxes {'on' if self.boxes_on else 'off'}", "info")
-        self._shown_index = None  # the next preview tick redraws, even when paused
+        self.camera.shown_index = None  # the next preview tick redraws, even when paused
 
     def action_cycle_colour(self) -> None:
         preview = self.preview
         preview.colour_mode = COLOUR_MODES[(COLOUR_MODES.index(preview.active_mode) + 1) % len(COLOUR_MODES)]
+        for tile in self.grid.tiles:
+            tile.preview.colour_mode = preview.colour_mode
         self.log_line(f"colours: {preview.colour_mode}", "info")
 
     def action_toggle_bell(self) -> None:
@@ -566,25 +758,35 @@ class EmotuiApp(App[int]):
 
     def action_zoom(self) -> None:
         """Zoom into the next tracked face; after the last one, back to the whole frame."""
-        tracks = sorted(face.track_id for face in self.latest.faces) if self.latest else []
-        following = [track for track in tracks if self.zoom_track is None or track > self.zoom_track]
-        self.zoom_track = following[0] if following else None
+        camera = self.camera
+        tracks = sorted(face.track_id for face in camera.latest.faces) if camera.latest else []
+        following = [track for track in tracks if camera.zoom_track is None or track > camera.zoom_track]
+        camera.zoom_track = following[0] if following else None
         if not tracks:
             self.log_line("no face to zoom into", "warning")
         else:
-            self.log_line(f"zoom: face #{self.zoom_track}" if self.zoom_track is not None else "zoom off", "info")
-        self._shown_index = None  # the next preview tick redraws, even when paused
+            self.log_line(f"zoom: face #{camera.zoom_track}" if camera.zoom_track is not None else "zoom off", "info")
+        camera.shown_index = None  # the next preview tick redraws, even when paused
 
     def action_help(self) -> None:
         def shown(keys: str) -> str:
             return ", ".join(self.get_key_display(Binding(key.strip(), "")) for key in keys.split(","))
 
-        keys = [(shown(getattr(self.config.keys, field)), description) for _, field, description, _ in ACTIONS]
-        self.push_screen(HelpScreen(keys + [
+        keys = [(shown(getattr(self.config.keys, field)), description) for action, field, description, _ in ACTIONS
+                if self._offered(action)]
+        cameras = [
+            ("1-9", "focus camera 1-9 full size"),
+            ("← → ↑ ↓, " + shown("enter"), "in the grid: select a camera, focus it (a click selects, another focuses)"),
+        ] if len(self.cameras) > 1 else []
+        self.push_screen(HelpScreen(keys + cameras + [
             (shown("ctrl+p"), "command palette"),
             ("↑ ↓, pgup pgdn, home end", "scroll the events list (the mouse wheel too)"),
             (shown("enter"), "the selected alert's snapshot and JSON"),
         ]))
+
+    def _offered(self, action: str) -> bool:
+        """Whether help and the palette list the action: the cameras' ones only with several cameras."""
+        return action not in SEVERAL_CAMERAS_ACTIONS or len(self.cameras) > 1
 
     async def action_quit(self) -> None:
         self.exit(0)
@@ -593,7 +795,7 @@ class EmotuiApp(App[int]):
         """Textual's commands but its Quit (emotui's quits cleanly), then each action with its keys."""
         titles = {description.capitalize() for _, _, description, _ in ACTIONS}
         yield from (command for command in super().get_system_commands(screen) if command.title not in titles)
-        for action, field, description, _ in ACTIONS:
+        for action, field, description, _ in filter(lambda entry: self._offered(entry[0]), ACTIONS):
             keys = ", ".join(key.strip() for key in getattr(self.config.keys, field).split(","))
             yield SystemCommand(description.capitalize(), f"key: {keys}", getattr(self, f"action_{action}"))
 

@@ -20,25 +20,26 @@ class ModelProgress(Message):
 
 @dataclass
 class AnalysisStarted(Message):
-    """The worker built its pipeline (now the app's `pipeline`) and reads the source."""
+    """The worker built the cameras' pipelines (now the app's `camera_set`) and reads their sources."""
 
 
 @dataclass
 class SourceEnded(Message):
-    """The source has no more frames (a file played once, say); the worker has stopped."""
+    """The sources have no more frames (files played once, say); the worker has stopped."""
 
 
 @dataclass
 class AnalysisFailed(Message):
-    """The source, a model or the analysis failed; the worker has stopped."""
+    """A source, a model or the analysis failed; the worker has stopped."""
 
     text: str
 
 
 @dataclass
 class SourceChanged(Message):
-    """The source's state changed (connecting, live, lost, retrying, ended, failed)."""
+    """The camera's source's state changed (connecting, live, lost, retrying, ended, failed)."""
 
+    camera: str
     status: SourceStatus
 
 
@@ -51,10 +52,11 @@ class AlertRaised(Message):
 
 @dataclass
 class AlertsArmed(Message):
-    """The alerts were armed or disarmed, from the console, MQTT or the config."""
+    """The alerts of a camera (None: of every camera) were armed or disarmed, from the console, MQTT or the config."""
 
     armed: bool
     origin: str
+    camera: str | None = None
 
 
 @dataclass

@@ -5,6 +5,7 @@ order, after it is back."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from emotui.alerts.hub import AlertHub, AlertListener
-from emotui.config import AlertRuleConfig, Config
+from emotui.cameras import camera_setups
+from emotui.config import AlertRuleConfig, CameraConfig, Config
 from emotui.pipeline import create_pipeline
 from emotui.vision import EMOTIONS
 from tests.factories import frame_result
@@ -54,7 +56,7 @@ class Recorder:
     def __init__(self) -> None:
         self.events, self.problems, self.armed = [], [], []
         self.listener = AlertListener(on_event=self.events.append, on_problem=self.problems.append,
-                                      on_armed=lambda armed, origin: self.armed.append((armed, origin)))
+                                      on_armed=lambda armed, origin, camera: self.armed.append((armed, origin)))
 
 
 def _payloads(subscriber: Subscriber, topic: str) -> list:
@@ -170,6 +172,44 @@ def test_arming_over_mqtt(tmp_path, broker):
     audit = audit_records(tmp_path / "alerts")
     assert [(r["type"], r["data"].get("origin")) for r in audit if r["type"] in ("armed", "disarmed")] == [
         ("disarmed", "mqtt"), ("armed", "mqtt")]
+
+
+def test_several_cameras_publish_each_under_its_name_and_are_armed_one_by_one(tmp_path, broker):
+    config = _config(tmp_path, broker.port, [AlertRuleConfig(name="fear", min_duration_s=0.0, inertia_frames=1,
+                                                            cooldown_s=0.0)])
+    config.snapshots.on_alert = False
+    config.cameras = [CameraConfig(name="door", uri="0"), CameraConfig(name="garden", uri="1")]
+    recorder = Recorder()
+    hub = AlertHub(config, camera_setups(config), AlertListener(
+        on_event=recorder.events.append, on_problem=recorder.problems.append,
+        on_armed=lambda armed, origin, camera: recorder.armed.append((armed, origin, camera))), environ={})
+    watcher = Subscriber(broker.port)
+    assert wait_until(lambda: hub.mqtt.connected)
+    for camera in ("door", "garden"):
+        hub.observe(dataclasses.replace(frame_result(0.0, {1: 0.9}), camera=camera))
+    assert wait_until(lambda: len(recorder.events) == 2)
+    assert sorted(event.camera for event in recorder.events) == ["door", "garden"]
+
+    watcher.publish(f"{PREFIX}/garden/armed/set", "OFF")
+    assert wait_until(lambda: recorder.armed == [(False, "mqtt", "garden")])
+    assert (hub.engines["door"].armed, hub.engines["garden"].armed) == (True, False)
+    assert wait_until(lambda: [(e.camera, e.type) for e in recorder.events][-1:] == [("garden", "end")])
+    assert watcher.wait_for(lambda ms: [m.payload for m in ms if m.topic == f"{PREFIX}/garden/armed/state"][-1:]
+                            == [b"OFF"])
+    hub.close()
+    watcher.close()
+    for camera, armed, faces in (("door", b"ON", 1), ("garden", b"OFF", 1)):
+        assert [m.payload for m in watcher.on(f"{PREFIX}/{camera}/armed/state")][-1:] == [armed]
+        assert any(state["faces"] == faces for state in _payloads(watcher, f"{PREFIX}/{camera}/state"))
+        assert [m.payload for m in watcher.on(f"{PREFIX}/{camera}/alerts/fear/state")][:2] == [b"OFF", b"ON"]
+        assert watcher.on(f"homeassistant/switch/emotui_{camera}/armed/config")
+    assert [m.payload for m in watcher.on(f"{PREFIX}/door/alerts/fear/state")][-1] == b"OFF"  # ended at close
+    events = _payloads(watcher, f"{PREFIX}/events")
+    assert [(e["after"]["camera"], e["type"]) for e in events] == [
+        ("door", "new"), ("garden", "new"), ("garden", "end"), ("door", "end")]
+    audit = audit_records(tmp_path / "alerts")
+    assert [(r["type"], r["data"]["camera"]) for r in audit if r["type"] in ("armed", "disarmed")] == [
+        ("disarmed", "garden")]
 
 
 def test_broker_down_events_arrive_exactly_once_in_order(tmp_path, broker):

@@ -42,7 +42,7 @@ def test_the_audit_log_records_a_run_and_verifies(tmp_path):
     assert records[0]["data"]["camera"] == "door" and records[0]["data"]["rules"] == ["fear"]
     assert [r["data"] for r in records if r["type"] in ("new", "update", "end")] == [e.to_dict() for e in shown]
     assert records[2]["data"]["snapshot"].endswith(".png") and Path(records[2]["data"]["snapshot"]).is_file()
-    assert records[3]["data"] == {"rule": "fear", "threshold": 0.95, "origin": "console"}
+    assert records[3]["data"] == {"rule": "fear", "threshold": 0.95, "origin": "console", "camera": "door"}
     report = verify(chain_files(tmp_path / "alerts" / AUDIT_FILE))
     assert report.ok and report.records == 6 and not report.notes
 

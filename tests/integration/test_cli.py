@@ -60,8 +60,9 @@ def test_headless_plain_output_is_readable(face_video):
     result = run_cli("run", "--headless", "--frames", "3", "--source", face_video)
     assert result.returncode == 0
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("frame 0 t=0.00s: #1 ")
-    assert lines[3] == "summary:" and json.loads("\n".join(lines[4:]))["frames_processed"] == 3
+    camera = lines[0].split()[0]  # the host's name
+    assert lines[0].startswith(f"{camera} frame 0 t=0.00s: #1 ")
+    assert lines[3] == f"summary of {camera}:" and json.loads("\n".join(lines[4:]))["frames_processed"] == 3
 
 
 def test_missing_source_exits_3_with_a_specific_message(tmp_path):

@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from emotui.alerts.hub import AlertHub
 from emotui.config import AlertRuleConfig, Config, load_config
-from emotui.pipeline import create_pipeline
+from emotui.cameras import open_cameras
 from emotui.tui.app import NARROW_SIDE_COLUMNS, PREVIEW_CPU_SHARE, create_app
 from emotui.tui.events import SNAPSHOT_MARK
 from emotui.tui.preview import Preview
@@ -43,30 +43,31 @@ def video(media_dir):
 
 
 class SlowFactory:
-    """create_pipeline made slow, as a model pull or a DeepFace load makes it: the real factory after
-    `delay` seconds. Keeps the pipeline it built."""
+    """open_cameras made slow, as a model pull or a DeepFace load makes it: the real factory after
+    `delay` seconds. Keeps the cameras it built and their one camera (`pipeline`)."""
 
     def __init__(self, delay: float) -> None:
         self.delay = delay
         self.called, self.built = threading.Event(), threading.Event()
-        self.pipeline = None
+        self.cameras = self.pipeline = None
 
     def __call__(self, *args, **kwargs):
         self.called.set()
         time.sleep(self.delay)
-        self.pipeline = create_pipeline(*args, **kwargs)
+        self.cameras = open_cameras(*args, **kwargs)
+        self.pipeline = self.cameras.cameras[0]
         self.built.set()
-        return self.pipeline
+        return self.cameras
 
 
 @pytest.fixture
 async def slow_factory(monkeypatch):
     factory = SlowFactory(delay=1.0)
-    monkeypatch.setattr("emotui.tui.app.create_pipeline", factory)
+    monkeypatch.setattr("emotui.tui.app.open_cameras", factory)
     yield factory
     # A worker outliving its app would keep the event loop from closing: stop what it reads.
     if factory.called.is_set() and factory.built.wait(timeout=60):
-        factory.pipeline.stop()
+        factory.cameras.stop()
 
 
 async def wait_for(pilot, condition, timeout=20.0):

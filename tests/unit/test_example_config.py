@@ -5,7 +5,7 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
-from emotui.config import Config, load_config
+from emotui.config import CameraConfig, Config, load_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.toml.example"
 
@@ -51,3 +51,19 @@ def test_example_config_is_valid_and_equals_the_defaults():
     loaded = load_config(EXAMPLE)
     loaded.path = None
     assert loaded == Config()
+
+
+def test_the_commented_cameras_example_lists_every_camera_key_with_its_default_and_is_valid(tmp_path):
+    """The [[cameras]] tables at the end, uncommented: valid, with every key of a camera table, and
+    the first one's values the defaults (a camera's source keys are those of [source])."""
+    text = EXAMPLE.read_text()
+    block = text[text.index("# [[cameras]]"):text.index("#\n# Two emotui processes")]
+    uncommented = "\n".join(line.removeprefix("#").removeprefix(" ") for line in block.splitlines())
+    tables = tomllib.loads(uncommented)["cameras"]
+    assert set(tables[0]) == {field.name for field in dataclasses.fields(CameraConfig)}
+    defaults = {field.name: getattr(CameraConfig(), field.name) for field in dataclasses.fields(CameraConfig)}
+    assert {key: value for key, value in tables[0].items() if key not in ("name", "uri")} == {
+        key: value for key, value in defaults.items() if key not in ("name", "uri")}
+    path = tmp_path / "cameras.toml"
+    path.write_text('[[alerts.rules]]\nname = "fear"\n\n' + uncommented)
+    assert [camera.name for camera in load_config(path).cameras] == ["door", "garden"]
