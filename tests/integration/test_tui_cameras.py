@@ -62,7 +62,7 @@ async def test_the_grid_shows_every_camera_and_number_keys_focus_one_until_escap
         await pilot.press("3")
         assert not app.in_grid and app.current == 2 and app.preview.display and not grid.display
         assert "yard (3/4)" in header_text(app) and "show_grid" in footer_keys(app)
-        await wait_for(pilot, lambda: app.preview._image is app.cameras[2].latest.image)
+        await wait_for(pilot, lambda: app.preview.picture._image is app.cameras[2].latest.image)
         await pilot.press("escape")
         assert app.in_grid and app.current == 2 and app.focused is grid and grid.selected == 2
         assert "selected yard (3/4)" in header_text(app)

@@ -75,8 +75,8 @@ async def test_tiles_show_each_camera_s_number_name_state_faces_and_last_alert()
         assert str(grid.tiles[0]._alert.render()) == " last alert: fear #1 10:15:03"
         assert str(grid.tiles[1]._alert.render()) == " no alert"
         assert grid.tiles[0].has_class("selected") and not grid.tiles[1].has_class("selected")
-        assert grid.tiles[0].preview._image is not None  # the picture
-        assert grid.tiles[1].preview._image is None and grid.tiles[1].preview._message.startswith("retrying")
+        assert grid.tiles[0].preview.picture._image is not None  # the picture
+        assert grid.tiles[1].preview.picture._image is None and grid.tiles[1].preview.picture._message.startswith("retrying")
 
 
 async def test_arrows_move_the_selection_and_enter_opens_the_selected_camera():
