@@ -2,8 +2,8 @@
 thread, so a slow or failing sink never holds up analysis and never loses an event.
 
 Per event, in order: MQTT and webhook outboxes (on disk), the audit log (fsynced, on a thread of
-its own), the exec hook, the bell; the listener (console or headless output) hears of it once its
-audit record is on disk. Each event is numbered in its alert (`sequence`). A `new` alert
+its own), the notification outbox, the exec hook, the bell; the listener (console or headless
+output) hears of it once its audit record is on disk. Each event is numbered in its alert (`sequence`). A `new` alert
 then gets its snapshot (privacy permitting), announced by an `update` that carries the path, as do
 the alert's later records. Arming and threshold changes take the same queue, so the audit log
 keeps them in order with the events. Every queue is bounded: what a full one turns away is counted
@@ -28,6 +28,7 @@ from emotui.alerts.audit import AuditLog, AuditLogError, AuditSink, record_uncle
 from emotui.alerts.command import ExecHook
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.mqtt import MqttSink
+from emotui.alerts.notify import NotifySink
 from emotui.alerts.outbox import Outbox
 from emotui.alerts.queues import BoundedQueue, Drops
 from emotui.alerts.rules import RuleEngine
@@ -53,6 +54,11 @@ def default_alerts_dir() -> Path:
 def camera_name(config: Config) -> str:
     """`source.name`, or this host's name made topic-safe."""
     return config.source.name or re.sub(r"[^A-Za-z0-9_-]+", "-", socket.gethostname()).strip("-")[:64] or "camera"
+
+
+def notifies(config: Config) -> bool:
+    """Whether `[notify]` names any URL."""
+    return bool(config.notify.urls or config.notify.urls_env)
 
 
 def rule_engine(config: Config, source: str, clock: Callable[[], float] = time.time) -> RuleEngine:
@@ -130,7 +136,7 @@ class AlertHub:
             "camera": self.camera, "source": self._source, "version": __version__, "armed": self.engine.armed,
             "rules": [rule.name for rule in self.engine.current_rules()],
             "sinks": [name for name, on in (("mqtt", config.mqtt.host), ("webhook", config.webhook.url),
-                                            ("exec", config.alerts.exec)) if on],
+                                            ("exec", config.alerts.exec), ("notify", notifies(config))) if on],
         })
         # Work for the dispatcher thread, which starts once the sinks are up; MQTT may already
         # arm or disarm (a retained command) while they start.
@@ -144,6 +150,7 @@ class AlertHub:
         self.mqtt: MqttSink | None = None
         self.webhook: WebhookSink | None = None
         self.exec_hook: ExecHook | None = None
+        self.notify: NotifySink | None = None
         try:
             if config.mqtt.host:
                 self.mqtt = MqttSink(config.mqtt, self.camera, self.engine.current_rules(), self.engine.armed,
@@ -154,12 +161,18 @@ class AlertHub:
                 self.webhook = WebhookSink(config.webhook, self._outbox(folder, "webhook", config.webhook.queue_max),
                                            self.problem, environ)
                 self._sinks.append(self.webhook)
+            if notifies(config):
+                self.notify = NotifySink(config.notify, config.snapshots,
+                                         self._outbox(folder, "notify", config.notify.queue_max), self.problem,
+                                         self._record, environ, clock)
         except Exception as error:
             self._close_sinks(0)
             self._record("problem", {"text": f"alerts not started: {error}"})
             self._close_audit()
             raise
         self._sinks.append(self.audit)
+        if self.notify is not None:  # after the audit log: what it holds back is recorded after the event
+            self._sinks.append(self.notify)
         if config.alerts.exec:
             self.exec_hook = ExecHook(config.alerts.exec, config.alerts.exec_on, config.alerts.exec_timeout_s,
                                       self.problem, lambda dropped: self._record("dropped", dropped))
