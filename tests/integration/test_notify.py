@@ -7,16 +7,20 @@ one more alert after those under test, and nothing but them before it."""
 from __future__ import annotations
 
 import base64
+import socket
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from emotui.alerts.hub import AlertHub
 from emotui.alerts.notify import NotifySink
 from emotui.alerts.outbox import Outbox
 from emotui.config import AlertRuleConfig, Config, NotifyConfig, SnapshotsConfig
+from emotui.snapshots import encode_jpeg
 from tests.factories import frame_result
 from tests.helpers import alert_event, audit_records, run_cli, wait_until
 from tests.hookserver import HookServer
@@ -140,7 +144,7 @@ def test_alerts_queued_while_the_server_is_down_arrive_in_order_after_a_restart(
     opened = open_sink(urls={"mail": server.url()}, retries=100)
     for number in (1, 2, 3):
         opened.sink.submit(alert_event(number))
-    assert wait_until(lambda: len(opened.problems) == 1)  # told once, not per retry
+    assert wait_until(lambda: len(opened.problems) == 1)
     assert opened.problems[0].startswith("notify: mail failed (") and "retrying with backoff" in opened.problems[0]
     opened.sink.close(timeout=0)  # emotui stops with the three still queued
     opened.outbox.close()
@@ -157,12 +161,39 @@ def test_alerts_queued_while_the_server_is_down_arrive_in_order_after_a_restart(
     assert reopened.problems == []
 
 
-def test_a_server_that_comes_back_is_told_once_and_gets_what_waited(open_sink):
+class Hangup:
+    """A server that accepts each connection and closes it at once, counting them: each is one
+    attempt of the sink's that fails."""
+
+    def __init__(self, port: int) -> None:
+        self.connections = 0
+        self._listener = socket.create_server(("127.0.0.1", port))
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            self.connections += 1
+            connection.close()
+
+    def close(self) -> None:
+        self._listener.close()
+        self._thread.join()
+
+
+def test_a_server_that_fails_and_comes_back_is_told_once_each_way_and_gets_what_waited(open_sink):
     server = SmtpServer()
+    hangup = Hangup(server.port)
     opened = open_sink(urls={"mail": server.url()}, retries=100)
     opened.sink.submit(alert_event(1))
     opened.sink.submit(alert_event(2))
-    assert wait_until(lambda: len(opened.problems) == 1)
+    assert wait_until(lambda: hangup.connections >= 4)  # four failed attempts
+    hangup.close()
+    assert len(opened.problems) == 1 and opened.problems[0].startswith("notify: mail failed (")
     server.start()
     try:
         assert wait_until(lambda: len(server.mails) == 2)
@@ -170,6 +201,7 @@ def test_a_server_that_comes_back_is_told_once_and_gets_what_waited(open_sink):
         server.stop()
     assert wait_until(lambda: len(opened.problems) == 2)
     assert opened.problems[1] == "notify: mail works again"
+    assert ["face 1," in server.mails[0].text, "face 2," in server.mails[1].text] == [True, True]
 
 
 def test_retries_run_out_and_the_notification_is_given_up_for_that_url_only(smtp, open_sink):
@@ -197,13 +229,15 @@ def test_the_hub_notifies_with_the_blurred_snapshot_and_records_what_the_rate_li
     config = _hub_config(tmp_path, smtp)
     config.snapshots.images = "blurred"
     hub = AlertHub(config, "cam", environ={})
+    scene = np.random.default_rng(1).integers(0, 255, (120, 160, 3), np.uint8)  # texture a blur changes
     for alert in range(3):  # three alerts of one rule within the rate limit: the first notifies
-        hub.observe(frame_result(alert, {alert + 1: 0.9}))
+        hub.observe(frame_result(alert, {alert + 1: 0.9}, image=scene))
         hub.observe(frame_result(alert + 0.1, {}, ended=[alert + 1]))
     hub.close()
     assert wait_until(lambda: len(smtp.mails) == 1)
     ((name, content_type, jpeg),) = smtp.mails[0].attachments
-    assert content_type == "image/jpeg" and jpeg.startswith(b"\xff\xd8")
+    first = frame_result(0, {1: 0.9}, image=scene)
+    assert content_type == "image/jpeg" and jpeg == encode_jpeg(first, "blurred") != encode_jpeg(first, "full")
     records = audit_records(tmp_path / "alerts")
     assert records[0]["data"]["sinks"] == ["notify"]
     suppressed = [record["data"] for record in records if record["type"] == "notify_suppressed"]
