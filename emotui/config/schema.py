@@ -42,7 +42,7 @@ MAX_CLIENT_ID_BYTES = 256  # MQTT 3.1.1 brokers must accept 23; mosquitto takes 
 MAX_QUEUE = 1_000_000  # events kept on disk per sink
 MAX_INPUT_SIDE = 1024  # pixels of a custom emotion model's input side
 EXEC_PLACEHOLDERS = ("type", "id", "camera", "rule", "kind", "track_id", "emotion", "score", "peak_score",
-                     "faces", "snapshot")
+                     "faces", "snapshot", "sequence")
 
 
 def setting(default: Any, help: str, check=None, required: bool = False, non_empty: bool = False,

@@ -74,13 +74,19 @@ def test_what_quiet_hours_held_back_is_counted_in_the_first_notification_after_t
 
 def test_templates_fill_the_same_placeholders_as_the_exec_hook():
     event = replace(alert_event(7), snapshot="/snaps/a.png")
-    template = "{type} {id} {camera} {rule} {kind} {track_id} {emotion} {score} {peak_score} {faces} {snapshot}"
+    template = ("{type} {id} {camera} {rule} {kind} {track_id} {emotion} {score} {peak_score} {faces} {snapshot} "
+                "{sequence}")
     hook = ExecHook(["echo", template], ["new"], 1.0, print, print)
     try:
         assert event.fill(template) == hook.arguments(event)[1] == \
-            "new alert-7 door fear emotion 7 fear 0.750 0.800 1 /snaps/a.png"
+            "new alert-7 door fear emotion 7 fear 0.750 0.800 1 /snaps/a.png 0"
     finally:
         hook.close(0)
+
+
+def test_the_sequence_placeholder_the_readme_lists_is_allowed_in_exec_and_the_templates(tmp_path):
+    config = _load(tmp_path, '[alerts]\nexec = ["echo", "{id}", "{sequence}"]\n[notify]\nbody = "{id} #{sequence}"\n')
+    assert config.alerts.exec[2] == "{sequence}" and config.notify.body == "{id} #{sequence}"
 
 
 def test_a_notification_keeps_its_picture_through_the_outbox_encoding():
