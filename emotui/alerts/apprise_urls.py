@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote
 
+MIN_REDACTED = 4  # shorter masked parts are left in messages: they would cut words apart
 SECRET_HEADER = re.compile(r"auth|token|key|secret|pass|cookie|session", re.IGNORECASE)  # custom `+Header=` names
 
 
@@ -24,6 +26,18 @@ def carries_secret(url: str, notifier) -> bool:
     view), or a custom header whose name says it is one (`+Authorization=...`)."""
     headers = re.findall(r"[?&](?:\+|%2B)([^=&]+)=", url, re.IGNORECASE)
     return notifier.url(privacy=True) != notifier.url(privacy=False) or any(map(SECRET_HEADER.search, headers))
+
+
+def redact(text: str, notifier) -> str:
+    """`text` (Apprise's account of a failure) without the parts of the notifier's URL that Apprise
+    masks in its private view: a token in a request URL quoted by an error is shown as ***."""
+    def parts(url: str) -> set[str]:
+        return set(filter(None, re.split(r"[/:@?&=#,\s]+", unquote(url))))
+
+    secrets = parts(notifier.url(privacy=False)) - parts(notifier.url(privacy=True))
+    for secret in sorted((part for part in secrets if len(part) >= MIN_REDACTED), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def problem(url: str, name: str) -> str | None:

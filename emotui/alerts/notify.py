@@ -16,12 +16,14 @@ import base64
 import json
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -70,19 +72,23 @@ def resolve_targets(config: NotifyConfig, environ: Mapping[str, str] = os.enviro
 def send(target: Target, title: str, body: str, jpeg: bytes | None) -> str | None:
     """Notify one URL, the JPEG attached if given; None when it went through, else why not."""
     import apprise
-    from apprise.attachment.memory import AttachMemory
 
-    notifier = apprise.Apprise()
-    if not notifier.add(target.url):
+    if (service := apprise_urls.load(target.url)) is None:
         return "not a URL Apprise can use"
-    attachment = None if jpeg is None else apprise.AppriseAttachment(
-        AttachMemory(content=jpeg, name="snapshot.jpg", mimetype="image/jpeg"))
-    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as log:
-        sent = bool(notifier.notify(title=title, body=body, attach=attachment))
+    notifier = apprise.Apprise()
+    notifier.add(service)
+    # A file in a private temporary folder: every Apprise service reads attachments from files
+    with tempfile.TemporaryDirectory(prefix="emotui-notify-") as folder, \
+            apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as log:
+        attachment = None
+        if jpeg is not None:
+            attachment = Path(folder) / "snapshot.jpg"
+            attachment.write_bytes(jpeg)
+        sent = bool(notifier.notify(title=title, body=body, attach=None if attachment is None else str(attachment)))
     if sent:
         return None
     lines = [line.strip() for line in log.getvalue().splitlines() if line.strip()]
-    return (lines[-1] if lines else "the service did not accept it")[:REASON_SHOWN]
+    return apprise_urls.redact(lines[-1] if lines else "the service did not accept it", service)[:REASON_SHOWN]
 
 
 def test_image() -> bytes:

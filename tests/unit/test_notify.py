@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from emotui.alerts import apprise_urls
 from emotui.alerts.command import ExecHook
 from emotui.alerts.notify import HoldBack, Notification, resolve_targets
 from emotui.config import ConfigError, NotifyConfig, load_config
@@ -168,3 +169,12 @@ def test_a_url_in_the_file_with_a_secret_is_refused_saying_how_to_move_it(tmp_pa
 def test_notify_config_errors_name_the_key_and_the_fix(tmp_path, text, error):
     errors = _errors(tmp_path, text)
     assert len(errors) == 1 and errors[0].startswith(error), errors
+
+
+def test_a_failure_that_quotes_a_request_url_shows_no_token():
+    url = "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/12345"
+    text = ("Failed to send Telegram notification: HTTPSConnectionPool(host='api.telegram.org', port=443): Max "
+            "retries exceeded with url: /bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage")
+    redacted = apprise_urls.redact(text, apprise_urls.load(url))
+    assert redacted == ("Failed to send Telegram notification: HTTPSConnectionPool(host='api.telegram.org', port=443): "
+                        "Max retries exceeded with url: /bot***:***/sendMessage")
