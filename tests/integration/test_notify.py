@@ -21,7 +21,7 @@ from emotui.alerts.notify import NotifySink
 from emotui.alerts.outbox import Outbox
 from emotui.config import AlertRuleConfig, Config, NotifyConfig, SnapshotsConfig
 from emotui.snapshots import encode_jpeg
-from tests.factories import frame_result
+from tests.factories import frame_result, visitor_config
 from tests.helpers import alert_event, audit_records, run_cli, wait_until
 from tests.hookserver import HookServer
 from tests.smtpserver import SmtpServer, free_port
@@ -299,3 +299,27 @@ def test_headless_run_on_real_media_mails_the_alert_with_its_snapshot(tmp_path, 
     assert [mail.subject for mail in smtp.mails] == ["visitor at door"]
     ((name, content_type, jpeg),) = smtp.mails[0].attachments
     assert (name, content_type) == ("snapshot.jpg", "image/jpeg") and len(jpeg) > 1000
+
+
+def test_a_full_outbox_drops_the_oldest_records_it_and_the_rest_survive_a_restart(tmp_path):
+    server = SmtpServer()  # not started: every notification waits
+    config = visitor_config(tmp_path)
+    config.notify.urls = {"mail": server.url()}
+    config.notify.min_interval_s, config.notify.queue_max, config.notify.retries = 0.0, 3, 1000
+    hub = AlertHub(config, "cam", environ={})
+    for index in range(10):
+        hub.observe(frame_result(index / 10, {index: 0.9}))
+    hub.close(timeout=0.1)
+    dropped = [r["data"] for r in audit_records(tmp_path / "alerts") if r["type"] == "dropped"]
+    assert sum(d["count"] for d in dropped) == 7
+    assert all(d["what"] == "notify outbox" and d["reason"] == "outbox full (3): the oldest dropped" for d in dropped)
+
+    server.start()
+    try:
+        hub = AlertHub(config, "cam", environ={})
+        hub.observe(frame_result(5.0, {10: 0.9}))  # the sentinel
+        assert wait_until(lambda: len(server.mails) == 4)
+        hub.close()
+    finally:
+        server.stop()
+    assert [next(n for n in range(11) if f"face {n}," in mail.text) for mail in server.mails] == [7, 8, 9, 10]
