@@ -3,12 +3,13 @@ parsed, and can be stopped and started again on the same port, as a mail relay t
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
+
+from tests.mosquitto import free_port
 
 
 @dataclass
@@ -16,12 +17,6 @@ class Mail:
     subject: str
     text: str
     attachments: list[tuple[str, str, bytes]]  # (file name, content type, bytes)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

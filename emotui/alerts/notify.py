@@ -30,7 +30,7 @@ import numpy as np
 
 from emotui.alerts import apprise_urls
 from emotui.alerts.events import AlertEvent, AlertSetupError
-from emotui.alerts.outbox import Outbox, QueuedMessage
+from emotui.alerts.outbox import Outbox, OutboxSender, QueuedMessage
 from emotui.alerts.rules import in_windows
 from emotui.config import NotifyConfig, SnapshotsConfig
 from emotui.config.schema import WEEKDAYS, url_names
@@ -38,9 +38,6 @@ from emotui.vocabulary import EventType
 
 MAX_BACKOFF_S = 60.0
 SNAPSHOT_WAIT_S = 2.0  # how long a `new` alert waits for its snapshot before it goes without
-IDLE_POLL_S = 0.1  # how often an idle sender checks whether it should stop or a held alert is due
-JOIN_GRACE_S = 0.5
-UNEXPECTED_ERROR_PAUSE_S = 1.0
 REASON_SHOWN = 200  # characters of Apprise's account of a failure
 
 
@@ -162,7 +159,7 @@ class Notification:
         return cls(**{**data, "jpeg": None if data["jpeg"] is None else base64.b64decode(data["jpeg"])})
 
 
-class NotifySink:
+class NotifySink(OutboxSender):
     name = "notify"
 
     def __init__(self, config: NotifyConfig, snapshots: SnapshotsConfig, outbox: Outbox,
@@ -174,22 +171,17 @@ class NotifySink:
         if problems:
             raise AlertSetupError("; ".join(problems))
         self.config = config
-        self.outbox = outbox
         self.hold_back = HoldBack(config.min_interval_s, config.quiet_hours, clock)
         self.wants_snapshot_jpeg = config.attach_snapshot and snapshots.images != "none"
         self._snapshot_follows = self.wants_snapshot_jpeg and snapshots.on_alert
         self.delivered = 0  # notifications to one URL
         self.failed = 0
-        self._on_problem = on_problem
         self._on_record = on_record
         self._urls = {target.name: target for target in self.targets}
         self._failing: set[str] = set()  # names of the URLs whose last attempt failed
         self._held: tuple[Notification, float] | None = None  # a new alert waiting for its snapshot (monotonic)
         self._lock = threading.Lock()  # guards _held and its way into the outbox
-        self._stopping = threading.Event()
-        self._retry_at = 0.0
-        self._sender = threading.Thread(target=self._send_queued, name="emotui-notify", daemon=True)
-        self._sender.start()
+        super().__init__(outbox, on_problem)
 
     def submit(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
         """Queue a notification for the event if it is one that notifies; the `update` that
@@ -218,14 +210,9 @@ class NotifySink:
                 self._queue(notification, snapshot_jpeg if self.wants_snapshot_jpeg else None)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Queue a held alert, deliver for up to `timeout` seconds until the outbox is empty, then
-        stop the sender; what is undelivered stays in the outbox for the next start."""
+        """Queue a held alert, then deliver as OutboxSender.close does."""
         self._release_held(0.0)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self._retry_at <= deadline and len(self.outbox):
-            time.sleep(0.02)
-        self._stopping.set()
-        self._sender.join(max(deadline - time.monotonic(), JOIN_GRACE_S))
+        super().close(timeout)
 
     def _route(self, rule: str) -> list[str]:
         return url_names(self.config.routes[rule]) if rule in self.config.routes else list(self._urls)
@@ -247,17 +234,8 @@ class NotifySink:
 
     # --- the sender thread ---------------------------------------------------------------------
 
-    def _send_queued(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self._release_held(SNAPSHOT_WAIT_S)
-                if (message := self.outbox.wait(IDLE_POLL_S)) is not None:
-                    self._deliver(message)
-            except Exception as error:  # the sender must never die
-                if self._stopping.is_set():
-                    return
-                self._on_problem(f"notify: unexpected {type(error).__name__} while sending: {error}")
-                self._stopping.wait(UNEXPECTED_ERROR_PAUSE_S)
+    def _tick(self) -> None:
+        self._release_held(SNAPSHOT_WAIT_S)
 
     def _deliver(self, message: QueuedMessage) -> None:
         """Send the notification to each of its URLs until each took it or was given up; returns
@@ -295,12 +273,4 @@ class NotifySink:
                              f"{target.name} after {attempts} attempt{'s' if attempts != 1 else ''}: "
                              f"{failures[target.name]}")
         self.outbox.remove(message.id)
-
-    def _pause(self, seconds: float) -> bool:
-        """Wait before the next attempt; True if the sink is closing meanwhile."""
-        self._retry_at = time.monotonic() + seconds
-        try:
-            return self._stopping.wait(seconds)
-        finally:
-            self._retry_at = 0.0
 

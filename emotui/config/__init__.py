@@ -14,6 +14,6 @@ from emotui.config.write import ConfigWriteError, write_thresholds
 __all__ = [
     "CONFIG_ENV", "CONFIG_FILENAME", "DEFAULT_RULES", "WEEKDAYS", "AlertRuleConfig", "AlertsConfig", "Config",
     "ConfigError", "ConfigIssue", "ConfigWriteError", "CustomEmotionConfig", "DetectorConfig", "EmotionConfig",
-    "KeysConfig", "ModelsConfig", "MqttConfig", "NotifyConfig", "SnapshotsConfig", "SourceConfig", "TrackerConfig", "UiConfig",
-    "WebhookConfig", "apply_options", "find_config_file", "header_problem", "load_config", "write_thresholds",
+    "KeysConfig", "ModelsConfig", "MqttConfig", "NotifyConfig", "SnapshotsConfig", "SourceConfig", "TrackerConfig",
+    "UiConfig", "WebhookConfig", "apply_options", "find_config_file", "header_problem", "load_config", "write_thresholds",
 ]

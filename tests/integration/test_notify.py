@@ -24,7 +24,8 @@ from emotui.snapshots import encode_jpeg
 from tests.factories import frame_result, visitor_config
 from tests.helpers import alert_event, audit_records, run_cli, wait_until
 from tests.hookserver import HookServer
-from tests.smtpserver import SmtpServer, free_port
+from tests.mosquitto import free_port
+from tests.smtpserver import SmtpServer
 
 JPEG = b"\xff\xd8\xff\xe0 a snapshot \xff\xd9"
 
@@ -268,7 +269,8 @@ def test_a_missing_url_variable_stops_the_setup_naming_it(tmp_path, smtp):
 def test_notify_test_sends_a_picture_to_every_url_and_names_each_result(tmp_path, smtp):
     config_file = tmp_path / "emotui.toml"
     config_file.write_text(f'[notify.urls]\nmail = "{smtp.url()}"\n[notify.urls_env]\nphone = "EMOTUI_TEST_PHONE"\n')
-    done = run_cli("notify", "test", "--config", str(config_file), env={"EMOTUI_TEST_PHONE": smtp.url("you@example.com")})
+    done = run_cli("notify", "test", "--config", str(config_file),
+                   env={"EMOTUI_TEST_PHONE": smtp.url("you@example.com")})
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["ok     mail", "ok     phone"]
     assert len(smtp.mails) == 2
