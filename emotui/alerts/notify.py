@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -37,7 +37,7 @@ from emotui.config.schema import WEEKDAYS, url_names
 from emotui.vocabulary import EventType
 
 MAX_BACKOFF_S = 60.0
-SNAPSHOT_WAIT_S = 2.0  # how long a `new` alert waits for its snapshot before it goes without
+SNAPSHOT_WAIT_S = 5.0  # how long a `new` alert waits for its snapshot (the hub's next event) before it goes without
 REASON_SHOWN = 200  # characters of Apprise's account of a failure
 
 
@@ -220,10 +220,10 @@ class NotifySink(OutboxSender):
     def _queue(self, notification: Notification, jpeg: bytes | None = None) -> None:
         """Into the outbox (the caller holds the lock), the JPEG with it if it is small enough."""
         if jpeg is not None and len(jpeg) > self.config.max_attachment_kb * 1024:
-            notification = Notification(**{**asdict(notification), "body": notification.body + (
-                f"\n(snapshot of {len(jpeg) // 1024} KB not attached: over {self.config.max_attachment_kb} KB)")})
+            notification = replace(notification, body=notification.body + (
+                f"\n(snapshot of {len(jpeg) // 1024} KB not attached: over {self.config.max_attachment_kb} KB)"))
             jpeg = None
-        self.outbox.put(notification.alert, Notification(**{**asdict(notification), "jpeg": jpeg}).encode())
+        self.outbox.put(notification.alert, replace(notification, jpeg=jpeg).encode())
 
     def _release_held(self, older_than_s: float) -> None:
         """Queue the held alert without a picture if it has waited `older_than_s` seconds."""
