@@ -337,6 +337,26 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    """One test notification, a generated picture attached, to every URL of `[notify]`."""
+    from emotui.alerts.notify import resolve_targets, send, test_image
+
+    config = _load(args)
+    targets, problems = resolve_targets(config.notify)
+    if not targets and not problems:
+        say("no notification URLs: set notify.urls or notify.urls_env in the config")
+        return EXIT_USAGE
+    for problem in problems:
+        print(f"FAILED {problem}")
+    image = test_image()
+    for target in targets:
+        reason = send(target, "emotui test notification",
+                      f"A test from emotui {__version__}: notifications to {target.name} work.", image)
+        print(f"ok     {target.name}" if reason is None else f"FAILED {target.name}: {reason}", flush=True)
+        problems += [reason] if reason else []
+    return EXIT_FAILURE if problems else EXIT_OK
+
+
 # --- parser -------------------------------------------------------------------------------
 
 
@@ -418,6 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_actions.add_parser("check", parents=[common], help="validate a config file")
     check.add_argument("file", nargs="?")
     check.set_defaults(handler=cmd_config_check)
+
+    notify = commands.add_parser("notify", help="notifications through Apprise")
+    notify_actions = notify.add_subparsers(dest="action", required=True, metavar="ACTION")
+    notify_test = notify_actions.add_parser("test", parents=[common],
+                                            help="send a test notification, a picture attached, to every URL")
+    notify_test.set_defaults(handler=cmd_notify_test)
 
     log = commands.add_parser("log", help="the audit log of alerts")
     log_actions = log.add_subparsers(dest="action", required=True, metavar="ACTION")

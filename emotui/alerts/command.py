@@ -41,9 +41,7 @@ class ExecHook:
 
     def arguments(self, event: AlertEvent) -> list[str]:
         """The argv with {placeholders} filled from the event (missing values become empty)."""
-        values = {**event.to_dict(), "snapshot": event.snapshot or "", "track_id": event.track_id or "",
-                  "emotion": event.emotion or "", "score": f"{event.score:.3f}", "peak_score": f"{event.peak_score:.3f}"}
-        return [part.format_map(values) for part in self.argv]
+        return [event.fill(part) for part in self.argv]
 
     def submit(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
         if event.type in self.on:

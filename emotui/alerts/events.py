@@ -35,6 +35,16 @@ class AlertEvent:
         """The fields as published; the enums are strings, so JSON holds their plain values."""
         return asdict(self)
 
+    def placeholders(self) -> dict[str, object]:
+        """The values of the {placeholders} of `alerts.exec` and the notification templates (see
+        config.schema.EXEC_PLACEHOLDERS); missing ones are empty, scores have three decimals."""
+        return {**self.to_dict(), "snapshot": self.snapshot or "", "track_id": self.track_id or "",
+                "emotion": self.emotion or "", "score": f"{self.score:.3f}", "peak_score": f"{self.peak_score:.3f}"}
+
+    def fill(self, template: str) -> str:
+        """`template` with its {placeholders} filled from this event."""
+        return template.format_map(self.placeholders())
+
     def describe(self) -> str:
         who = f"face #{self.track_id}" if self.track_id is not None else f"{self.faces} faces"
         what = f" {self.emotion} {self.score:.0%}" if self.kind == RuleKind.EMOTION else ""

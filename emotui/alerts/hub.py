@@ -2,8 +2,8 @@
 thread, so a slow or failing sink never holds up analysis and never loses an event.
 
 Per event, in order: MQTT and webhook outboxes (on disk), the audit log (fsynced, on a thread of
-its own), the exec hook, the bell; the listener (console or headless output) hears of it once its
-audit record is on disk. Each event is numbered in its alert (`sequence`). A `new` alert
+its own), the notification outbox, the exec hook, the bell; the listener (console or headless
+output) hears of it once its audit record is on disk. Each event is numbered in its alert (`sequence`). A `new` alert
 then gets its snapshot (privacy permitting), announced by an `update` that carries the path, as do
 the alert's later records. Arming and threshold changes take the same queue, so the audit log
 keeps them in order with the events. Every queue is bounded: what a full one turns away is counted
@@ -28,6 +28,7 @@ from emotui.alerts.claims import Claims
 from emotui.alerts.command import ExecHook
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.mqtt import MqttSink
+from emotui.alerts.notify import NotifySink
 from emotui.alerts.outbox import Outbox
 from emotui.alerts.queues import BoundedQueue, Drops
 from emotui.alerts.rules import RuleEngine
@@ -70,6 +71,11 @@ def alerts_folder(config: Config, cameras: list[CameraSetup]) -> Path:
     if len(names) > MAX_FOLDER_NAME:
         names = f"{len(cameras)}-cameras-{hashlib.sha256(names.encode()).hexdigest()[:12]}"
     return default_alerts_dir() / names
+
+
+def notifies(config: Config) -> bool:
+    """Whether `[notify]` names any URL."""
+    return bool(config.notify.urls or config.notify.urls_env)
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,7 @@ class AlertHub:
             listener.on_problem(f"the last run did not stop cleanly (see {log.path}); "
                                 f"{len(ended)} alert{'' if len(ended) == 1 else 's'} it left open ended")
         sinks = [name for name, on in (("mqtt", config.mqtt.host), ("webhook", config.webhook.url),
-                                       ("exec", config.alerts.exec)) if on]
+                                       ("exec", config.alerts.exec), ("notify", notifies(config))) if on]
         for camera, engine in self.engines.items():
             self._record("start", {
                 "camera": camera, "source": self._sources[camera], "version": __version__, "armed": engine.armed,
@@ -158,6 +164,7 @@ class AlertHub:
         self.mqtt: MqttSink | None = None
         self.webhook: WebhookSink | None = None
         self.exec_hook: ExecHook | None = None
+        self.notify: NotifySink | None = None
         try:
             if config.mqtt.host:
                 rules = {name: engine.current_rules() for name, engine in self.engines.items()}
@@ -169,6 +176,10 @@ class AlertHub:
                 self.webhook = WebhookSink(config.webhook, self._outbox(folder, "webhook", config.webhook.queue_max),
                                            self.problem, environ)
                 self._sinks.append(self.webhook)
+            if notifies(config):
+                self.notify = NotifySink(config.notify, config.snapshots,
+                                         self._outbox(folder, "notify", config.notify.queue_max), self.problem,
+                                         self._record, environ, clock)
         except Exception as error:
             self._close_sinks(0)
             self._record("problem", {"text": f"alerts not started: {error}"})
@@ -176,6 +187,8 @@ class AlertHub:
             self._claims.release()
             raise
         self._sinks.append(self.audit)
+        if self.notify is not None:  # after the audit log: what it holds back is recorded after the event
+            self._sinks.append(self.notify)
         if config.alerts.exec:
             self.exec_hook = ExecHook(config.alerts.exec, config.alerts.exec_on, config.alerts.exec_timeout_s,
                                       self.problem, lambda dropped: self._record("dropped", dropped))

@@ -14,6 +14,9 @@ from pathlib import Path
 from emotui.storage import is_disk_full, private_file, private_folder
 
 AUTO_VACUUM_FULL = 1  # what PRAGMA auto_vacuum reads when it is FULL
+IDLE_POLL_S = 0.1  # how often an idle sender checks whether it should stop
+JOIN_GRACE_S = 0.5  # how long close() waits for a delivery in flight once its timeout has passed
+UNEXPECTED_ERROR_PAUSE_S = 1.0
 
 
 
@@ -145,3 +148,56 @@ class Outbox:
             self._closed = True
             self._changed.notify_all()
             self._db.close()
+
+
+class OutboxSender:
+    """A sink's thread that delivers its outbox one message at a time, oldest first, with waits
+    between attempts that closing interrupts. Subclasses set `name`, deliver a message in
+    `_deliver` (removing it once done, returning early when `_pause` says the sink is closing),
+    and call `__init__` last, which starts the thread; `_tick` runs before each wait for a message."""
+
+    name: str
+
+    def __init__(self, outbox: Outbox, on_problem: Callable[[str], None]) -> None:
+        self.outbox = outbox
+        self._on_problem = on_problem
+        self._stopping = threading.Event()
+        self._retry_at = 0.0  # monotonic time of the next attempt while backing off, else 0
+        self._sender = threading.Thread(target=self._send_queued, name=f"emotui-{self.name}", daemon=True)
+        self._sender.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Deliver for up to `timeout` seconds until the outbox is empty (no longer than that: a
+        backoff ending later stops it at once), then stop the sender. What is undelivered stays
+        in the outbox for the next start."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._retry_at <= deadline and len(self.outbox):
+            time.sleep(0.02)
+        self._stopping.set()
+        self._sender.join(max(deadline - time.monotonic(), JOIN_GRACE_S))
+
+    def _tick(self) -> None:
+        """Work of the sender's own between messages (none unless a subclass has some)."""
+
+    def _deliver(self, message: QueuedMessage) -> None:
+        raise NotImplementedError
+
+    def _send_queued(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._tick()
+                if (message := self.outbox.wait(IDLE_POLL_S)) is not None:
+                    self._deliver(message)
+            except Exception as error:  # the sender must never die
+                if self._stopping.is_set():
+                    return  # e.g. the outbox was closed under a delivery that outlived close()
+                self._on_problem(f"{self.name}: unexpected {type(error).__name__} while sending: {error}")
+                self._stopping.wait(UNEXPECTED_ERROR_PAUSE_S)
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait before the next attempt; True if the sink is closing meanwhile."""
+        self._retry_at = time.monotonic() + seconds
+        try:
+            return self._stopping.wait(seconds)
+        finally:
+            self._retry_at = 0.0

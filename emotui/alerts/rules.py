@@ -26,16 +26,21 @@ UPDATE_MIN_INTERVAL_S = 1.0  # and at most this often
 
 
 def in_schedule(rule: AlertRuleConfig, when: datetime) -> bool:
-    """Whether `when` falls in one of the rule's windows on one of its days. A window that
-    crosses midnight (22:00-06:00) belongs to the day it starts on."""
+    """Whether `when` falls in one of the rule's windows on one of its days."""
+    return in_windows(rule.schedule or ["00:00-24:00"], rule.days, when)
+
+
+def in_windows(windows: list[str], days: list[str], when: datetime) -> bool:
+    """Whether `when` falls in one of the `HH:MM-HH:MM` windows starting on one of `days`. A window
+    that crosses midnight (22:00-06:00) belongs to the day it starts on."""
     minute = when.hour * 60 + when.minute
     today, yesterday = WEEKDAYS[when.weekday()], WEEKDAYS[(when - timedelta(days=1)).weekday()]
-    for window in rule.schedule or ["00:00-24:00"]:
+    for window in windows:
         start = int(window[0:2]) * 60 + int(window[3:5])
         end = int(window[6:8]) * 60 + int(window[9:11])
-        if start < end and start <= minute < end and today in rule.days:
+        if start < end and start <= minute < end and today in days:
             return True
-        if start > end and ((minute >= start and today in rule.days) or (minute < end and yesterday in rule.days)):
+        if start > end and ((minute >= start and today in days) or (minute < end and yesterday in days)):
             return True
     return False
 

@@ -14,8 +14,6 @@ import base64
 import json
 import os
 import re
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -25,14 +23,11 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from emotui import __version__
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.network import describe_connection_error, url_problem
-from emotui.alerts.outbox import Outbox, QueuedMessage
+from emotui.alerts.outbox import Outbox, OutboxSender, QueuedMessage
 from emotui.config import WebhookConfig, header_problem
 
 MAX_BACKOFF_S = 60.0  # longest wait between attempts, Retry-After included
 RETRYABLE_STATUSES = (408, 429)  # and every 5xx
-IDLE_POLL_S = 0.1  # how often an idle sender checks whether it should stop
-JOIN_GRACE_S = 0.5  # how long close() waits for a request in flight once its timeout has passed
-UNEXPECTED_ERROR_PAUSE_S = 1.0
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -50,7 +45,7 @@ class _Attempt:
     retry_after: float | None = None  # seconds the server asked us to wait
 
 
-class WebhookSink:
+class WebhookSink(OutboxSender):
     name = "webhook"
 
     def __init__(self, config: WebhookConfig, outbox: Outbox, on_problem: Callable[[str], None],
@@ -58,11 +53,9 @@ class WebhookSink:
         """Resolves the headers (raises AlertSetupError naming a missing variable or a bad header)
         and starts the sender, which first delivers what a previous run left in the outbox."""
         self.config = config
-        self.outbox = outbox
         self.wants_snapshot_jpeg = config.include_snapshot
         self.delivered = 0
         self.failed = 0
-        self._on_problem = on_problem
         self._url, basic_auth = _split_credentials(config.url)
         self._server = _describe_server(config.url)
         self._url_problem = url_problem(config.url)
@@ -77,10 +70,7 @@ class WebhookSink:
             self._headers[name] = _checked_header(f"webhook.headers_env.{name} (${variable})", name,
                                                   environ[variable])
         self._opener = urllib.request.build_opener(_NoRedirects)
-        self._stopping = threading.Event()
-        self._retry_at = 0.0  # monotonic time of the next attempt while backing off, else 0
-        self._sender = threading.Thread(target=self._send_queued, name="emotui-webhook", daemon=True)
-        self._sender.start()
+        super().__init__(outbox, on_problem)
 
     def submit(self, event: AlertEvent, snapshot_jpeg: bytes | None = None) -> None:
         """Queue the event if its type is configured; the snapshot rides along as base64 JPEG
@@ -92,28 +82,7 @@ class WebhookSink:
             body["snapshot_jpeg"] = base64.b64encode(snapshot_jpeg).decode("ascii")
         self.outbox.put("", json.dumps(body).encode())
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Deliver for up to `timeout` seconds until the outbox is empty (no longer than that: a
-        backoff ending later stops it at once), then stop the sender. What is undelivered stays
-        in the outbox for the next start."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self._retry_at <= deadline and len(self.outbox):
-            time.sleep(0.02)
-        self._stopping.set()
-        self._sender.join(max(deadline - time.monotonic(), JOIN_GRACE_S))
-
     # --- the sender thread ---------------------------------------------------------------------
-
-    def _send_queued(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                if (message := self.outbox.wait(IDLE_POLL_S)) is not None:
-                    self._deliver(message)
-            except Exception as error:  # the sender must never die
-                if self._stopping.is_set():
-                    return  # e.g. the outbox was closed under a request that outlived close()
-                self._on_problem(f"webhook: unexpected {type(error).__name__} while sending: {error}")
-                self._stopping.wait(UNEXPECTED_ERROR_PAUSE_S)
 
     def _deliver(self, message: QueuedMessage) -> None:
         """POST the message until it is delivered or given up; returns early, leaving it queued,
@@ -152,14 +121,6 @@ class WebhookSink:
             return _Attempt(False, _reason(error.reason), retryable=True)
         except Exception as error:  # timeouts while reading, dropped connections, anything unforeseen
             return _Attempt(False, _reason(error), retryable=True)
-
-    def _pause(self, seconds: float) -> bool:
-        """Wait before the next attempt; True if the sink is closing meanwhile."""
-        self._retry_at = time.monotonic() + seconds
-        try:
-            return self._stopping.wait(seconds)
-        finally:
-            self._retry_at = 0.0
 
 
 def _split_credentials(url: str) -> tuple[str, str | None]:

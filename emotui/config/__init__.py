@@ -6,8 +6,8 @@ from emotui.config.load import (
 )
 from emotui.config.schema import (
     DEFAULT_RULES, WEEKDAYS, AlertRuleConfig, AlertsConfig, CameraConfig, Config, CustomEmotionConfig, DetectorConfig,
-    EmotionConfig, KeysConfig, ModelsConfig, MqttConfig, SnapshotsConfig, SourceConfig, TrackerConfig, UiConfig,
-    WebhookConfig, header_problem,
+    EmotionConfig, KeysConfig, ModelsConfig, MqttConfig, NotifyConfig, SnapshotsConfig, SourceConfig, TrackerConfig,
+    UiConfig, WebhookConfig, header_problem,
 )
 from emotui.config.write import ConfigWriteError, write_thresholds
 
@@ -15,6 +15,6 @@ __all__ = [
     "CONFIG_ENV", "CONFIG_FILENAME", "DEFAULT_RULES", "WEEKDAYS", "AlertRuleConfig", "AlertsConfig", "CameraConfig",
     "Config",
     "ConfigError", "ConfigIssue", "ConfigWriteError", "CustomEmotionConfig", "DetectorConfig", "EmotionConfig",
-    "KeysConfig", "ModelsConfig", "MqttConfig", "SnapshotsConfig", "SourceConfig", "TrackerConfig", "UiConfig",
-    "WebhookConfig", "apply_options", "find_config_file", "header_problem", "load_config", "write_thresholds",
+    "KeysConfig", "ModelsConfig", "MqttConfig", "NotifyConfig", "SnapshotsConfig", "SourceConfig", "TrackerConfig",
+    "UiConfig", "WebhookConfig", "apply_options", "find_config_file", "header_problem", "load_config", "write_thresholds",
 ]

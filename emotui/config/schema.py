@@ -42,7 +42,7 @@ MAX_CLIENT_ID_BYTES = 256  # MQTT 3.1.1 brokers must accept 23; mosquitto takes 
 MAX_QUEUE = 1_000_000  # events kept on disk per sink
 MAX_INPUT_SIDE = 1024  # pixels of a custom emotion model's input side
 EXEC_PLACEHOLDERS = ("type", "id", "camera", "rule", "kind", "track_id", "emotion", "score", "peak_score",
-                     "faces", "snapshot")
+                     "faces", "snapshot", "sequence")
 
 
 def setting(default: Any, help: str, check=None, required: bool = False, non_empty: bool = False,
@@ -321,14 +321,28 @@ def _argv(value: list[str]) -> str | None:
     for part in value:
         if "\0" in part:
             return f"{part!r} holds a NUL character"
-        try:
-            names = [name for _, name, _, _ in string.Formatter().parse(part) if name is not None]
-        except ValueError as error:
-            return f"{part!r}: {error}"
-        unknown = [name for name in names if name not in EXEC_PLACEHOLDERS]
-        if unknown:
-            return f"unknown placeholder {{{unknown[0]}}}; allowed: {', '.join(EXEC_PLACEHOLDERS)}"
+        if problem := _placeholder_problem(part):
+            return problem
     return None
+
+
+def _placeholder_problem(template: str) -> str | None:
+    """What keeps an event's values from filling `template` (AlertEvent.fill), or None."""
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
+                  if name is not None]
+    except ValueError as error:
+        return f"{template!r}: {error} (write {{{{ and }}}} for a literal brace)"
+    for name, spec, conversion in fields:
+        if name not in EXEC_PLACEHOLDERS:
+            return f"unknown placeholder {{{name}}}; allowed: {', '.join(EXEC_PLACEHOLDERS)}"
+        if spec or conversion:
+            return f"placeholders take no format or conversion (write {{{name}}})"
+    return None
+
+
+def _template(value: str) -> str | None:
+    return _non_empty(value) or _placeholder_problem(value)
 
 
 @dataclass
@@ -442,6 +456,83 @@ class WebhookConfig:
                              f"beyond), 1-{MAX_QUEUE}", _range(1, MAX_QUEUE))
 
 
+NOTIFY_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _notify_names(value: dict[str, str]) -> str | None:
+    bad = [name for name in value if not NOTIFY_NAME.fullmatch(name)]
+    return f"name {bad[0]!r} must be 1-64 letters, digits, '-' or '_'" if bad else None
+
+
+def _notify_urls(value: dict[str, str]) -> str | None:
+    if problem := _notify_names(value):
+        return problem
+    from emotui.alerts import apprise_urls  # Apprise is imported only for a config that uses it
+
+    return next(filter(None, (apprise_urls.problem(url, name) for name, url in value.items())), None)
+
+
+def _notify_env(value: dict[str, str]) -> str | None:
+    if problem := _notify_names(value):
+        return problem
+    bad = [name for name, variable in value.items() if not ENV_NAME.fullmatch(variable)]
+    return (f"{bad[0]}: the value is the name of an environment variable holding the URL (letters, digits and "
+            "'_', e.g. EMOTUI_NOTIFY_PHONE), not the URL itself") if bad else None
+
+
+def url_names(route: str) -> list[str]:
+    """The URL names of a notify.routes value: "phone, mail" -> ["phone", "mail"]."""
+    return [name.strip() for name in route.split(",")]
+
+
+def _routes(value: dict[str, str]) -> str | None:
+    bad = [rule for rule, names in value.items() if not all(map(NOTIFY_NAME.fullmatch, url_names(names)))]
+    return f"{bad[0]}: must be comma-separated URL names, e.g. \"phone,mail\"" if bad else None
+
+
+@dataclass
+class NotifyConfig:
+    urls: dict[str, str] = setting({}, "named Apprise URLs without secrets, e.g. {lan = \"ntfy://192.168.1.5/door\"}; "
+                                   "a URL with a password, token or key is refused: put it in urls_env",
+                                   _notify_urls, secret=True)
+    urls_env: dict[str, str] = setting({}, "named Apprise URLs read from environment variables (where secrets "
+                                       "go), e.g. {phone = \"EMOTUI_NOTIFY_PHONE\"}", _notify_env, secret=True)
+    rules: list[str] = setting([], "the rules that notify; empty = every rule")
+    routes: dict[str, str] = setting({}, "per rule, the comma-separated URL names it notifies, e.g. "
+                                     "{fear = \"phone,mail\"}; a rule not listed notifies every URL", _routes)
+    events: list[EventType] = setting([EventType.NEW], "which events notify: new, update, end")
+    title: str = setting("emotui {camera}: {rule}", "title template, with the placeholders of alerts.exec",
+                         _template)
+    body: str = setting("{rule} on {camera}: {emotion} {score}, face {track_id}, {faces} faces",
+                        "body template, with the placeholders of alerts.exec", _template)
+    attach_snapshot: bool = setting(True, "attach the alert's snapshot JPEG as snapshots.images allows (none: "
+                                    "nothing, blurred: the blurred one)")
+    max_attachment_kb: int = setting(1024, "a snapshot JPEG larger than this, 16-10240 KB, is not attached (the "
+                                     "body says so)", _range(16, 10240))
+    min_interval_s: float = setting(300.0, "at most one notification per rule, camera and event type in this "
+                                    "many seconds, 0-86400 (0: no limit); the next one says how many were held back",
+                                    _range(0.0, 86400.0))
+    quiet_hours: list[str] = setting([], "local time windows when nothing is sent, e.g. [\"22:00-07:00\"] "
+                                     "(recorded in the audit log as suppressed)", _time_windows)
+    retries: int = setting(5, "attempts after the first failure before a notification is given up",
+                           _range(0, 100))
+    backoff_s: float = setting(2.0, "wait before the first retry, 0-60 s; doubles each time, up to 60 s",
+                               _range(0.0, 60.0))
+    queue_max: int = setting(100, "notifications (with their snapshots) kept on disk while a service is "
+                             "unreachable (oldest dropped beyond), 1-10000", _range(1, 10000))
+
+    def cross_checks(self) -> list[tuple[str, str]]:
+        problems = [("urls_env", f"{name}: also in notify.urls (give each URL one name)")
+                    for name in self.urls_env if name in self.urls]
+        known = {*self.urls, *self.urls_env}
+        for rule, names in self.routes.items():
+            unknown = [name for name in url_names(names) if name not in known]
+            if unknown:
+                problems.append(("routes", f"{rule}: no URL named {unknown[0]!r} in notify.urls or notify.urls_env"))
+        return problems
+
+
 @dataclass
 class UiConfig:
     preview: bool = setting(True, "show the live preview (off saves CPU on small devices)")
@@ -523,6 +614,7 @@ class Config:
     snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     ui: UiConfig = field(default_factory=UiConfig)
     keys: KeysConfig = field(default_factory=KeysConfig)
     cameras: list[CameraConfig] = setting([], "[[cameras]] tables: several cameras in one process (none: the "

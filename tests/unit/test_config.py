@@ -22,6 +22,7 @@ from emotui.config import (
     KeysConfig,
     ModelsConfig,
     MqttConfig,
+    NotifyConfig,
     SnapshotsConfig,
     SourceConfig,
     TrackerConfig,
@@ -109,6 +110,11 @@ FULL = {
     "webhook": {"url": "https://hooks.example/alert", "headers": {"X-Site": "door"},
                 "headers_env": {"Authorization": "HOOK_AUTH"}, "timeout_s": 2.0, "retries": 2, "backoff_s": 0.5,
                 "events": ["new"], "include_snapshot": True, "queue_max": 50},
+    "notify": {"urls": {"lan": "ntfy://192.168.1.5:8080/door"}, "urls_env": {"phone": "EMOTUI_NOTIFY_PHONE"},
+               "rules": ["fear"], "routes": {"fear": "phone,lan"}, "events": ["new", "end"], "title": "{rule}",
+               "body": "{camera} {score}", "attach_snapshot": False, "max_attachment_kb": 256,
+               "min_interval_s": 60.0, "quiet_hours": ["22:00-07:00"], "retries": 3, "backoff_s": 1.0,
+               "queue_max": 20},
     "ui": {"preview": False, "preview_fps": 4.0, "colour": "256", "preview_mode": "sixel", "boxes": False, "bell": False,
            "realtime": False},
     "keys": {"pause": "f1", "snapshot": "f2", "raise_threshold": "f3", "lower_threshold": "f4",
@@ -119,7 +125,7 @@ FULL = {
 SECTIONS = {
     "source": SourceConfig, "detector": DetectorConfig, "emotion": EmotionConfig,
     "tracker": TrackerConfig, "models": ModelsConfig, "ui": UiConfig, "keys": KeysConfig,
-    "snapshots": SnapshotsConfig, "mqtt": MqttConfig, "webhook": WebhookConfig,
+    "snapshots": SnapshotsConfig, "mqtt": MqttConfig, "webhook": WebhookConfig, "notify": NotifyConfig,
 }
 
 
@@ -193,7 +199,7 @@ ERRORS = {
                         ["unknown key", "did you mean 'detector'?"]),
     "unknown section without a close match": ("[zzzz]\nfront = 1\n", "zzzz", "[zzzz]",
                                               ["allowed: source, detector, emotion, tracker, models, alerts, snapshots, "
-                                               "mqtt, webhook, ui, keys"]),
+                                               "mqtt, webhook, notify, ui, keys"]),
     "the loaded file's path is not a key": ('path = "x.toml"\n', "path", "path", ["unknown key"]),
     "section that is not a table": ("detector = 5\n", "detector", "detector", ["must be a table"]),
     "label outside the 7 emotions": ('[emotion.custom]\nlabels = ["happy", "bored"]\n', "emotion.custom.labels",

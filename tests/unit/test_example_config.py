@@ -30,7 +30,7 @@ def _written(table, prefix=""):
     """Every dotted key written in a parsed TOML table."""
     keys = set()
     for name, value in table.items():
-        if isinstance(value, dict) and name not in ("headers", "headers_env"):
+        if isinstance(value, dict) and name not in ("headers", "headers_env", "urls", "urls_env", "routes"):
             keys |= _written(value, f"{prefix}{name}.")
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             for item in value:

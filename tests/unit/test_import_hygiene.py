@@ -30,7 +30,7 @@ def test_domain_modules_have_no_ui_imports_in_their_source():
     names = {p.stem for p in _domain_files()}
     assert {"capture", "sources", "buffer", "opencv", "mjpeg", "images", "demo", "schema", "load", "write", "models",
             "pipeline", "rules", "hub", "sinks", "audit", "mqtt", "webhook", "snapshots", "tracker", "queues", "network",
-            "storage", "cameras", "claims"} <= names
+            "storage", "cameras", "claims", "notify", "apprise_urls"} <= names
     assert offenders == []
 
 
