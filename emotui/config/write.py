@@ -30,11 +30,13 @@ def _appended(rule: AlertRuleConfig, threshold: float) -> dict:
     return {"name": rule.name, **what, "threshold": threshold, "min_duration_s": float(rule.min_duration_s)}
 
 
-def write_thresholds(path: Path | None, rules: list[AlertRuleConfig]) -> Path:
+def write_thresholds(path: Path | None, rules: list[AlertRuleConfig], camera: str | None = None) -> Path:
     """Write each rule's threshold (rounded to 4 decimals) back into the config file, keeping
     comments, formatting and every other key. Rules are matched by name within [[alerts.rules]];
     a rule the file lacks is appended as a [[alerts.rules]] table (all of them when the file has
     none, i.e. the built-in rules were in effect). Rules only in the file are left as they are.
+    With `camera`, the thresholds are that camera's own: they go to its [[cameras]] table's
+    `thresholds` (which the file must have), other cameras and [[alerts.rules]] unchanged.
     `path` None means no config file was found: the user config file is created (or updated).
     The file is replaced atomically; returns the path written. Raises ConfigWriteError."""
     import tomlkit  # only needed here; loading a config does not
@@ -61,6 +63,11 @@ def write_thresholds(path: Path | None, rules: list[AlertRuleConfig]) -> Path:
         document = tomlkit.parse(text)
     except (tomllib.TOMLDecodeError, TOMLKitError) as error:
         raise ConfigWriteError(path, f"not valid TOML, so not changed: {error}", "(syntax)") from None
+
+    if camera is not None:
+        new_text, expected = _camera_thresholds(path, document, before, camera, targets)
+        _check_and_write(path, target, new_text, expected)
+        return path
 
     default = AlertRuleConfig.__dataclass_fields__["threshold"].default
     alerts = document.get("alerts")
@@ -123,6 +130,36 @@ def write_thresholds(path: Path | None, rules: list[AlertRuleConfig]) -> Path:
         new_text = "# emotui configuration (see config.toml.example); written by emotui.\n\n" + new_text.lstrip("\n")
     if new_text.endswith("\n\n") and not text.endswith("\n\n"):
         new_text = new_text.rstrip("\n") + "\n"
+    _check_and_write(path, target, new_text, expected)
+    return path
+
+
+def _camera_thresholds(path: Path, document, before: dict, camera: str, targets: dict[str, float]) -> tuple[str, dict]:
+    """The file's text with `targets` as the `thresholds` of the [[cameras]] table named `camera`,
+    and what the file must then hold."""
+    import tomlkit
+
+    tables = [item for item in document.get("cameras", []) if isinstance(item, dict) and item.get("name") == camera]
+    if len(tables) != 1 or not isinstance(before.get("cameras"), list):
+        raise ConfigWriteError(path, f"no [[cameras]] table named {camera!r} to write its thresholds to; "
+                               "not changed", "cameras")
+    [table] = tables
+    expected = copy.deepcopy(before)
+    [plain] = [item for item in expected["cameras"] if isinstance(item, dict) and item.get("name") == camera]
+    current = table.get("thresholds")
+    if current is None:
+        table["thresholds"] = tomlkit.inline_table()
+        current = table["thresholds"]
+    elif not isinstance(current, dict):
+        raise ConfigWriteError(path, "thresholds must be a table; not changed", "cameras.thresholds")
+    for rule, threshold in targets.items():
+        current[rule] = threshold  # tomlkit keeps the other entries and the line's comment
+    plain["thresholds"] = {**plain.get("thresholds", {}), **targets}
+    return document.as_string(), expected
+
+
+def _check_and_write(path: Path, target: Path, new_text: str, expected: dict) -> None:
+    """Write `new_text` atomically once it is checked to hold exactly `expected`."""
     try:
         check = tomllib.loads(new_text)
     except tomllib.TOMLDecodeError as error:
@@ -130,7 +167,6 @@ def write_thresholds(path: Path | None, rules: list[AlertRuleConfig]) -> Path:
     if check != expected:
         raise ConfigWriteError(path, "the thresholds could not be written without changing other settings; "
                                "file not changed")
-
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         # a new file gets 0600 (it may hold camera passwords); an existing one keeps its mode
@@ -138,4 +174,3 @@ def write_thresholds(path: Path | None, rules: list[AlertRuleConfig]) -> Path:
         write_atomically(target, new_text.encode("utf-8"), mode)
     except OSError as error:
         raise ConfigWriteError(path, f"cannot write: {error.strerror or error}") from None
-    return path

@@ -713,17 +713,15 @@ class EmotuiApp(App[int]):
         self.push_screen(ThresholdEditor(self.rules), apply)
 
     def action_write_config(self) -> None:
-        if len(self.cameras) > 1:
-            self.log_line("with several cameras, set each camera's thresholds in its [[cameras]] table "
-                          "(thresholds = {fear = 0.7}); w writes a single camera's", "warning")
-            return
+        """The current camera's thresholds: those of a [[cameras]] table to that table, else to [[alerts.rules]]."""
+        camera = self.camera.name if self.camera.setup.table else None
         try:
-            path = write_thresholds(self.config.path, self.rules)
+            path = write_thresholds(self.config.path, self.rules, camera)
         except (ConfigError, OSError) as error:
             self.log_line(f"could not write the config: {error}", "error")
             return
         self.config.path = path
-        self.log_line(f"thresholds written to {path}", "info")
+        self.log_line(f"thresholds{f' of {camera}' if camera else ''} written to {path}", "info")
 
     def action_toggle_armed(self) -> None:
         """The current camera's alerts."""

@@ -5,13 +5,14 @@ Cameras are generated images (each analysed once), so that the tests need models
 from __future__ import annotations
 
 import json
+import tomllib
 
 import cv2
 import numpy as np
 import pytest
 
 from emotui.capture import SourceState, SourceStatus
-from emotui.config import CameraConfig, Config
+from emotui.config import CameraConfig, Config, load_config
 from emotui.tui.app import create_app
 from emotui.tui.messages import SourceChanged
 from emotui.tui.screens import HelpScreen
@@ -111,6 +112,23 @@ async def test_pause_snapshot_and_thresholds_act_on_the_selected_camera(config, 
     changes = [(record["data"]["camera"], record["data"]["threshold"]) for record in audit_records(tmp_path / "alerts")
                if record["type"] == "threshold"]
     assert changes == [("garage", pytest.approx(0.65)), ("hall", pytest.approx(0.55))]
+
+
+async def test_w_writes_the_current_camera_s_thresholds_to_its_own_table(tmp_path):
+    lines = [f'[alerts]\ndir = "{tmp_path / "alerts"}"\n[ui]\nbell = false\n']
+    for index, name in enumerate(CAMERAS[:2]):
+        cv2.imwrite(str(tmp_path / f"{name}.png"), np.full((240, 320, 3), 40 + 50 * index, np.uint8))
+        lines.append(f'[[cameras]]\nname = "{name}"\nuri = "{tmp_path / f"{name}.png"}"  # kept\n')
+    path = tmp_path / "emotui.toml"
+    path.write_text("\n".join(lines))
+    app = create_app(load_config(path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await analysed(pilot)
+        await pilot.press("2", "plus", "w")  # garage focused, its first rule raised and written
+        await wait_for(pilot, lambda: "thresholds of garage written to" in log_text(app))
+    [door, garage] = tomllib.loads(path.read_text())["cameras"]
+    assert "thresholds" not in door and garage["thresholds"] == {"fear": pytest.approx(0.65), "anger": 0.6}
+    assert path.read_text().count("# kept") == 2
 
 
 async def test_the_selected_rule_stays_one_of_the_current_camera_s_rules(config):

@@ -297,3 +297,43 @@ def test_permission_denied_is_reported_with_the_path_even_when_running_as_root(t
         write_thresholds(path, with_thresholds(DEFAULT_RULES, fear=0.9))
     assert str(path) in str(caught.value)
     assert path.read_text(encoding="utf-8") == COMMENTED
+
+
+CAMERAS = """\
+[source]
+reconnect = true
+
+[[cameras]]
+name = "door"
+uri = "rtsp://10.0.0.5/stream1"
+thresholds = {fear = 0.7}  # the door is busy: keep this note
+
+[[cameras]]
+name = "yard"  # no overrides
+uri = "rtsp://10.0.0.6/stream1"
+"""
+
+
+def test_a_camera_s_thresholds_go_to_its_own_table_keeping_the_others_and_comments(tmp_path):
+    from emotui.cameras import camera_setups
+
+    path = tmp_path / "emotui.toml"
+    path.write_text(CAMERAS)
+    [door, yard] = camera_setups(load_config(path))
+    write_thresholds(path, with_thresholds(door.engine.current_rules(), fear=0.55, anger=0.8), "door")
+    write_thresholds(path, with_thresholds(yard.engine.current_rules(), anger=0.3), "yard")
+    text = path.read_text()
+    assert "# the door is busy: keep this note" in text and 'name = "yard"  # no overrides' in text
+    assert "[[alerts.rules]]" not in text  # the shared rules are not touched
+    [door, yard] = camera_setups(load_config(path))
+    thresholds = lambda setup: {rule.name: rule.threshold for rule in setup.engine.current_rules()}  # noqa: E731
+    assert thresholds(door) == {"fear": 0.55, "anger": 0.8}
+    assert thresholds(yard) == {"fear": 0.6, "anger": 0.3}
+
+
+def test_a_camera_without_its_own_table_is_named_and_nothing_is_written(tmp_path):
+    path = tmp_path / "emotui.toml"
+    path.write_text(CAMERAS)
+    with pytest.raises(ConfigWriteError, match="no \\[\\[cameras\\]\\] table named 'hall'"):
+        write_thresholds(path, DEFAULT_RULES, "hall")
+    assert path.read_text() == CAMERAS
