@@ -97,7 +97,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             hub.source_status(status, camera)
 
     setups = camera_setups(config, args.source)
-    cameras = open_cameras(setups, say, realtime=args.realtime, on_status=on_status)
+    # with several cameras a live one that cannot be reached yet is retried while the others run
+    cameras = open_cameras(setups, say, realtime=args.realtime, fail_fast=len(setups) == 1, on_status=on_status)
 
     def show_alert(event) -> None:
         out.write((json.dumps({"alert": event.to_dict()}) if args.json else f"ALERT {event.type} {event.describe()}")

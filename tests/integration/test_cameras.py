@@ -99,6 +99,18 @@ def test_plain_lines_start_with_the_camera(tmp_path, face_video):
     assert lines[0].startswith("porch frame 0 t=0.00s: #1 ") and lines[2] == "summary of porch:"
 
 
+def test_a_camera_out_of_reach_at_start_is_retried_while_the_others_run(tmp_path, face_video):
+    config = tmp_path / "emotui.toml"
+    config.write_text(f'[alerts]\ndir = "{tmp_path}"\n[[cameras]]\nname = "porch"\nuri = "{face_video}"\n'
+                      '[[cameras]]\nname = "gate"\nuri = "rtsp://127.0.0.1:9/stream"\n')  # nothing listens there
+    result = run_cli("run", "--headless", "--json", "--frames", "3", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [line["camera"] for line in lines if "frame" in line] == ["porch"] * 3
+    states = [line["status"]["state"] for line in lines if line.get("status", {}).get("camera") == "gate"]
+    assert "retrying" in states or "lost" in states
+
+
 def _clip(path: Path, frames: int, fps: float) -> Path:
     """A small clip of a face (a frame of the face video) at `fps`, written for the test."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (160, 160))
