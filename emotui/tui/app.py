@@ -56,10 +56,13 @@ WIDE_COLUMNS = 120  # narrower, the events list and the log stack
 NARROW_SIDE_COLUMNS = 36  # the bars' width beside the preview when narrow, border included (CSS)
 ZOOM_FACE_SHARE = 0.5  # zoomed, the face's larger side takes this share of the crop's height
 PANEL_REFRESH_S = 0.25
-# Drawing the preview may take at most this share of a core: a frame that took t seconds to draw
-# delays the next by t / share when that is longer than the preview rate (a slow CPU, a large
-# truecolor picture), so the console stays responsive and analysis keeps its cores.
-PREVIEW_CPU_SHARE = 0.25
+# The console's thread (drawing every panel, writing to the terminal) may use about this share of a
+# core: while its recent use (averaged over about a second) is above it (a slow CPU, a large
+# truecolor picture), preview frames wait, at most PREVIEW_MIN_INTERVAL_S; so the console stays
+# responsive and the analysis keeps its cores. Measured at 200x50: 256 colours keep 8 frames a
+# second, truecolor gets 4-5 and the whole app stays under half a core.
+PREVIEW_CPU_SHARE = 0.2
+PREVIEW_MIN_INTERVAL_S = 1.0
 HANGUP_GRACE_S = 2.0  # after the terminal hangs up, the process ends within this, cleanly or not
 TILE_FPS = 2.0  # tile pictures per second in the grid, so that N small previews cost what one does
 NUMBER_KEYS = 9  # keys 1-9 focus cameras 1-9
@@ -158,7 +161,9 @@ class EmotuiApp(App[int]):
         self._analysis_lock = threading.Lock()
         self.boxes_on = config.ui.boxes
         self.bell_on = config.ui.bell
-        self._preview_due = 0.0  # monotonic time before which no new frame is drawn (PREVIEW_CPU_SHARE)
+        self._preview_clock = (time.monotonic(), time.thread_time())  # at the last preview tick
+        self._preview_shown_at = 0.0  # monotonic time of the last preview frame
+        self._console_cpu_share = 0.0  # the console thread's recent share of a core (moving average)
 
     # The current camera's state, by the names the console has always used.
     @property
@@ -446,12 +451,22 @@ class EmotuiApp(App[int]):
         camera, result = self.camera, self.latest
         if self.in_grid or not self.config.ui.preview or result is None or result.index == camera.shown_index:
             return  # nothing new (paused, or analysis slower than the preview rate)
-        if time.monotonic() < self._preview_due:
-            return  # the last frame took long to draw: within PREVIEW_CPU_SHARE
+        if self._console_busy():
+            return  # the frame waits: the console's thread is over its share
+        self._preview_shown_at = time.monotonic()
         camera.shown_index = result.index
-        started = time.monotonic()
         self._show_frame(result)
-        self._preview_due = started + (time.monotonic() - started) / PREVIEW_CPU_SHARE
+
+    def _console_busy(self) -> bool:
+        """Whether the console's thread recently used more than PREVIEW_CPU_SHARE of a core (and the
+        last preview frame is less than PREVIEW_MIN_INTERVAL_S old); called at each preview tick."""
+        now, cpu = time.monotonic(), time.thread_time()
+        wall, used = now - self._preview_clock[0], cpu - self._preview_clock[1]
+        self._preview_clock = (now, cpu)
+        if wall > 0:
+            weight = min(1.0, wall)  # about a second's memory
+            self._console_cpu_share += weight * (used / wall - self._console_cpu_share)
+        return self._console_cpu_share > PREVIEW_CPU_SHARE and now - self._preview_shown_at < PREVIEW_MIN_INTERVAL_S
 
     def _show_frame(self, result: FrameResult) -> None:
         camera = self.camera

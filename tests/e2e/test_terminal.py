@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from emotui.config import TrackerConfig
 from tests.helpers import audit_records, unavailable
 from tests.media import REPO
 
@@ -400,7 +401,9 @@ def test_console_smoke_in_a_real_terminal(console, terminal, request, via):
     # bars: a tracked face, seven emotions with percentages that add up (smoothed probabilities)
     assert running["dominant"] in EMOTIONS
     assert 95 <= sum(running["scores"].values()) <= 105, running["screen"]
-    assert running["scores"][running["dominant"]] == max(running["scores"].values()), running["screen"]
+    # the dominant emotion is held until another leads it by tracker.label_margin (+1 for the rounding)
+    lead = max(running["scores"].values()) - running["scores"][running["dominant"]]
+    assert lead <= TrackerConfig().label_margin * 100 + 1, running["screen"]
     # preview: half-block pixels and the face box's track label; status: source, size, fps, models
     screen = running["screen"]
     assert "▀" in preview_panel(screen) and f"#{running['track']}" in preview_panel(screen), screen
