@@ -29,6 +29,7 @@ from emotui.alerts.command import ExecHook
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.mqtt import MqttSink
 from emotui.alerts.outbox import Outbox
+from emotui.alerts.preview import PreviewFeed
 from emotui.alerts.queues import BoundedQueue, Drops
 from emotui.alerts.rules import RuleEngine
 from emotui.alerts.sinks import AlertSink, Bell
@@ -144,12 +145,17 @@ class AlertHub:
         self.mqtt: MqttSink | None = None
         self.webhook: WebhookSink | None = None
         self.exec_hook: ExecHook | None = None
+        self.preview: PreviewFeed | None = None  # MQTT preview pictures, when asked for
         try:
             if config.mqtt.host:
                 self.mqtt = MqttSink(config.mqtt, self.camera, self.engine.current_rules(), self.engine.armed,
                                      self._outbox(folder, "mqtt", config.mqtt.queue_max), self.problem,
-                                     lambda armed: self.set_armed(armed, "mqtt"), environ)
+                                     lambda armed: self.set_armed(armed, "mqtt"), environ,
+                                     lambda camera, rule, value: self.set_threshold(rule, value, "mqtt"))
                 self._sinks.append(self.mqtt)
+                if config.mqtt.preview_fps > 0:
+                    self.preview = PreviewFeed(config.mqtt.preview_fps, config.mqtt.preview_width,
+                                               config.snapshots.images)
             if config.webhook.url:
                 self.webhook = WebhookSink(config.webhook, self._outbox(folder, "webhook", config.webhook.queue_max),
                                            self.problem, environ)
@@ -193,6 +199,8 @@ class AlertHub:
             self._work.offer(Delivery(event, result), event.type)
         if self.mqtt is not None:
             self.mqtt.observe(result)
+            if self.preview is not None and self.mqtt.connected and (jpeg := self.preview.picture(result)):
+                self.mqtt.publish_preview(self.camera, jpeg)
         return events
 
     def set_armed(self, armed: bool, origin: str) -> None:
@@ -251,6 +259,8 @@ class AlertHub:
                         self.mqtt.set_armed(self.engine.armed)  # the state now: a later request may be queued
                 case ThresholdChange():
                     self._record("threshold", asdict(work))
+                    if self.mqtt is not None:
+                        self.mqtt.set_threshold(self.camera, work.rule, work.threshold)
 
     def _deliver_alert(self, event: AlertEvent, result: FrameResult | None) -> None:
         if event.snapshot is None and event.id in self._snapshots:

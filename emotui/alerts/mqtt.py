@@ -12,15 +12,21 @@ Topics under the configured prefix (default `emotui`):
 - `<prefix>/<camera>/status`: the source's state (connecting, live, lost, retrying, ...), retained.
 - `<prefix>/tracked_object_update`: `{"type": "classification", "model": "emotion", "sub_label", "score", ...}`
   whenever a face's dominant emotion changes, as Frigate publishes its classifications.
-Live state, snapshots and classifications are not queued: they are current values, republished on connect.
+- `<prefix>/device`: what the device is and can do (version, host, cameras, rules with their
+  thresholds, armed), retained, so that a fleet console discovers it.
+- `<prefix>/<camera>/preview`: a small JPEG at `mqtt.preview_fps` (off by default), QoS 0.
+- `<prefix>/<camera>/alerts/<rule>/threshold/set` (a number from 0 to 1, subscribed; emotion rules)
+  and `.../threshold/state` (retained, the threshold in force, echoed after every change).
+Live state, snapshots, previews and classifications are not queued: they are current values, republished on connect.
+The layout is declared in emotui.alerts.topics.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
-import re
 import socket
 import sys
 import threading
@@ -36,19 +42,18 @@ from emotui import __version__
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.network import describe_connection_error
 from emotui.alerts.outbox import Outbox
+from emotui.alerts.topics import (
+    DEVICE, PREVIEW, THRESHOLD_SET, THRESHOLD_STATE, camera_topic, device_topic, parse_topic, rule_topic,
+    topic_slug,
+)
 from emotui.capture import SourceStatus
 from emotui.config import AlertRuleConfig, MqttConfig
 from emotui.pipeline import FrameResult
-from emotui.vocabulary import EventType, Severity
+from emotui.vocabulary import EventType, RuleKind, Severity
 
 STATE_MIN_INTERVAL_S = 0.5  # emotion-only changes of the live state are published at most this often
 RECONNECT_DELAY_S = (1, 30)  # paho's reconnect backoff, min and max
 MAX_IN_FLIGHT = 20  # events published but not yet acknowledged (paho's default in-flight window)
-
-
-def topic_slug(name: str) -> str:
-    """A rule or camera name made safe for a topic level and a discovery object id."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "_"
 
 
 class MqttSink:
@@ -56,7 +61,10 @@ class MqttSink:
 
     def __init__(self, config: MqttConfig, camera: str, rules: list[AlertRuleConfig], armed: bool,
                  outbox: Outbox, on_problem: Callable[[str], None], on_arm: Callable[[bool], None],
-                 environ: Mapping[str, str] = os.environ) -> None:
+                 environ: Mapping[str, str] = os.environ,
+                 on_threshold: Callable[[str, str, float], None] = lambda camera, rule, value: None) -> None:
+        """`on_threshold(camera, rule name, value)` applies a valid `threshold/set`; the caller
+        echoes it through `set_threshold` once it is recorded."""
         self.config = config
         self.camera = camera
         self.rules = rules
@@ -65,7 +73,9 @@ class MqttSink:
         self.delivered = 0
         self._on_problem = on_problem
         self._on_arm = on_arm
+        self._on_threshold = on_threshold
         self._armed = armed
+        self._thresholds = {rule.name: rule.threshold for rule in rules}  # live, for the device record
         prefix = config.prefix.rstrip("/")
         self.topics = {
             "available": f"{prefix}/available",
@@ -176,6 +186,19 @@ class MqttSink:
             self._state = {**self._state, "armed": armed}
             self._publish_live(self.topics["armed_state"], "ON" if armed else "OFF", retain=True)
             self._publish_state_if_due(force=True)
+            self._publish_live(device_topic(self.config.prefix, DEVICE), self._device_record(), retain=True)
+
+    def set_threshold(self, camera: str, rule: str, threshold: float) -> None:
+        """Echo a rule's threshold in force on `threshold/state` (retained) and in the device record."""
+        with self._lock:
+            self._thresholds[rule] = threshold
+            self._publish_live(rule_topic(self.config.prefix, camera, rule, THRESHOLD_STATE),
+                               self._threshold_text(rule), retain=True)
+            self._publish_live(device_topic(self.config.prefix, DEVICE), self._device_record(), retain=True)
+
+    def publish_preview(self, camera: str, jpeg: bytes) -> None:
+        """A preview picture (QoS 0, not retained, never queued: a missed one is replaced by the next)."""
+        self._publish_live(camera_topic(self.config.prefix, camera, PREVIEW), jpeg)
 
     def close(self, timeout: float = 5.0) -> None:
         """Deliver what is queued for up to `timeout` seconds (the rest stays on disk for the next
@@ -208,6 +231,7 @@ class MqttSink:
             for topic, payload in self.discovery_configs().items():
                 client.publish(topic, json.dumps(payload), qos=1, retain=True)
         client.subscribe(self.topics["armed_set"], qos=1)
+        client.subscribe(rule_topic(self.config.prefix, "+", "+", THRESHOLD_SET), qos=1)
         with self._lock:
             client.publish(self.topics["armed_state"], "ON" if self._armed else "OFF", qos=1, retain=True)
             for rule in self.rules:
@@ -215,6 +239,10 @@ class MqttSink:
                 client.publish(self._rule_topic(rule.name), "ON" if on else "OFF", qos=1, retain=True)
             if self._source_status is not None:
                 client.publish(self.topics["status"], self._source_status, qos=1, retain=True)
+            for rule in self._threshold_rules():
+                client.publish(rule_topic(self.config.prefix, self.camera, rule.name, THRESHOLD_STATE),
+                               self._threshold_text(rule.name), qos=1, retain=True)
+            client.publish(device_topic(self.config.prefix, DEVICE), self._device_record(), qos=1, retain=True)
             self._connected.set()
             self._wake.set()
             self._publish_state_if_due(force=True)
@@ -237,11 +265,50 @@ class MqttSink:
                              "meanwhile")
 
     def _message(self, client, userdata, message) -> None:
+        if message.topic != self.topics["armed_set"]:
+            self._threshold_command(message.topic, message.payload)
+            return
         payload = message.payload.decode("utf-8", "replace").strip().upper()
         if payload not in ("ON", "OFF"):
             self._on_problem(f"mqtt: ignored {message.topic} payload {payload[:20]!r} (expected ON or OFF)")
             return
         self._on_arm(payload == "ON")
+
+    def _threshold_command(self, topic: str, payload: bytes) -> None:
+        """`<prefix>/<camera>/alerts/<rule>/threshold/set`: a number from 0 to 1 for an emotion rule
+        of one of our cameras is applied; anything else is ignored with a problem naming it."""
+        text = payload[:40].decode("utf-8", "replace").strip()
+        parsed = parse_topic(topic, {self.config.prefix.rstrip("/")})
+        rules = {topic_slug(rule.name): rule for rule in self._threshold_rules()}
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if parsed is None or parsed.camera != self.camera or parsed.rule not in rules:
+            problem = "no such camera or emotion rule here"
+        elif not 0.0 <= value <= 1.0:  # NaN fails too
+            problem = "expected a number from 0 to 1"
+        else:
+            self._on_threshold(parsed.camera, rules[parsed.rule].name, value)
+            return
+        self._on_problem(f"mqtt: ignored {topic} payload {text[:20]!r} ({problem})")
+
+    def _threshold_rules(self) -> list[AlertRuleConfig]:
+        """The rules that have a threshold to set (emotion rules)."""
+        return [rule for rule in self.rules if rule.kind == RuleKind.EMOTION]
+
+    def _threshold_text(self, rule: str) -> str:
+        return f"{self._thresholds[rule]:g}"
+
+    def _device_record(self) -> str:
+        """`<prefix>/device`: what a fleet console needs to show and command this device."""
+        return json.dumps({
+            "version": __version__, "host": socket.gethostname(), "cameras": [self.camera], "armed": self._armed,
+            "keepalive_s": self.config.keepalive_s, "preview_fps": self.config.preview_fps,
+            "rules": [{"name": rule.name, "slug": topic_slug(rule.name), "kind": rule.kind, "emotions": rule.emotions,
+                       "threshold": self._thresholds[rule.name] if rule.kind == RuleKind.EMOTION else None,
+                       "severity": rule.severity} for rule in self.rules],
+        })
 
     # --- publishing ---------------------------------------------------------------------------
 
@@ -289,7 +356,7 @@ class MqttSink:
                 self._published_state, self._state_published_at = self._state, now
 
     def _rule_topic(self, rule: str) -> str:
-        return f"{self.config.prefix.rstrip('/')}/{self.camera}/alerts/{topic_slug(rule)}/state"
+        return rule_topic(self.config.prefix, self.camera, rule)
 
     def _where(self) -> str:
         return f"broker {self.config.host}:{self.config.port}"
