@@ -36,11 +36,11 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
 from emotui import __version__
-from emotui.alerts.events import AlertEvent, AlertSetupError
+from emotui.alerts.events import AlertEvent
 from emotui.alerts.network import describe_connection_error
+from emotui.alerts.mqtt_client import mqtt_client
 from emotui.alerts.outbox import Outbox
 from emotui.alerts.topics import (
     DEVICE, PREVIEW, THRESHOLD_SET, THRESHOLD_STATE, camera_topic, device_topic, parse_topic, rule_topic,
@@ -52,7 +52,6 @@ from emotui.pipeline import FrameResult
 from emotui.vocabulary import EventType, RuleKind, Severity
 
 STATE_MIN_INTERVAL_S = 0.5  # emotion-only changes of the live state are published at most this often
-RECONNECT_DELAY_S = (1, 30)  # paho's reconnect backoff, min and max
 MAX_IN_FLIGHT = 20  # events published but not yet acknowledged (paho's default in-flight window)
 
 
@@ -101,21 +100,8 @@ class MqttSink:
         self._connect_failure: str | None = None  # why the last attempt failed, reported when it changes
         self._lock = threading.Lock()
 
-        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=config.client_id or f"emotui-{camera}")
+        self._client = mqtt_client(config, config.client_id or f"emotui-{camera}", environ)
         self._client.will_set(self.topics["available"], "offline", qos=1, retain=True)
-        self._client.reconnect_delay_set(*RECONNECT_DELAY_S)
-        if username := environ.get(config.username_env, "") if config.username_env else "":
-            self._client.username_pw_set(username, environ.get(config.password_env) if config.password_env else None)
-        if config.tls:
-            for key in ("ca_file", "cert_file", "key_file"):
-                if getattr(config, key) and not os.path.isfile(getattr(config, key)):
-                    raise AlertSetupError(f"mqtt.{key}: no such file: {getattr(config, key)}")
-            try:
-                self._client.tls_set(ca_certs=config.ca_file or None, certfile=config.cert_file or None,
-                                     keyfile=config.key_file or None)
-            except (OSError, ValueError) as error:
-                raise AlertSetupError(f"mqtt: cannot set up TLS: {error}") from None
-            self._client.tls_insecure_set(config.tls_insecure)
         self._client.on_connect = self._connected_to_broker
         self._client.on_disconnect = self._disconnected
         self._client.on_connect_fail = self._connect_failed
@@ -231,7 +217,7 @@ class MqttSink:
             for topic, payload in self.discovery_configs().items():
                 client.publish(topic, json.dumps(payload), qos=1, retain=True)
         client.subscribe(self.topics["armed_set"], qos=1)
-        client.subscribe(rule_topic(self.config.prefix, "+", "+", THRESHOLD_SET), qos=1)
+        client.subscribe(camera_topic(self.config.prefix, "+", f"alerts/+/{THRESHOLD_SET}"), qos=1)
         with self._lock:
             client.publish(self.topics["armed_state"], "ON" if self._armed else "OFF", qos=1, retain=True)
             for rule in self.rules:
