@@ -311,7 +311,7 @@ class Fleet:
         camera.thresholds[rule] = value
         updates: list[Update] = [Changed(camera.device, camera.name)]
         if previous is not None and previous != value:
-            updates.append(Note(f"{camera.device}/{camera.name}: {rule} threshold {value:g} (echoed by the device)"))
+            updates.append(Note(f"{camera.device}/{camera.name}: {rule} ≥{value:g} echoed"))
         return updates
 
     def _camera(self, device: DeviceView, name: str) -> CameraView | None:

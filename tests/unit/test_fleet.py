@@ -164,7 +164,7 @@ def test_a_changed_threshold_is_noted_as_echoed():
     fleet.handle("emotui/available", b"online")
     fleet.handle("emotui/door/alerts/fear/threshold/state", b"0.6")
     assert notes(fleet.handle("emotui/door/alerts/fear/threshold/state", b"0.65")) == [
-        "emotui/door: fear threshold 0.65 (echoed by the device)"]
+        "emotui/door: fear ≥0.65 echoed"]
 
 
 # --- bounds ------------------------------------------------------------------------------------
