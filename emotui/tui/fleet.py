@@ -10,6 +10,7 @@ import time
 from PIL import Image
 from rich.color import Color
 from rich.markup import escape
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -17,7 +18,9 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, RichLog, Static
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Footer, RichLog
 
 from emotui.fleet import CameraView, Changed, DeviceView, EventArrived, Fleet, FleetClient, Note, Update
 from emotui.tui.events import EventsList
@@ -36,23 +39,20 @@ class InboxWaiting(Message):
     """Messages arrived for the fleet (posted from paho's thread when the inbox was empty)."""
 
 
-def picture_lines(image: Image.Image, columns: int, rows: int) -> list[Text]:
+def picture_strips(image: Image.Image, columns: int, rows: int) -> list[Strip]:
     """The picture in half-block cells (two pixels a cell), aspect kept, within columns x rows."""
     scale = min(columns / image.width, 2 * rows / image.height)
     width, height = max(1, int(image.width * scale)), max(2, int(image.height * scale) // 2 * 2)
     pixels = image.resize((width, height), Image.Resampling.BILINEAR).load()
-    lines = []
-    for y in range(0, height, 2):
-        line = Text()
-        for x in range(width):
-            line.append(HALF_BLOCK, Style(color=Color.from_rgb(*pixels[x, y]), bgcolor=Color.from_rgb(*pixels[x, y + 1])))
-        lines.append(line)
-    return lines
+    return [Strip([Segment(HALF_BLOCK, Style(color=Color.from_rgb(*pixels[x, y]),
+                                             bgcolor=Color.from_rgb(*pixels[x, y + 1]))) for x in range(width)], width)
+            for y in range(0, height, 2)]
 
 
-class CameraTile(Static):
+class CameraTile(Widget):
     """One camera: device, name, online, source state, faces, dominant emotion, arming, the rules'
-    thresholds as the device echoed them, the last alert and the preview picture."""
+    thresholds as the device echoed them, the last alert and the preview picture. Its lines are
+    kept as strips, made again only when what they show changes."""
 
     DEFAULT_CSS = """
     CameraTile { border: round $primary-darken-2; height: 100%; padding: 0 1; }
@@ -64,6 +64,9 @@ class CameraTile(Static):
         super().__init__()
         self.camera = camera
         self.number = number
+        self._shown: tuple = ()  # what the text lines show
+        self._text: list[Strip] = []
+        self._picture: tuple[tuple[int, int, int], list[Strip]] = ((-1, 0, 0), [])  # (preview count, size), strips
 
     def on_click(self, event: events.Click) -> None:
         self.app.select(self.camera.key)
@@ -71,23 +74,46 @@ class CameraTile(Static):
     def draw(self, device: DeviceView, selected_rule: str | None) -> None:
         camera = self.camera
         offline = device.online is False
-        self.set_class(offline, "offline")
-        self.border_title = f"{self.number} {camera.name}"
-        self.border_subtitle = device.prefix
-        state = "OFFLINE" if offline else "online" if device.online else "?"
-        armed = {True: "ARMED", False: "DISARMED", None: "arming ?"}[camera.armed]
-        lines = [
-            Text.assemble((state, "bold red" if offline else "green"), f" {camera.status} ",
-                          (armed, "bold" if camera.armed else "dim")),
-            Text(f"faces {camera.faces}  {camera.dominant}"),
-            Text(" ".join(f"{'*' if slug == selected_rule else ''}{slug}≥{value:.2f}{'!' if slug in camera.alerts_on else ''}"
-                          for slug, value in camera.thresholds.items()) or "no thresholds"),
-            Text(self._last_alert(), style="red" if camera.alerts_on else ""),
-        ]
-        if camera.preview is not None and not offline:
-            columns, rows = max(1, self.content_size.width), max(1, self.content_size.height - TEXT_LINES)
-            lines += picture_lines(camera.preview, columns, rows)
-        self.update(Text("\n").join(lines))
+        shown = (offline, device.online, camera.status, camera.armed, camera.faces, camera.dominant,
+                 tuple(camera.thresholds.items()), selected_rule, tuple(sorted(camera.alerts_on)), self._last_alert(),
+                 self.content_size)
+        picture = not offline and camera.preview is not None and self._picture[0][0] != camera.previews
+        if shown == self._shown and not picture:
+            return
+        if shown != self._shown:
+            self._shown = shown
+            self.set_class(offline, "offline")
+            self.border_title = f"{self.number} {camera.name}"
+            self.border_subtitle = device.prefix
+            state = "OFFLINE" if offline else "online" if device.online else "?"
+            armed = {True: "ARMED", False: "DISARMED", None: "arming ?"}[camera.armed]
+            thresholds = " ".join(f"{'*' if slug == selected_rule else ''}{slug}≥{value:.2f}"
+                                  f"{'!' if slug in camera.alerts_on else ''}" for slug, value in camera.thresholds.items())
+            lines = [
+                Text.assemble((state, "bold red" if offline else "green"), f" {camera.status} ",
+                              (armed, "bold" if camera.armed else "dim")),
+                Text(f"faces {camera.faces}  {camera.dominant}"),
+                Text(thresholds or "no thresholds"),
+                Text(self._last_alert(), style="red" if camera.alerts_on else ""),
+            ]
+            self._text = [Strip(list(line.render(self.app.console))) for line in lines]
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_size.width
+        if y < TEXT_LINES:
+            lines = self._text
+        else:
+            y -= TEXT_LINES
+            lines = self._picture_strips() if self.camera.preview is not None and not self.has_class("offline") else []
+        return lines[y].crop_extend(0, width, None) if y < len(lines) else Strip.blank(width)
+
+    def _picture_strips(self) -> list[Strip]:
+        """The preview in cells, drawn again only when a new picture came or the tile was resized."""
+        key = (self.camera.previews, max(1, self.content_size.width), max(1, self.content_size.height - TEXT_LINES))
+        if key != self._picture[0]:
+            self._picture = key, picture_strips(self.camera.preview, *key[1:])
+        return self._picture[1]
 
     def _last_alert(self) -> str:
         event = self.camera.last_alert
