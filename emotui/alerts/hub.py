@@ -29,6 +29,7 @@ from emotui.alerts.command import ExecHook
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.mqtt import MqttSink
 from emotui.alerts.outbox import Outbox
+from emotui.alerts.preview import PreviewFeed
 from emotui.alerts.queues import BoundedQueue, Drops
 from emotui.alerts.rules import RuleEngine
 from emotui.alerts.sinks import AlertSink, Bell
@@ -158,13 +159,18 @@ class AlertHub:
         self.mqtt: MqttSink | None = None
         self.webhook: WebhookSink | None = None
         self.exec_hook: ExecHook | None = None
+        self.previews: dict[str, PreviewFeed] = {}  # MQTT preview pictures per camera, when asked for
         try:
             if config.mqtt.host:
                 rules = {name: engine.current_rules() for name, engine in self.engines.items()}
                 self.mqtt = MqttSink(config.mqtt, rules, config.alerts.armed,
                                      self._outbox(folder, "mqtt", config.mqtt.queue_max), self.problem,
-                                     lambda armed, camera: self.set_armed(armed, "mqtt", camera), environ)
+                                     lambda armed, camera: self.set_armed(armed, "mqtt", camera), environ,
+                                     lambda camera, rule, value: self.set_threshold(rule, value, "mqtt", camera))
                 self._sinks.append(self.mqtt)
+                if config.mqtt.preview_fps > 0:
+                    self.previews = {name: PreviewFeed(config.mqtt.preview_fps, config.mqtt.preview_width,
+                                                       config.snapshots.images) for name in self.engines}
             if config.webhook.url:
                 self.webhook = WebhookSink(config.webhook, self._outbox(folder, "webhook", config.webhook.queue_max),
                                            self.problem, environ)
@@ -215,6 +221,9 @@ class AlertHub:
             self._work.offer(Delivery(event, result), event.type)
         if self.mqtt is not None:
             self.mqtt.observe(result)
+            camera = result.camera or self.cameras[0].name
+            if (preview := self.previews.get(camera)) and self.mqtt.connected and (jpeg := preview.picture(result)):
+                self.mqtt.publish_preview(camera, jpeg)
         return events
 
     def set_armed(self, armed: bool, origin: str, camera: str | None = None) -> None:
@@ -280,6 +289,8 @@ class AlertHub:
                                 self.mqtt.set_armed(name, engine.armed)
                 case ThresholdChange():
                     self._record("threshold", asdict(work))
+                    if self.mqtt is not None:
+                        self.mqtt.set_threshold(work.camera, work.rule, work.threshold)
 
     def _deliver_alert(self, event: AlertEvent, result: FrameResult | None) -> None:
         if event.snapshot is None and event.id in self._snapshots:

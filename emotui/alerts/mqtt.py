@@ -13,15 +13,21 @@ Topics under the configured prefix (default `emotui`), those of `<camera>` once 
 - `<prefix>/<camera>/status`: the source's state (connecting, live, lost, retrying, ...), retained.
 - `<prefix>/tracked_object_update`: `{"type": "classification", "model": "emotion", "sub_label", "score", ...}`
   whenever a face's dominant emotion changes, as Frigate publishes its classifications.
-Live state, snapshots and classifications are not queued: they are current values, republished on connect.
+- `<prefix>/device`: what the device is and can do (version, host, cameras, rules with their
+  thresholds, armed), retained, so that a fleet console discovers it.
+- `<prefix>/<camera>/preview`: a small JPEG at `mqtt.preview_fps` (off by default), QoS 0.
+- `<prefix>/<camera>/alerts/<rule>/threshold/set` (a number from 0 to 1, subscribed; emotion rules)
+  and `.../threshold/state` (retained, the threshold in force, echoed after every change).
+Live state, snapshots, previews and classifications are not queued: they are current values, republished on connect.
+The layout is declared in emotui.alerts.topics.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
-import re
 import socket
 import sys
 import threading
@@ -31,25 +37,23 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
 from emotui import __version__
-from emotui.alerts.events import AlertEvent, AlertSetupError
+from emotui.alerts.events import AlertEvent
 from emotui.alerts.network import describe_connection_error
+from emotui.alerts.mqtt_client import mqtt_client
 from emotui.alerts.outbox import Outbox
+from emotui.alerts.topics import (
+    ARMED_SET, ARMED_STATE, DEVICE, PREVIEW, SNAPSHOT, STATE, STATUS, THRESHOLD_SET, THRESHOLD_STATE, camera_topic,
+    device_topic, parse_topic, rule_topic, topic_slug,
+)
 from emotui.capture import SourceStatus
 from emotui.config import AlertRuleConfig, MqttConfig
 from emotui.pipeline import FrameResult
-from emotui.vocabulary import EventType, Severity
+from emotui.vocabulary import EventType, RuleKind, Severity
 
 STATE_MIN_INTERVAL_S = 0.5  # emotion-only changes of the live state are published at most this often
-RECONNECT_DELAY_S = (1, 30)  # paho's reconnect backoff, min and max
 MAX_IN_FLIGHT = 20  # events published but not yet acknowledged (paho's default in-flight window)
-
-
-def topic_slug(name: str) -> str:
-    """A rule or camera name made safe for a topic level and a discovery object id."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "_"
 
 
 class _Camera:
@@ -58,14 +62,11 @@ class _Camera:
     def __init__(self, prefix: str, name: str, rules: list[AlertRuleConfig], armed: bool) -> None:
         self.name = name
         self.rules = rules
-        self.topics = {
-            "state": f"{prefix}/{name}/state",
-            "snapshot": f"{prefix}/{name}/snapshot",
-            "armed_set": f"{prefix}/{name}/armed/set",
-            "armed_state": f"{prefix}/{name}/armed/state",
-            "status": f"{prefix}/{name}/status",
-        }
+        self.topics = {key: camera_topic(prefix, name, topic) for key, topic in (
+            ("state", STATE), ("snapshot", SNAPSHOT), ("armed_set", ARMED_SET), ("armed_state", ARMED_STATE),
+            ("status", STATUS))}
         self.armed = armed
+        self.thresholds = {rule.name: rule.threshold for rule in rules}  # live, for the device record
         self.open_alerts: dict[str, set[str]] = {rule.name: set() for rule in rules}
         self.state: dict = {"faces": 0, "dominant": "none", "emotions": {}, "armed": armed}
         self.published_state: dict | None = None
@@ -73,20 +74,28 @@ class _Camera:
         self.track_emotions: dict[int, str] = {}
         self.source_status: str | None = None  # JSON of the latest SourceStatus, republished on connect
 
+    def threshold_rules(self) -> list[AlertRuleConfig]:
+        """The rules that have a threshold to set (emotion rules)."""
+        return [rule for rule in self.rules if rule.kind == RuleKind.EMOTION]
+
 
 class MqttSink:
     name = "mqtt"
 
     def __init__(self, config: MqttConfig, cameras: dict[str, list[AlertRuleConfig]], armed: bool,
                  outbox: Outbox, on_problem: Callable[[str], None], on_arm: Callable[[bool, str], None],
-                 environ: Mapping[str, str] = os.environ) -> None:
-        """`cameras`: each camera's name and rules; on_arm hears (armed, camera) from `armed/set`."""
+                 environ: Mapping[str, str] = os.environ,
+                 on_threshold: Callable[[str, str, float], None] = lambda camera, rule, value: None) -> None:
+        """`cameras`: each camera's name and rules; on_arm hears (armed, camera) from `armed/set`;
+        `on_threshold(camera, rule name, value)` applies a valid `threshold/set`, and the caller
+        echoes it through `set_threshold` once it is recorded."""
         self.config = config
         self.outbox = outbox
         self.wants_snapshot_jpeg = config.snapshots
         self.delivered = 0
         self._on_problem = on_problem
         self._on_arm = on_arm
+        self._on_threshold = on_threshold
         prefix = config.prefix.rstrip("/")
         self.topics = {
             "available": f"{prefix}/available",
@@ -103,22 +112,8 @@ class MqttSink:
         self._connect_failure: str | None = None  # why the last attempt failed, reported when it changes
         self._lock = threading.Lock()
 
-        client_id = config.client_id or f"emotui-{next(iter(cameras))}"
-        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        self._client = mqtt_client(config, config.client_id or f"emotui-{next(iter(cameras))}", environ)
         self._client.will_set(self.topics["available"], "offline", qos=1, retain=True)
-        self._client.reconnect_delay_set(*RECONNECT_DELAY_S)
-        if username := environ.get(config.username_env, "") if config.username_env else "":
-            self._client.username_pw_set(username, environ.get(config.password_env) if config.password_env else None)
-        if config.tls:
-            for key in ("ca_file", "cert_file", "key_file"):
-                if getattr(config, key) and not os.path.isfile(getattr(config, key)):
-                    raise AlertSetupError(f"mqtt.{key}: no such file: {getattr(config, key)}")
-            try:
-                self._client.tls_set(ca_certs=config.ca_file or None, certfile=config.cert_file or None,
-                                     keyfile=config.key_file or None)
-            except (OSError, ValueError) as error:
-                raise AlertSetupError(f"mqtt: cannot set up TLS: {error}") from None
-            self._client.tls_insecure_set(config.tls_insecure)
         self._client.on_connect = self._connected_to_broker
         self._client.on_disconnect = self._disconnected
         self._client.on_connect_fail = self._connect_failed
@@ -199,6 +194,20 @@ class MqttSink:
             camera.state = {**camera.state, "armed": armed}
             self._publish_live(camera.topics["armed_state"], "ON" if armed else "OFF", retain=True)
             self._publish_state_if_due(camera, force=True)
+            self._publish_live(device_topic(self.config.prefix, DEVICE), self._device_record(), retain=True)
+
+    def set_threshold(self, name: str, rule: str, threshold: float) -> None:
+        """Echo a rule's threshold in force on `threshold/state` (retained) and in the device record."""
+        camera = self.cameras[name]
+        with self._lock:
+            camera.thresholds[rule] = threshold
+            self._publish_live(rule_topic(self.config.prefix, name, rule, THRESHOLD_STATE),
+                               self._threshold_text(camera, rule), retain=True)
+            self._publish_live(device_topic(self.config.prefix, DEVICE), self._device_record(), retain=True)
+
+    def publish_preview(self, camera: str, jpeg: bytes) -> None:
+        """A preview picture (QoS 0, not retained, never queued: a missed one is replaced by the next)."""
+        self._publish_live(camera_topic(self.config.prefix, camera, PREVIEW), jpeg)
 
     def close(self, timeout: float = 5.0) -> None:
         """Deliver what is queued for up to `timeout` seconds (the rest stays on disk for the next
@@ -230,6 +239,7 @@ class MqttSink:
         if self.config.discovery:
             for topic, payload in self.discovery_configs().items():
                 client.publish(topic, json.dumps(payload), qos=1, retain=True)
+        client.subscribe(camera_topic(self.config.prefix, "+", f"alerts/+/{THRESHOLD_SET}"), qos=1)
         with self._lock:
             for camera in self.cameras.values():
                 client.subscribe(camera.topics["armed_set"], qos=1)
@@ -240,6 +250,10 @@ class MqttSink:
                                    retain=True)
                 if camera.source_status is not None:
                     client.publish(camera.topics["status"], camera.source_status, qos=1, retain=True)
+                for rule in camera.threshold_rules():
+                    client.publish(rule_topic(self.config.prefix, camera.name, rule.name, THRESHOLD_STATE),
+                                   self._threshold_text(camera, rule.name), qos=1, retain=True)
+            client.publish(device_topic(self.config.prefix, DEVICE), self._device_record(), qos=1, retain=True)
             self._connected.set()
             self._wake.set()
             for camera in self.cameras.values():
@@ -263,11 +277,53 @@ class MqttSink:
                              "meanwhile")
 
     def _message(self, client, userdata, message) -> None:
+        if message.topic not in self._commands:
+            self._threshold_command(message.topic, message.payload)
+            return
         payload = message.payload.decode("utf-8", "replace").strip().upper()
         if payload not in ("ON", "OFF"):
             self._on_problem(f"mqtt: ignored {message.topic} payload {payload[:20]!r} (expected ON or OFF)")
             return
         self._on_arm(payload == "ON", self._commands[message.topic])
+
+    def _threshold_command(self, topic: str, payload: bytes) -> None:
+        """`<prefix>/<camera>/alerts/<rule>/threshold/set`: a number from 0 to 1 for an emotion rule
+        of one of our cameras is applied; anything else is ignored with a problem naming it."""
+        text = payload[:40].decode("utf-8", "replace").strip()
+        parsed = parse_topic(topic, {self.config.prefix.rstrip("/")})
+        camera = self.cameras.get(parsed.camera) if parsed is not None else None
+        rules = {topic_slug(rule.name): rule for rule in camera.threshold_rules()} if camera else {}
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if parsed is None or parsed.rule not in rules:
+            problem = "no such camera or emotion rule here"
+        elif not 0.0 <= value <= 1.0:  # NaN fails too
+            problem = "expected a number from 0 to 1"
+        else:
+            self._on_threshold(parsed.camera, rules[parsed.rule].name, value)
+            return
+        self._on_problem(f"mqtt: ignored {topic} payload {text[:20]!r} ({problem})")
+
+    @staticmethod
+    def _threshold_text(camera: _Camera, rule: str) -> str:
+        return f"{camera.thresholds[rule]:g}"
+
+    def _device_record(self) -> str:
+        """`<prefix>/device`: what a fleet console needs to show and command this device."""
+        rules: dict[str, tuple[AlertRuleConfig, float]] = {}  # by name: the first camera's that has it
+        for camera in self.cameras.values():
+            for rule in camera.rules:
+                rules.setdefault(rule.name, (rule, camera.thresholds[rule.name]))
+        return json.dumps({
+            "version": __version__, "host": socket.gethostname(), "cameras": list(self.cameras),
+            "armed": all(camera.armed for camera in self.cameras.values()),
+            "keepalive_s": self.config.keepalive_s, "preview_fps": self.config.preview_fps,
+            "rules": [{"name": rule.name, "slug": topic_slug(rule.name), "kind": rule.kind, "emotions": rule.emotions,
+                       "threshold": threshold if rule.kind == RuleKind.EMOTION else None,
+                       "severity": rule.severity} for rule, threshold in rules.values()],
+        })
 
     # --- publishing ---------------------------------------------------------------------------
 
@@ -316,7 +372,7 @@ class MqttSink:
                 camera.published_state, camera.state_published_at = camera.state, now
 
     def _rule_topic(self, camera: str, rule: str) -> str:
-        return f"{self.config.prefix.rstrip('/')}/{camera}/alerts/{topic_slug(rule)}/state"
+        return rule_topic(self.config.prefix, camera, rule)
 
     def _where(self) -> str:
         return f"broker {self.config.host}:{self.config.port}"

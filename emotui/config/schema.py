@@ -417,6 +417,11 @@ class MqttConfig:
     queue_max: int = setting(10000, "events kept on disk while the broker is unreachable (oldest dropped "
                              f"beyond), 1-{MAX_QUEUE}", _range(1, MAX_QUEUE))
     snapshots: bool = setting(True, "publish alert snapshots (JPEG) on <prefix>/<camera>/snapshot")
+    preview_fps: float = setting(0.0, "preview pictures (JPEG) per second on <prefix>/<camera>/preview for a fleet "
+                                 "console, 0-5 (0: off); faces blurred or no picture as snapshots.images says",
+                                 _range(0.0, 5.0))
+    preview_width: int = setting(320, "width of the preview pictures in pixels, 80-1280 (aspect kept)",
+                                 _range(80, 1280))
 
     def cross_checks(self) -> list[tuple[str, str]]:
         if self.key_file and not self.cert_file:

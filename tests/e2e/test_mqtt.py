@@ -197,6 +197,7 @@ def test_several_cameras_publish_each_under_its_name_and_are_armed_one_by_one(tm
     assert watcher.wait_for(lambda ms: [m.payload for m in ms if m.topic == f"{PREFIX}/garden/armed/state"][-1:]
                             == [b"OFF"])
     hub.close()
+    assert watcher.wait_for(lambda ms: len([m for m in ms if m.topic == f"{PREFIX}/events"]) == 4)
     watcher.close()
     for camera, armed, faces in (("door", b"ON", 1), ("garden", b"OFF", 1)):
         assert [m.payload for m in watcher.on(f"{PREFIX}/{camera}/armed/state")][-1:] == [armed]
@@ -366,3 +367,82 @@ def test_source_status_is_published_retained_and_outages_are_audited(tmp_path, b
     audit = audit_records(tmp_path / "alerts")
     assert [(r["data"]["state"], r["data"]["outages"]) for r in audit if r["type"] == "source"] == [
         ("lost", 1), ("live", 1), ("lost", 2)]
+
+
+def test_threshold_set_is_validated_applied_recorded_and_echoed(tmp_path, broker):
+    rules = [AlertRuleConfig(name="fear", emotions=["fear"], threshold=0.6),
+             AlertRuleConfig(name="visitor", kind="face")]
+    config = _config(tmp_path, broker.port, rules)
+    recorder = Recorder()
+    hub = AlertHub(config, "test", recorder.listener, environ={})
+    watcher = Subscriber(broker.port)
+    assert wait_until(lambda: hub.mqtt.connected)
+    state = f"{PREFIX}/{CAMERA}/alerts/fear/threshold/state"
+    assert watcher.wait_for(lambda ms: any(m.topic == state for m in ms) and any(
+        m.topic == f"{PREFIX}/device" for m in ms))
+    assert watcher.on(state)[-1].payload == b"0.6"
+    (device,) = _payloads(watcher, f"{PREFIX}/device")
+    assert device["cameras"] == [CAMERA] and device["armed"] is True
+    assert [(r["name"], r["kind"], r["threshold"]) for r in device["rules"]] == [
+        ("fear", "emotion", 0.6), ("visitor", "face", None)]
+
+    bad = [("fear", "high"), ("fear", "1.5"), ("fear", "-0.1"), ("fear", "nan"), ("visitor", "0.5"),
+           ("nosuch", "0.5")]
+    for rule, value in bad:
+        watcher.publish(f"{PREFIX}/{CAMERA}/alerts/{rule}/threshold/set", value)
+    watcher.publish(f"{PREFIX}/other/alerts/fear/threshold/set", "0.5")  # not one of our cameras
+    watcher.publish(f"{PREFIX}/{CAMERA}/alerts/fear/threshold/set", "0.75")  # the sentinel: valid, after the rest
+    assert watcher.wait_for(lambda ms: [m.payload for m in ms if m.topic == state][-1:] == [b"0.75"])
+    assert [r.threshold for r in hub.engine.current_rules()] == [0.75, rules[1].threshold]
+    ignored = [p for p in recorder.problems if p.startswith("mqtt: ignored")]
+    assert [p.split()[2:4] for p in ignored] == [
+        [f"{PREFIX}/{CAMERA}/alerts/{rule}/threshold/set", "payload"] for rule, _ in bad] + [
+        [f"{PREFIX}/other/alerts/fear/threshold/set", "payload"]]
+    assert all(repr(value) in problem for (_, value), problem in zip(bad, ignored))
+    assert watcher.wait_for(lambda ms: [json.loads(m.payload)["rules"][0]["threshold"] for m in ms
+                                        if m.topic == f"{PREFIX}/device"][-1] == 0.75)
+    hub.set_threshold("fear", 0.5, "console")  # the console's change is echoed too
+    assert watcher.wait_for(lambda ms: [m.payload for m in ms if m.topic == state][-1:] == [b"0.5"])
+    hub.close()
+    watcher.close()
+    late = Subscriber(broker.port, [state])  # retained
+    assert late.wait_for(lambda ms: [m.payload for m in ms] == [b"0.5"])
+    late.close()
+    audit = audit_records(tmp_path / "alerts")
+    assert [r["data"] for r in audit if r["type"] == "threshold"] == [
+        {"rule": "fear", "threshold": 0.75, "origin": "mqtt", "camera": CAMERA},
+        {"rule": "fear", "threshold": 0.5, "origin": "console", "camera": CAMERA}]
+    assert sum("threshold/set" in r["data"].get("text", "") for r in audit if r["type"] == "problem") == len(bad) + 1
+
+
+@pytest.mark.parametrize("images", ["full", "blurred", "none"])
+def test_preview_pictures_follow_the_rate_the_width_and_privacy(tmp_path, broker, images):
+    import cv2
+    import numpy as np
+
+    config = _config(tmp_path, broker.port, [AlertRuleConfig(name="fear", emotions=["fear"], threshold=0.99)])
+    config.mqtt.preview_fps = 5.0
+    config.mqtt.preview_width = 160
+    config.snapshots.images = images
+    hub = AlertHub(config, "test", Recorder().listener, environ={})
+    topic = f"{PREFIX}/{CAMERA}/preview"
+    watcher = Subscriber(broker.port, [topic, f"{PREFIX}/{CAMERA}/state"])
+    assert wait_until(lambda: hub.mqtt.connected)
+    image = np.random.default_rng(13).integers(0, 256, (240, 320, 3), np.uint8)  # noise: blurring evens it
+    for index in range(40):  # frames fed at once: the 5 fps cap lets one through
+        hub.observe(frame_result(index / 100, {1: 0.3}, image=image))
+    hub.mqtt.set_armed(CAMERA, False)  # a state change after the frames (armed until now): the sentinel
+    assert watcher.wait_for(lambda ms: any(json.loads(m.payload).get("armed") is False for m in ms
+                                           if m.topic.endswith("/state")))
+    previews = watcher.on(topic)
+    if images == "none":
+        assert previews == []
+    else:
+        (preview,) = previews
+        assert not preview.retain
+        picture = cv2.imdecode(np.frombuffer(preview.payload, np.uint8), cv2.IMREAD_COLOR)
+        assert picture.shape == (120, 160, 3)
+        inside_face = picture[18:28, 23:33].astype(int)  # within face #1's box (40-70, 20-60), at half size
+        assert bool(inside_face.std() < 12) == (images == "blurred"), inside_face.std()  # about 26 and 5
+    hub.close()
+    watcher.close()
