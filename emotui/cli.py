@@ -91,11 +91,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = _LockedWriter(sys.stdout)  # frame lines from here, alert and status lines from other threads
     hub: AlertHub | None = None
     report = status_reporter(out, args.json)
+    statuses: dict[str, object] = {}  # each camera's latest, for the hub once it is up
+    status_lock = threading.Lock()
 
     def on_status(camera: str, status) -> None:
         report(camera, status)
-        if hub is not None:
-            hub.source_status(status, camera)
+        with status_lock:
+            statuses[camera] = status
+            if hub is not None:
+                hub.source_status(status, camera)
 
     setups = camera_setups(config, args.source)
     cameras = open_cameras(setups, say, realtime=args.realtime, on_status=on_status)
@@ -112,12 +116,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         say(f"alerts {'armed' if armed else 'disarmed'} on {camera or 'every camera'} ({origin})")
 
     try:
-        hub = AlertHub(config, setups, AlertListener(
+        started = AlertHub(config, setups, AlertListener(
             on_event=show_alert, on_problem=say, on_armed=on_armed,
             ring_bell=ring_bell if config.ui.bell and sys.stderr.isatty() else None))
     except BaseException:
         cameras.stop()
         raise
+    with status_lock:  # the sources' first changes came before the hub: hand over the latest of each
+        hub = started
+        for camera, status in statuses.items():
+            hub.source_status(status, camera)
     for camera in cameras:
         say(f"analysing {camera.name}: {camera.source} with {camera.analyzer.detector.name} + "
             f"{camera.analyzer.classifier.name}" + (f" at most {camera.detect_fps:g} fps" if camera.detect_fps else ""))

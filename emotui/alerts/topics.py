@@ -3,9 +3,10 @@ fleet console (`emotui fleet`, emotui.fleet), which must not import the vision c
 
 Device level, `<prefix>/<name>`: `available` (online/offline, retained, the last will), `device`
 (what the device is and can do, retained), `events`, `tracked_object_update`.
-Camera level, `<prefix>/<camera>/<name>`: `state`, `status`, `snapshot`, `preview`,
-`armed/set`, `armed/state`, `alerts/<rule>/state`, `alerts/<rule>/threshold/set` and
-`alerts/<rule>/threshold/state`."""
+Camera level, `<prefix>/<camera>/<name>`: `state`, `status`, `snapshot`, `preview`, `event`
+(Home Assistant's event entity), `diagnostics`, `armed/set`, `armed/state`, `alerts/<rule>/state`,
+`alerts/<rule>/threshold/set`, `alerts/<rule>/threshold/state`, `alerts/<rule>/enabled/set` and
+`alerts/<rule>/enabled/state`."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from dataclasses import dataclass
 
 AVAILABLE, DEVICE, EVENTS, TRACKED_OBJECT_UPDATE = "available", "device", "events", "tracked_object_update"
 DEVICE_TOPICS = (AVAILABLE, DEVICE, EVENTS, TRACKED_OBJECT_UPDATE)
-STATE, STATUS, SNAPSHOT, PREVIEW, ARMED_SET, ARMED_STATE = (
-    "state", "status", "snapshot", "preview", "armed/set", "armed/state")
-CAMERA_TOPICS = (STATE, STATUS, SNAPSHOT, PREVIEW, ARMED_SET, ARMED_STATE)
-RULE_STATE, THRESHOLD_SET, THRESHOLD_STATE = "state", "threshold/set", "threshold/state"
-RULE_TOPICS = (RULE_STATE, THRESHOLD_SET, THRESHOLD_STATE)
+STATE, STATUS, SNAPSHOT, PREVIEW, EVENT, DIAGNOSTICS, ARMED_SET, ARMED_STATE = (
+    "state", "status", "snapshot", "preview", "event", "diagnostics", "armed/set", "armed/state")
+CAMERA_TOPICS = (STATE, STATUS, SNAPSHOT, PREVIEW, EVENT, DIAGNOSTICS, ARMED_SET, ARMED_STATE)
+RULE_STATE, THRESHOLD_SET, THRESHOLD_STATE, ENABLED_SET, ENABLED_STATE = (
+    "state", "threshold/set", "threshold/state", "enabled/set", "enabled/state")
+RULE_TOPICS = (RULE_STATE, THRESHOLD_SET, THRESHOLD_STATE, ENABLED_SET, ENABLED_STATE)
 DEFAULT_PREFIX_PATTERN = "emotui/#"  # emotui itself and every emotui/<anything>
 
 

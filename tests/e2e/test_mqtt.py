@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from emotui.alerts.discovery import node_id
 from emotui.alerts.hub import AlertHub, AlertListener
 from emotui.cameras import camera_setups
 from emotui.config import AlertRuleConfig, CameraConfig, Config
@@ -22,6 +23,7 @@ from emotui.pipeline import create_pipeline
 from emotui.vision import EMOTIONS
 from tests.factories import frame_result
 from tests.helpers import EVENT_TIMEOUT_S, HeadlessRun, audit_records, private_ca_certs, wait_until
+from tests import ha_schema
 from tests.mosquitto import Broker, Received, Subscriber, mosquitto_binary
 
 PREFIX = "emotui"
@@ -109,8 +111,16 @@ def test_topics_payloads_and_discovery_on_real_video(tmp_path, broker, media_dir
     (snapshot,) = watcher.on(f"{PREFIX}/{CAMERA}/snapshot")
     assert snapshot.payload[:3] == b"\xff\xd8\xff"  # JPEG
     states = _payloads(watcher, f"{PREFIX}/{CAMERA}/state")
-    assert states[0] == {"faces": 0, "dominant": "none", "emotions": {}, "armed": True}
-    assert any(s["faces"] == 1 and s["dominant"] in EMOTIONS and set(s["emotions"]) == {"1"} for s in states)
+    assert states[0] == {"faces": 0, "dominant": "none", "emotions": {}, "scores": {}, "armed": True}
+    assert any(s["faces"] == 1 and s["dominant"] in EMOTIONS and set(s["emotions"]) == {"1"}
+               and set(s["scores"]) == set(EMOTIONS) and all(0 <= v <= 1 for v in s["scores"].values())
+               for s in states)
+    # Home Assistant's event entity: fired on the alert's start and end (not its update), with its details
+    fired = _payloads(watcher, f"{PREFIX}/{CAMERA}/event")
+    assert [(f["event_type"], f["rule"], f["track"], f["id"]) for f in fired] == [
+        ("alert_new", "visitor", 1, after["id"]), ("alert_end", "visitor", 1, after["id"])]
+    assert fired[0]["emotion"] in EMOTIONS and fired[1]["snapshot"] == update["after"]["snapshot"]
+    assert not any(m.retain for m in watcher.on(f"{PREFIX}/{CAMERA}/event"))
     classifications = _payloads(watcher, f"{PREFIX}/tracked_object_update")
     assert classifications and all(c["type"] == "classification" and c["model"] == "emotion"
                                    and c["sub_label"] in EMOTIONS and 0 < c["score"] <= 1
@@ -120,27 +130,57 @@ def test_topics_payloads_and_discovery_on_real_video(tmp_path, broker, media_dir
 
     # retained: a subscriber arriving afterwards sees availability, states and discovery at once
     late = Subscriber(broker.port)
-    assert late.wait_for(lambda ms: len({m.topic for m in ms if m.topic.startswith("homeassistant/")}) == 5)
+    assert late.wait_for(lambda ms: len({m.topic for m in ms if m.topic.startswith("homeassistant/")}) == 14)
     assert all(m.retain for m in late.messages)
     assert late.on(f"{PREFIX}/available")[0].payload == b"offline"
     assert late.on(f"{PREFIX}/{CAMERA}/armed/state")[0].payload == b"ON"
+    assert [m.payload for m in late.on(f"{PREFIX}/{CAMERA}/alerts/visitor/enabled/state")] == [b"ON"]
     configs = {m.topic: json.loads(m.payload) for m in late.messages if m.topic.startswith("homeassistant/")}
-    node = f"emotui_{CAMERA}"
-    assert set(configs) == {
-        f"homeassistant/binary_sensor/{node}/visitor/config", f"homeassistant/binary_sensor/{node}/fear/config",
-        f"homeassistant/sensor/{node}/faces/config", f"homeassistant/sensor/{node}/dominant_emotion/config",
-        f"homeassistant/switch/{node}/armed/config",
-    }
+    node = node_id(PREFIX, CAMERA)
+    assert node.startswith(f"{PREFIX}_{CAMERA}_")
+    assert {topic.removeprefix("homeassistant/").removesuffix("/config").replace(f"/{node}/", " ")
+            for topic in configs} == {
+        "binary_sensor alert_visitor", "binary_sensor alert_fear", "switch rule_visitor", "switch rule_fear",
+        "number threshold_fear", "switch armed", "image snapshot", "event alert", "sensor faces",
+        "sensor dominant_emotion", "sensor source_status", "sensor processed_fps", "sensor dropped_frames",
+        "sensor queued_events"}
+    assert [problem for topic, payload in configs.items() for problem in ha_schema.problems(topic, payload)] == []
     for payload in configs.values():
         assert payload["availability_topic"] == f"{PREFIX}/available"
-        assert payload["device"]["identifiers"] == [node]
-    assert len({payload["unique_id"] for payload in configs.values()}) == 5
-    sensor = configs[f"homeassistant/binary_sensor/{node}/fear/config"]
-    assert sensor["state_topic"] == f"{PREFIX}/{CAMERA}/alerts/fear/state" and sensor["payload_on"] == "ON"
-    switch = configs[f"homeassistant/switch/{node}/armed/config"]
-    assert switch["command_topic"] == f"{PREFIX}/{CAMERA}/armed/set"
-    assert switch["state_topic"] == f"{PREFIX}/{CAMERA}/armed/state"
-    assert configs[f"homeassistant/sensor/{node}/faces/config"]["value_template"] == "{{ value_json.faces }}"
+        assert payload["device"]["identifiers"] == [node] and payload["device"]["name"] == "Door"
+        assert payload["has_entity_name"] and payload["name"][0].isupper()
+        assert "configuration_url" not in payload["device"]  # a headless device has none
+    assert len({payload["unique_id"] for payload in configs.values()}) == 14
+    assert all(payload["unique_id"].startswith(node) for payload in configs.values())
+
+    def config(component: str, key: str) -> dict:
+        return configs[f"homeassistant/{component}/{node}/{key}/config"]
+
+    assert config("binary_sensor", "alert_visitor")["device_class"] == "occupancy"  # a face rule: presence
+    fear = config("binary_sensor", "alert_fear")
+    assert (fear["device_class"], fear["name"]) == ("problem", "Alert fear")
+    assert fear["state_topic"] == f"{PREFIX}/{CAMERA}/alerts/fear/state" and fear["payload_on"] == "ON"
+    switch = config("switch", "armed")
+    assert (switch["command_topic"], switch["state_topic"], switch["entity_category"]) == (
+        f"{PREFIX}/{CAMERA}/armed/set", f"{PREFIX}/{CAMERA}/armed/state", "config")
+    rule_switch = config("switch", "rule_fear")
+    assert (rule_switch["command_topic"], rule_switch["state_topic"], rule_switch["entity_category"]) == (
+        f"{PREFIX}/{CAMERA}/alerts/fear/enabled/set", f"{PREFIX}/{CAMERA}/alerts/fear/enabled/state", "config")
+    threshold = config("number", "threshold_fear")
+    assert (threshold["command_topic"], threshold["state_topic"], threshold["min"], threshold["max"]) == (
+        f"{PREFIX}/{CAMERA}/alerts/fear/threshold/set", f"{PREFIX}/{CAMERA}/alerts/fear/threshold/state", 0.0, 1.0)
+    assert late.on(f"{PREFIX}/{CAMERA}/alerts/fear/threshold/state")[0].payload == b"0.6"
+    assert config("image", "snapshot")["image_topic"] == f"{PREFIX}/{CAMERA}/snapshot"
+    assert config("event", "alert")["event_types"] == ["alert_new", "alert_end"]
+    assert config("event", "alert")["state_topic"] == f"{PREFIX}/{CAMERA}/event"
+    dominant = config("sensor", "dominant_emotion")
+    assert (dominant["device_class"], dominant["options"]) == ("enum", [*EMOTIONS, "none"])
+    assert dominant["json_attributes_topic"] == f"{PREFIX}/{CAMERA}/state"
+    assert config("sensor", "faces")["value_template"] == "{{ value_json.faces }}"
+    status = config("sensor", "source_status")
+    assert status["entity_category"] == "diagnostic" and "live" in status["options"]
+    assert all(config("sensor", key)["entity_category"] == "diagnostic"
+               for key in ("processed_fps", "dropped_frames", "queued_events"))
     late.close()
 
 
@@ -203,7 +243,7 @@ def test_several_cameras_publish_each_under_its_name_and_are_armed_one_by_one(tm
         assert [m.payload for m in watcher.on(f"{PREFIX}/{camera}/armed/state")][-1:] == [armed]
         assert any(state["faces"] == faces for state in _payloads(watcher, f"{PREFIX}/{camera}/state"))
         assert [m.payload for m in watcher.on(f"{PREFIX}/{camera}/alerts/fear/state")][:2] == [b"OFF", b"ON"]
-        assert watcher.on(f"homeassistant/switch/emotui_{camera}/armed/config")
+        assert watcher.on(f"homeassistant/switch/{node_id(PREFIX, camera)}/armed/config")
     assert [m.payload for m in watcher.on(f"{PREFIX}/door/alerts/fear/state")][-1] == b"OFF"  # ended at close
     events = _payloads(watcher, f"{PREFIX}/events")
     assert [(e["after"]["camera"], e["type"]) for e in events] == [

@@ -30,7 +30,8 @@ def test_domain_modules_have_no_ui_imports_in_their_source():
     names = {p.stem for p in _domain_files()}
     assert {"capture", "sources", "buffer", "opencv", "mjpeg", "images", "demo", "schema", "load", "write", "models",
             "pipeline", "rules", "hub", "sinks", "audit", "mqtt", "webhook", "snapshots", "tracker", "queues", "network",
-            "storage", "cameras", "claims", "topics", "fleet", "preview", "mqtt_client"} <= names
+            "storage", "cameras", "claims", "topics", "fleet", "preview", "mqtt_client", "discovery",
+            "control_state"} <= names
     assert offenders == []
 
 
