@@ -91,13 +91,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = _LockedWriter(sys.stdout)  # frame lines from here, alert and status lines from other threads
     hub: AlertHub | None = None
     report = status_reporter(out, args.json)
-    statuses: dict[str, object] = {}  # each camera's latest, for the hub once it is up
-    status_lock = threading.Lock()
+    status_lock = threading.Lock()  # the hub is handed each camera's status in order, from the start
 
     def on_status(camera: str, status) -> None:
         report(camera, status)
         with status_lock:
-            statuses[camera] = status
             if hub is not None:
                 hub.source_status(status, camera)
 
@@ -122,10 +120,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except BaseException:
         cameras.stop()
         raise
-    with status_lock:  # the sources' first changes came before the hub: hand over the latest of each
+    with status_lock:  # the sources opened before the hub (a file is live at once): hand over their state
         hub = started
-        for camera, status in statuses.items():
-            hub.source_status(status, camera)
+        for camera in cameras:
+            hub.source_status(camera.capture.status, camera.name)
     for camera in cameras:
         say(f"analysing {camera.name}: {camera.source} with {camera.analyzer.detector.name} + "
             f"{camera.analyzer.classifier.name}" + (f" at most {camera.detect_fps:g} fps" if camera.detect_fps else ""))
