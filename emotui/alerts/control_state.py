@@ -34,7 +34,7 @@ class ControlState:
             self._load()
         except FileNotFoundError:
             pass
-        except (OSError, ValueError, TypeError, AttributeError) as error:
+        except (OSError, ValueError, TypeError, AttributeError, KeyError) as error:
             self.armed, self.enabled, self.discovery = {}, {}, set()
             self._on_problem(f"ignored the run-time state {path} ({type(error).__name__}: {error}); arming and rule "
                              "switches start as the config says, and stale Home Assistant entities are not cleared "
