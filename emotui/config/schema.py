@@ -367,7 +367,8 @@ DEFAULT_RULES = [
 
 @dataclass
 class AlertsConfig:
-    armed: bool = setting(True, "alerts armed at start (the console's `a` key and MQTT can change it)")
+    armed: bool = setting(True, "alerts armed at the first start (the console's `a` key and MQTT change it; "
+                          "the last arming is kept in state.json in the alerts folder)")
     rules: list[AlertRuleConfig] = setting(DEFAULT_RULES, "[[alerts.rules]] tables", _unique_rule_names)
     threshold_step: float = setting(0.05, "how much + and - change the selected rule's threshold", _range(0.01, 0.5))
     dir: str = setting("", "folder of the audit log and the delivery queue (default: the user data dir's alerts folder)")

@@ -215,7 +215,10 @@ class EmotuiApp(App[int]):
                 if worker.is_cancelled:
                     return
                 self.pipeline = cameras.cameras[0]  # from now on on_unmount stops it
+                for camera in cameras if self.hub is not None else []:  # a file is live before any change
+                    self.hub.source_status(camera.capture.status, camera.name)
             self.post_message(AnalysisStarted())
+            pipelines = {camera.name: camera for camera in cameras}
             for result in cameras.results():
                 with self._analysis_lock:
                     if worker.is_cancelled:
@@ -223,6 +226,7 @@ class EmotuiApp(App[int]):
                     self.latest = result
                     if self.hub is not None:
                         self.hub.observe(result)
+                        self.hub.diagnostics(result.camera, pipelines[result.camera].metrics)
             self.post_message(SourceEnded())
         except SourceError as error:
             self.post_message(AnalysisFailed(f"source error: {error}"))
