@@ -22,9 +22,9 @@ NODE = node_id(PREFIX, CAMERA)
 VIDEO = Path("videos") / "faces" / "liveportrait_d6.mp4"
 
 
-def _discovery(subscriber: Subscriber) -> dict[str, bytes]:
-    """The last payload of each discovery topic the subscriber saw."""
-    return {m.topic: m.payload for m in subscriber.messages if m.topic.startswith("homeassistant/")}
+def _discovery(messages) -> dict[str, bytes]:
+    """The last payload of each discovery topic among the messages."""
+    return {m.topic: m.payload for m in messages if m.topic.startswith("homeassistant/")}
 
 
 def _headless(config_file: Path, media_dir: Path) -> HeadlessRun:
@@ -44,17 +44,22 @@ FEAR = '[[alerts.rules]]\nname = "fear"\nemotions = ["fear"]\nthreshold = 0.6\n'
 VISITOR = '[[alerts.rules]]\nname = "visitor"\nkind = "face"\n'
 
 
-def test_source_status_of_a_file_is_published_at_start(tmp_path, broker, media_dir, model_store):
-    status = f"{PREFIX}/{CAMERA}/status"
-    watcher = Subscriber(broker.port, [status])
+def test_source_status_of_a_file_and_diagnostics_are_published_from_the_start(tmp_path, broker, media_dir,
+                                                                              model_store):
+    status, diagnostics = f"{PREFIX}/{CAMERA}/status", f"{PREFIX}/{CAMERA}/diagnostics"
+    watcher = Subscriber(broker.port, [status, diagnostics])
     with _headless(_config_file(tmp_path, broker.port, [VISITOR]), media_dir) as run:
         run.read_until(lambda line: "frame" in line)
-        assert watcher.wait_for(lambda ms: len(ms) >= 1, timeout=EVENT_TIMEOUT_S), "no status while running"
+        assert watcher.wait_for(lambda ms: {m.topic for m in ms} == {status, diagnostics},
+                                timeout=EVENT_TIMEOUT_S), "no status or diagnostics while running"
+        (first_diagnostics, *_) = [json.loads(m.payload) for m in watcher.on(diagnostics)]
+        assert set(first_diagnostics) == {"processed_fps", "dropped_frames", "queued_events"}
+        assert first_diagnostics["dropped_frames"] >= 0 and first_diagnostics["queued_events"] >= 0
         late = Subscriber(broker.port, [status])
         assert late.wait_for(lambda ms: [(json.loads(m.payload)["state"], m.retain) for m in ms] == [("live", True)])
         run.process.send_signal(signal.SIGTERM)
         assert run.finish() == 0, run.stderr
-    assert json.loads(watcher.messages[0].payload)["state"] == "live"
+    assert json.loads(watcher.on(status)[0].payload)["state"] == "live"
     watcher.close()
     late.close()
 
@@ -68,8 +73,8 @@ def test_rule_switch_and_threshold_number_change_the_running_rules_and_are_audit
     recorder = Recorder()
     watcher = Subscriber(broker.port)
     hub = AlertHub(config, "test", recorder.listener, environ={})
-    assert watcher.wait_for(lambda ms: len(_discovery(watcher)) == 14)
-    configs = {topic: json.loads(payload) for topic, payload in _discovery(watcher).items()}
+    assert watcher.wait_for(lambda ms: len(_discovery(ms)) == 14)
+    configs = {topic: json.loads(payload) for topic, payload in _discovery(watcher.messages).items()}
     assert [problem for topic, payload in configs.items() for problem in ha_schema.problems(topic, payload)] == []
     switch = configs[f"homeassistant/switch/{NODE}/rule_fear/config"]
     number = configs[f"homeassistant/number/{NODE}/threshold_fear/config"]
@@ -107,29 +112,29 @@ def test_removed_rule_is_cleared_and_arming_and_switches_survive_a_restart(tmp_p
     armed, visitor = f"{PREFIX}/{CAMERA}/armed", f"{PREFIX}/{CAMERA}/alerts/visitor/enabled"
     with _headless(_config_file(tmp_path, broker.port, [FEAR, VISITOR]), media_dir) as run:
         run.read_until(lambda line: "frame" in line)
-        assert watcher.wait_for(lambda ms: len(_discovery(watcher)) == 14, timeout=EVENT_TIMEOUT_S)
+        assert watcher.wait_for(lambda ms: len(_discovery(ms)) == 14, timeout=EVENT_TIMEOUT_S)
         watcher.publish(f"{armed}/set", "OFF")  # from HA: disarm, and switch the visitor rule off
         watcher.publish(f"{visitor}/set", "OFF")
         assert watcher.wait_for(lambda ms: [m.payload for m in ms if m.topic in (f"{armed}/state", f"{visitor}/state")]
                                 [-2:] == [b"OFF", b"OFF"], timeout=EVENT_TIMEOUT_S)
         run.process.send_signal(signal.SIGTERM)
         assert run.finish() == 0, run.stderr
-    first_run = _discovery(watcher)
+    first_run = _discovery(watcher.messages)
     fear_topics = {topic for topic in first_run if "fear" in topic}
     assert len(fear_topics) == 3  # its binary sensor, switch and number
     watcher.messages.clear()
 
     with _headless(_config_file(tmp_path, broker.port, [VISITOR]), media_dir) as run:  # fear removed
         run.read_until(lambda line: "frame" in line)
-        assert watcher.wait_for(lambda ms: all(_discovery(watcher).get(t) == b"" for t in fear_topics),
-                                timeout=EVENT_TIMEOUT_S), _discovery(watcher)
+        assert watcher.wait_for(lambda ms: all(_discovery(ms).get(t) == b"" for t in fear_topics),
+                                timeout=EVENT_TIMEOUT_S), _discovery(watcher.messages)
         assert watcher.wait_for(lambda ms: f"{visitor}/state" in {m.topic for m in ms})
         run.process.send_signal(signal.SIGTERM)
         assert run.finish() == 0, run.stderr
     # what the second run published: the kept arming and switch, and empty retained configs for fear alone
     assert {m.payload for m in watcher.on(f"{armed}/state")} == {b"OFF"}
     assert {m.payload for m in watcher.on(f"{visitor}/state")} == {b"OFF"}
-    assert {topic for topic, payload in _discovery(watcher).items() if payload == b""} == fear_topics
+    assert {topic for topic, payload in _discovery(watcher.messages).items() if payload == b""} == fear_topics
     watcher.close()
     late = Subscriber(broker.port, ["homeassistant/#"])  # retained: HA, starting now, sees no fear entity
     assert late.wait_for(lambda ms: len(ms) == 11)
