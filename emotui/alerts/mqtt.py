@@ -284,12 +284,12 @@ class MqttSink:
         with contextlib.suppress(OSError, AttributeError):  # small packets: no Nagle delay (40 ms with delayed ACKs)
             client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.publish(self.topics["available"], "online", qos=1, retain=True)
-        if self.config.discovery:
-            configs = self.discovery_configs()
-            for topic in sorted(self._stale_discovery - configs.keys()):
-                client.publish(topic, b"", qos=1, retain=True)  # removes the entity from Home Assistant
-            for topic, payload in configs.items():
-                client.publish(topic, json.dumps(payload), qos=1, retain=True)
+        configs = self.discovery_configs() if self.config.discovery else {}  # discovery off: every entity goes
+        for topic in sorted(self._stale_discovery - configs.keys()):
+            client.publish(topic, b"", qos=1, retain=True)  # removes the entity from Home Assistant
+        for topic, payload in configs.items():
+            client.publish(topic, json.dumps(payload), qos=1, retain=True)
+        if self._stale_discovery != configs.keys():
             self._stale_discovery = set(configs)
             self._on_discovery(set(configs))
         for command in (THRESHOLD_SET, ENABLED_SET):

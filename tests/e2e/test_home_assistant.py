@@ -147,3 +147,18 @@ def test_removed_rule_is_cleared_and_arming_and_switches_survive_a_restart(tmp_p
     assert (restored["armed"], restored["disabled"]) == (False, ["visitor"])
     state = json.loads((tmp_path / "alerts" / "state.json").read_text())
     assert state["cameras"][CAMERA] == {"armed": False, "enabled": {"visitor": False}}
+
+
+def test_discovery_switched_off_removes_every_entity_at_the_next_start(tmp_path, broker):
+    config = _config(tmp_path, broker.port, [AlertRuleConfig(name="fear")])
+    watcher = Subscriber(broker.port, ["homeassistant/#"])
+    hub = AlertHub(config, "test", Recorder().listener, environ={})
+    assert watcher.wait_for(lambda ms: len(_discovery(ms)) == 12)  # fear's 3, the camera's 9
+    hub.close()
+    announced = set(_discovery(watcher.messages))
+    config.mqtt.discovery = False
+    hub = AlertHub(config, "test", Recorder().listener, environ={})
+    assert watcher.wait_for(lambda ms: {t for t, payload in _discovery(ms).items() if payload == b""} == announced)
+    hub.close()
+    watcher.close()
+    assert json.loads((tmp_path / "alerts" / "state.json").read_text())["discovery"] == []
