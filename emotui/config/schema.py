@@ -371,7 +371,8 @@ class AlertsConfig:
                           "the last arming is kept in state.json in the alerts folder)")
     rules: list[AlertRuleConfig] = setting(DEFAULT_RULES, "[[alerts.rules]] tables", _unique_rule_names)
     threshold_step: float = setting(0.05, "how much + and - change the selected rule's threshold", _range(0.01, 0.5))
-    dir: str = setting("", "folder of the audit log and the delivery queue (default: the user data dir's alerts folder)")
+    dir: str = setting("", "folder of the audit log, the delivery queue and the run-time state (default: the user "
+                       "data dir's alerts folder)")
     log_max_mb: float = setting(10.0, "the audit log is rotated when it reaches this size, 0.01-10000 MB",
                                 _range(0.01, 10000.0))
     log_keep: int = setting(20, "rotated audit log files kept (oldest deleted beyond)", _range(1, 100000))
