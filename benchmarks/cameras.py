@@ -11,7 +11,7 @@ frames per second, that as a share of the cap, the p95 of the analysis time of a
 classify, track) and of its latency (from the frame's hand-over by the capture thread to its
 result), and the frames the cap skipped; for the process, the peak and current RSS and the load
 average. `--find-max` raises the number of cameras at 5 fps each from 1 while every camera keeps
-at least 90% of its cap, and reports the largest that does.
+at least 90% of its cap, each number in a process of its own, and reports the largest that does.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +41,7 @@ PLAY_FPS = 15
 SIZE = (640, 480)
 WARM_UP_S = 5.0
 MIN_SHARE_OF_CAP = 0.9
+FIND_MAX_FPS = 5.0
 
 
 def make_clips(media: Path, folder: Path) -> list[Path]:
@@ -126,22 +128,30 @@ def main() -> None:
     parser.add_argument("--find-max", action="store_true", help="the most cameras at 5 fps each")
     parser.add_argument("--media", type=Path, default=find_media())
     args = parser.parse_args()
+    if args.find_max:
+        print(json.dumps(find_max(args), indent=2))
+        return
     with tempfile.TemporaryDirectory(prefix="emotui-cameras-") as folder:
         clips = make_clips(args.media, Path(folder))
-        if not args.find_max:
-            print(json.dumps(run(clips, args.cameras, args.detect_fps, args.seconds, args.threads, args.workers),
-                             indent=2))
-            return
-        trials = []
-        for cameras in range(1, 64):
-            trial = run(clips, cameras, 5.0, args.seconds, args.threads, args.workers)
-            trials.append({key: trial[key] for key in ("cameras", "min_share_of_cap", "max_latency_p95_ms",
-                                                       "peak_rss_mb", "load_average")})
-            print(json.dumps(trials[-1]), file=sys.stderr)
-            if trial["min_share_of_cap"] < MIN_SHARE_OF_CAP:
-                break
-        passing = [t["cameras"] for t in trials if t["min_share_of_cap"] >= MIN_SHARE_OF_CAP]
-        print(json.dumps({"max_cameras_at_5_fps": max(passing, default=0), "trials": trials}, indent=2))
+        print(json.dumps(run(clips, args.cameras, args.detect_fps, args.seconds, args.threads, args.workers),
+                         indent=2))
+
+
+def find_max(args: argparse.Namespace) -> dict:
+    """One process per trial (so that each trial's RSS is its own), from 1 camera up."""
+    trials = []
+    for cameras in range(1, 64):
+        command = [sys.executable, __file__, "--cameras", str(cameras), "--detect-fps", str(FIND_MAX_FPS),
+                   "--seconds", str(args.seconds), "--threads", str(args.threads), "--workers", str(args.workers),
+                   "--media", str(args.media)]
+        trial = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+        trials.append({key: trial[key] for key in ("cameras", "min_share_of_cap", "max_latency_p95_ms",
+                                                   "peak_rss_mb", "load_average")})
+        print(json.dumps(trials[-1]), file=sys.stderr)
+        if trial["min_share_of_cap"] < MIN_SHARE_OF_CAP:
+            break
+    passing = [trial["cameras"] for trial in trials if trial["min_share_of_cap"] >= MIN_SHARE_OF_CAP]
+    return {"max_cameras_at_5_fps": max(passing, default=0), "trials": trials}
 
 
 if __name__ == "__main__":

@@ -166,7 +166,7 @@ class Pipeline:
         self.processed_frames = 0
         self.skipped_while_paused = 0
         self.skipped_by_cap = 0  # frames that came before the cap allowed the next analysis
-        self._next_due = -math.inf  # source time from which the next frame is analysed
+        self._next_due: float | None = None  # source time from which the next frame is analysed (cap)
         self._paused = threading.Event()
         self._done_times: deque[float] = deque(maxlen=self.WINDOW)
         self._stage_ms = {stage: deque(maxlen=self.WINDOW) for stage in STAGES}
@@ -186,10 +186,14 @@ class Pipeline:
             return False
         if self.detect_fps > 0:
             interval = 1 / self.detect_fps
-            if frame.time < self._next_due - CAP_EPSILON_S:
+            due = frame.time if self._next_due is None else self._next_due
+            if frame.time < due - CAP_EPSILON_S:
                 self.skipped_by_cap += 1
                 return False
-            self._next_due = max(self._next_due, frame.time - interval) + interval  # no burst to catch up
+            # the frame takes the latest analysis slot it has reached: slots it came too late for are
+            # lost, not made up for with a burst, and a late frame does not push the next slot back
+            passed = max(0, math.floor((frame.time - due) / interval + CAP_EPSILON_S))
+            self._next_due = due + (passed + 1) * interval
         return True
 
     def process(self, frame: Frame) -> FrameResult:
@@ -247,7 +251,10 @@ class CameraSet:
             camera.capture.listen(self._wake)
 
     def __getitem__(self, name: str) -> Pipeline:
-        return next(camera for camera in self.cameras if camera.name == name)
+        for camera in self.cameras:
+            if camera.name == name:
+                return camera
+        raise KeyError(name)
 
     def __iter__(self) -> Iterator[Pipeline]:
         return iter(self.cameras)
@@ -294,14 +301,20 @@ class CameraSet:
         threads = [threading.Thread(target=work, name=f"emotui-analysis-{n}", daemon=True) for n in range(self.workers)]
         for thread in threads:
             thread.start()
-        while any(thread.is_alive() for thread in threads) or not results.empty():
-            try:
-                item = results.get(timeout=IDLE_WAIT_S)
-            except queue.Empty:
-                continue
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        try:
+            while any(thread.is_alive() for thread in threads) or not results.empty():
+                try:
+                    item = results.get(timeout=IDLE_WAIT_S)
+                except queue.Empty:
+                    continue
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:  # the consumer stopped early: no worker may be left inside a model (the process could end)
+            self._stopping.set()
+            self._wake()
+            for thread in threads:
+                thread.join()
 
     def _finish(self, job: tuple[Pipeline, Frame]) -> FrameResult:
         try:

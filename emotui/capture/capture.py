@@ -1,9 +1,9 @@
 """The capture thread: a source decoded into a FrameBuffer, reopened when it drops, its state
 and rates reported.
 
-Live sources (camera, stream URL) keep only the newest frame, counting the ones dropped, so
-analysis never falls behind and memory stays bounded; files and image folders are read in
-order with a small bounded buffer, so nothing is skipped.
+Live sources (camera, stream URL), and files played in real time, keep only the newest frame,
+counting the ones dropped, so analysis never falls behind and memory stays bounded; otherwise
+files and image folders are read in order with a small bounded buffer, so nothing is skipped.
 
 A live source that drops, stalls (no frame for `stall_s`) or cannot be reached is reopened
 with capped exponential backoff and jitter; its state (connecting, live, lost, retrying,
@@ -85,7 +85,8 @@ class Capture:
         self._corrupt_closed = 0  # corrupt frames counted by readers already closed
         self._reader = reader if reader is not None else (
             open_reader(spec, self.settings) if fail_fast or not spec.live else None)
-        self._buffer = FrameBuffer(1 if spec.live else FILE_BUFFER_FRAMES, drop_oldest=spec.live)
+        # a file played in real time is a camera too: analysis that falls behind skips frames, not time
+        self._buffer = FrameBuffer(1 if spec.live else FILE_BUFFER_FRAMES, drop_oldest=spec.live or self._realtime)
         self._read_times: deque[float] = deque(maxlen=self.RATE_WINDOW)
         self._error: Exception | None = None
         self._stopping = threading.Event()

@@ -237,7 +237,7 @@ def test_several_cameras_publish_each_under_its_name_and_are_armed_one_by_one(tm
     assert watcher.wait_for(lambda ms: [m.payload for m in ms if m.topic == f"{PREFIX}/garden/armed/state"][-1:]
                             == [b"OFF"])
     hub.close()
-    assert watcher.wait_for(lambda ms: len([m for m in ms if m.topic == f"{PREFIX}/events"]) == 4)
+    assert watcher.wait_for(lambda ms: len([m for m in ms if m.topic == f"{PREFIX}/events"]) == 4)  # door's end too
     watcher.close()
     for camera, armed, faces in (("door", b"ON", 1), ("garden", b"OFF", 1)):
         assert [m.payload for m in watcher.on(f"{PREFIX}/{camera}/armed/state")][-1:] == [armed]

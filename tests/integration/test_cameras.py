@@ -4,6 +4,7 @@ masks, the camera in every line, record and snapshot, and fair analysis when one
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -140,6 +141,20 @@ def test_a_paused_camera_is_read_but_not_analysed(tmp_path):
     seen = Counter(result.camera for result in cameras.results())
     assert seen == {"a": 30} and cameras["b"].skipped_while_paused == 20 and cameras["b"].latest is None
     assert cameras["a"].latest.index == 29 and cameras["a"].metrics().processed_frames == 30
+
+
+def test_a_consumer_that_stops_early_leaves_no_analysis_thread_behind(tmp_path):
+    """Else a thread could still be inside a model when the process ends (LiteRT then aborts it)."""
+    config = load_config(None)
+    setups = [*camera_setups(config, str(_clip(tmp_path / "a.mp4", 300, 30.0))),
+              *camera_setups(config, str(_clip(tmp_path / "b.mp4", 300, 30.0)))]
+    setups[0].name, setups[1].name = "a", "b"
+    cameras = open_cameras(setups, lambda text: None, workers=2)
+    results = cameras.results()
+    for _ in zip(results, range(10)):
+        pass
+    results.close()  # as `--frames N` or a benchmark's deadline does
+    assert [thread.name for thread in threading.enumerate() if thread.name.startswith("emotui-analysis")] == []
 
 
 def _camera_config(path: Path, video: Path, *names: str, alerts_dir: Path | None = None) -> Path:

@@ -131,10 +131,11 @@ def test_snapshot_png_has_the_frame_size_and_boxes_in_the_emotion_colours(tmp_pa
 
 def test_sidecar_json_describes_the_result(tmp_path, real_result):
     before = datetime.now().astimezone()
-    png, sidecar = save_snapshot(tmp_path, real_result, "videos/liveportrait_d0.mp4")
+    png, sidecar = save_snapshot(tmp_path, dataclasses.replace(real_result, camera="porch"), "videos/liveportrait_d0.mp4")
     data = json.loads(sidecar.read_text(encoding="utf-8"))
 
-    assert set(data) == {"saved_at", "source", "frame", "source_time", "resolution", "faces", "images"}
+    assert set(data) == {"saved_at", "camera", "source", "frame", "source_time", "resolution", "faces", "images"}
+    assert data["camera"] == "porch" and png.name.startswith("emotui-porch-")
     assert data["images"] == "full"
     saved_at = datetime.fromisoformat(data["saved_at"])
     assert saved_at.utcoffset() is not None, "saved_at must carry the local offset"

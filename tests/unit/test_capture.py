@@ -112,6 +112,32 @@ def test_live_capture_drops_oldest_while_analysis_is_busy_and_releases_the_camer
     assert wait_until(lambda: webcam.closed)  # the capture thread's last act
 
 
+class FakeClip:
+    """Stands in for a video file: `frames` small frames at 100 fps of source time."""
+
+    fps = 100.0
+
+    def __init__(self, frames: int) -> None:
+        self.frames, self.read_count = frames, 0
+
+    def read(self):
+        if self.read_count == self.frames:
+            return None
+        self.read_count += 1
+        return np.zeros((4, 4, 3), np.uint8), (self.read_count - 1) / self.fps
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_file_played_in_real_time_keeps_its_pace_and_drops_the_oldest_frame_while_analysis_is_busy():
+    ended = threading.Event()
+    capture = Capture(SourceSpec("video", "clip.mp4"), reader=FakeClip(30), realtime=True,
+                      on_status=lambda status: status.state == SourceState.ENDED and ended.set()).start()
+    assert ended.wait(EVENT_TIMEOUT_S)  # played to its end, though analysis took no frame meanwhile
+    assert [frame.index for frame in capture.frames()] == [29] and capture.dropped == 29
+
+
 def test_stop_ends_a_live_capture_and_releases_the_camera():
     webcam = FakeWebcam(frames=10**9)
     capture = Capture(SourceSpec("camera", 0), reader=webcam, settings=SourceConfig(reconnect=False)).start()
