@@ -18,6 +18,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.message import Message
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Footer, RichLog
@@ -32,6 +33,7 @@ TILE_MIN_COLUMNS = 30
 TILE_ROWS = 12  # 4 lines of text, the picture below, within a border
 TEXT_LINES = 4
 THRESHOLD_STEP = 0.05
+PICTURE_INTERVAL_S, MANY_TILES = 2.0, 9  # with more tiles than this, each picture changes at most this often
 HALF_BLOCK = "\u2580"
 MAX_CELL_STYLES = 1 << 16
 _CELL_STYLES: dict[tuple[int, ...], Style] = {}
@@ -83,6 +85,9 @@ class CameraTile(Widget):
         self._shown: tuple = ()  # what the text lines show
         self._text: list[Strip] = []
         self._picture: tuple[tuple[int, int, int], list[Strip]] = ((-1, 0, 0), [])  # (preview count, size), strips
+        self._shown_preview = -1  # the count of the picture to show (the newest when it was last due)
+        self._picture_due_at = 0.0
+        self.picture_interval_s = 0.0  # the app slows the pictures down when there are many tiles
 
     def on_click(self, event: events.Click) -> None:
         self.app.select(self.camera.key)
@@ -93,9 +98,14 @@ class CameraTile(Widget):
         shown = (offline, device.online, camera.status, camera.armed, camera.faces, camera.dominant,
                  tuple(camera.thresholds.items()), selected_rule, tuple(sorted(camera.alerts_on)), self._last_alert(),
                  self.content_size)
-        picture = not offline and camera.preview is not None and self._picture[0][0] != camera.previews
+        now = time.monotonic()
+        picture = not offline and camera.preview is not None and self._shown_preview != camera.previews \
+            and now >= self._picture_due_at
+        if picture:
+            self._shown_preview, self._picture_due_at = camera.previews, now + self.picture_interval_s
         if shown == self._shown and not picture:
             return
+        whole = picture or shown[:1] != self._shown[:1] or shown[-1:] != self._shown[-1:]  # offline or size changed
         if shown != self._shown:
             if self._shown[:1] != (offline,):  # a change of class restyles the tile: only when needed
                 self.set_class(offline, "offline")
@@ -112,7 +122,8 @@ class CameraTile(Widget):
                 Text(self._last_alert(), style="red" if camera.alerts_on else ""),
             ]
             self._text = [Strip(list(line.render(self.app.console))) for line in lines]
-        self.refresh()
+        # only the text (and the border above it) when the picture is the same: far fewer bytes to the terminal
+        self.refresh() if whole else self.refresh(Region(0, 0, self.size.width, TEXT_LINES + 1))
 
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
@@ -125,7 +136,7 @@ class CameraTile(Widget):
 
     def _picture_strips(self) -> list[Strip]:
         """The preview in cells, drawn again only when a new picture came or the tile was resized."""
-        key = (self.camera.previews, max(1, self.content_size.width), max(1, self.content_size.height - TEXT_LINES))
+        key = (self._shown_preview, max(1, self.content_size.width), max(1, self.content_size.height - TEXT_LINES))
         if key != self._picture[0]:
             self._picture = key, picture_strips(self.camera.preview, *key[1:])
         return self._picture[1]
@@ -234,6 +245,8 @@ class FleetApp(App[int]):
         self.grid.styles.grid_rows = str(tile_rows)
         self.grid.styles.height = tile_rows * rows
         self._dirty.update(dict.fromkeys(self.tiles))  # the pictures fit the new size
+        for tile in self.tiles.values():  # many pictures cost the terminal more than a glance needs
+            tile.picture_interval_s = PICTURE_INTERVAL_S if len(self.tiles) > MANY_TILES else 0.0
 
     def _redraw_tiles(self) -> None:
         for key in list(self._dirty)[:math.ceil(len(self.tiles) / TILE_TICKS)]:
