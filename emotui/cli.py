@@ -198,9 +198,6 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     from emotui.fleet import FleetClient
     from emotui.tui.fleet import FleetApp
 
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        say("the fleet console needs a terminal")
-        return EXIT_USAGE
     config = _load(args)
     options = {f"--{name.replace('_', '-')}": (f"mqtt.{name}", given) for name in ("ca_file", "cert_file", "key_file")
                if (given := getattr(args, name, None)) is not None}
@@ -219,13 +216,18 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         say(f"--prefix {args.prefix!r}: {problem}")
         return EXIT_USAGE
     FleetClient(config.mqtt, args.prefix, lambda: None, lambda text, level: None)  # TLS files checked before the screen
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        say("the fleet console needs a terminal")
+        return EXIT_USAGE
     app = FleetApp(lambda on_wake, on_note: FleetClient(config.mqtt, args.prefix, on_wake, on_note), args.prefix)
     app.run()
     return app.return_code or EXIT_OK
 
 
 def _host_port(text: str) -> tuple[str, str | None]:
-    """HOST, HOST:PORT, [IPv6] or [IPv6]:PORT."""
+    """HOST, HOST:PORT, [IPv6] or [IPv6]:PORT (a URL is left whole, for the host check to refuse)."""
+    if "://" in text:
+        return text, None
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
         return host, rest.removeprefix(":") or None

@@ -18,6 +18,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.message import Message
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Footer, RichLog
@@ -26,12 +27,16 @@ from emotui.fleet import CameraView, Changed, DeviceView, EventArrived, Fleet, F
 from emotui.tui.events import EventsList
 
 LOG_LINES = 500
-TILE_REFRESH_S = 0.25  # changed tiles are redrawn at most this often
+TILE_REFRESH_S = 0.5  # a changed tile is redrawn within this (the state comes twice a second)
+TILE_TICKS = 5  # ... spread over this many ticks, so that no burst of redraws holds up an event's row
 TILE_MIN_COLUMNS = 30
 TILE_ROWS = 12  # 4 lines of text, the picture below, within a border
 TEXT_LINES = 4
 THRESHOLD_STEP = 0.05
+PICTURE_INTERVAL_S, MANY_TILES = 2.0, 9  # with more tiles than this, each picture changes at most this often
 HALF_BLOCK = "\u2580"
+MAX_CELL_STYLES = 1 << 16
+_CELL_STYLES: dict[tuple[int, ...], Style] = {}
 LEVEL_STYLES = {"error": "red", "warning": "yellow", "info": "default"}
 
 
@@ -39,13 +44,24 @@ class InboxWaiting(Message):
     """Messages arrived for the fleet (posted from paho's thread when the inbox was empty)."""
 
 
+def _cell_style(top: tuple[int, int, int], bottom: tuple[int, int, int]) -> Style:
+    """The style of a half-block cell, cached (colours kept at 5 bits a channel, so the cache fills slowly)."""
+    key = tuple(value >> 3 for value in top + bottom)
+    style = _CELL_STYLES.get(key)
+    if style is None:
+        if len(_CELL_STYLES) >= MAX_CELL_STYLES:
+            _CELL_STYLES.clear()
+        style = _CELL_STYLES[key] = Style(color=Color.from_rgb(*(v << 3 | 4 for v in key[:3])),
+                                          bgcolor=Color.from_rgb(*(v << 3 | 4 for v in key[3:])))
+    return style
+
+
 def picture_strips(image: Image.Image, columns: int, rows: int) -> list[Strip]:
     """The picture in half-block cells (two pixels a cell), aspect kept, within columns x rows."""
     scale = min(columns / image.width, 2 * rows / image.height)
     width, height = max(1, int(image.width * scale)), max(2, int(image.height * scale) // 2 * 2)
     pixels = image.resize((width, height), Image.Resampling.BILINEAR).load()
-    return [Strip([Segment(HALF_BLOCK, Style(color=Color.from_rgb(*pixels[x, y]),
-                                             bgcolor=Color.from_rgb(*pixels[x, y + 1]))) for x in range(width)], width)
+    return [Strip([Segment(HALF_BLOCK, _cell_style(pixels[x, y], pixels[x, y + 1])) for x in range(width)], width)
             for y in range(0, height, 2)]
 
 
@@ -64,9 +80,14 @@ class CameraTile(Widget):
         super().__init__()
         self.camera = camera
         self.number = number
+        self.border_title = f"{number} {camera.name}"
+        self.border_subtitle = camera.device
         self._shown: tuple = ()  # what the text lines show
         self._text: list[Strip] = []
         self._picture: tuple[tuple[int, int, int], list[Strip]] = ((-1, 0, 0), [])  # (preview count, size), strips
+        self._shown_preview = -1  # the count of the picture to show (the newest when it was last due)
+        self._picture_due_at = 0.0
+        self.picture_interval_s = 0.0  # the app slows the pictures down when there are many tiles
 
     def on_click(self, event: events.Click) -> None:
         self.app.select(self.camera.key)
@@ -77,14 +98,18 @@ class CameraTile(Widget):
         shown = (offline, device.online, camera.status, camera.armed, camera.faces, camera.dominant,
                  tuple(camera.thresholds.items()), selected_rule, tuple(sorted(camera.alerts_on)), self._last_alert(),
                  self.content_size)
-        picture = not offline and camera.preview is not None and self._picture[0][0] != camera.previews
+        now = time.monotonic()
+        picture = not offline and camera.preview is not None and self._shown_preview != camera.previews \
+            and now >= self._picture_due_at
+        if picture:
+            self._shown_preview, self._picture_due_at = camera.previews, now + self.picture_interval_s
         if shown == self._shown and not picture:
             return
+        whole = picture or shown[:1] != self._shown[:1] or shown[-1:] != self._shown[-1:]  # offline or size changed
         if shown != self._shown:
+            if self._shown[:1] != (offline,):  # a change of class restyles the tile: only when needed
+                self.set_class(offline, "offline")
             self._shown = shown
-            self.set_class(offline, "offline")
-            self.border_title = f"{self.number} {camera.name}"
-            self.border_subtitle = device.prefix
             state = "OFFLINE" if offline else "online" if device.online else "?"
             armed = {True: "ARMED", False: "DISARMED", None: "arming ?"}[camera.armed]
             thresholds = " ".join(f"{'*' if slug == selected_rule else ''}{slug}≥{value:.2f}"
@@ -97,7 +122,8 @@ class CameraTile(Widget):
                 Text(self._last_alert(), style="red" if camera.alerts_on else ""),
             ]
             self._text = [Strip(list(line.render(self.app.console))) for line in lines]
-        self.refresh()
+        # only the text (and the border above it) when the picture is the same: far fewer bytes to the terminal
+        self.refresh() if whole else self.refresh(Region(0, 0, self.size.width, TEXT_LINES + 1))
 
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
@@ -110,7 +136,7 @@ class CameraTile(Widget):
 
     def _picture_strips(self) -> list[Strip]:
         """The preview in cells, drawn again only when a new picture came or the tile was resized."""
-        key = (self.camera.previews, max(1, self.content_size.width), max(1, self.content_size.height - TEXT_LINES))
+        key = (self._shown_preview, max(1, self.content_size.width), max(1, self.content_size.height - TEXT_LINES))
         if key != self._picture[0]:
             self._picture = key, picture_strips(self.camera.preview, *key[1:])
         return self._picture[1]
@@ -150,7 +176,7 @@ class FleetApp(App[int]):
         self.tiles: dict[tuple[str, str], CameraTile] = {}
         self.selected: tuple[str, str] | None = None
         self.selected_rule: str | None = None
-        self._dirty: set[tuple[str, str]] = set()
+        self._dirty: dict[tuple[str, str], None] = {}  # tiles to redraw, oldest first
         self._inbox_dropped = 0
 
     def compose(self) -> ComposeResult:
@@ -169,7 +195,7 @@ class FleetApp(App[int]):
         self.title = "emotui fleet"
         self.events_list.focus()
         self._fit_grid()
-        self.set_interval(TILE_REFRESH_S, self._redraw_tiles)
+        self.set_interval(TILE_REFRESH_S / TILE_TICKS, self._redraw_tiles)
         self.log_line(f"connecting to {self.client.where}", "info")
         self.client.start()
 
@@ -180,15 +206,21 @@ class FleetApp(App[int]):
         self._fit_grid()
 
     def on_inbox_waiting(self, message: InboxWaiting) -> None:
+        new_tiles: list[CameraTile] = []
         for topic, payload in self.client.inbox.take():
             for update in self.fleet.handle(topic, payload):
-                self._apply(update)
+                self._apply(update, new_tiles)
+        if new_tiles:  # mounted together: one layout for a batch (20 devices' retained topics at start)
+            self.grid.mount(*new_tiles)
+            self._fit_grid()
+            if self.selected is None:
+                self.select(new_tiles[0].camera.key)
         if self.client.inbox.dropped > self._inbox_dropped:
             self.log_line(f"{self.client.inbox.dropped - self._inbox_dropped} messages dropped: the console "
                           "could not keep up", "warning")
             self._inbox_dropped = self.client.inbox.dropped
 
-    def _apply(self, update: Update) -> None:
+    def _apply(self, update: Update, new_tiles: list[CameraTile]) -> None:
         match update:
             case EventArrived(event=event):
                 self.events_list.record(event)
@@ -199,15 +231,9 @@ class FleetApp(App[int]):
                     [(prefix, name) for name in self.fleet.devices[prefix].cameras]
                 for key in keys:
                     if key in self.fleet.cameras and key not in self.tiles:
-                        self._add_tile(self.fleet.cameras[key])
-                    self._dirty.add(key)
-
-    def _add_tile(self, camera: CameraView) -> None:
-        tile = self.tiles[camera.key] = CameraTile(camera, len(self.tiles) + 1)
-        self.grid.mount(tile)
-        self._fit_grid()
-        if self.selected is None:
-            self.select(camera.key)
+                        tile = self.tiles[key] = CameraTile(self.fleet.cameras[key], len(self.tiles) + 1)
+                        new_tiles.append(tile)
+                    self._dirty[key] = None
 
     def _fit_grid(self) -> None:
         """1, 2x2, 3x3 ... columns by count, as the terminal's width allows; rows of TILE_ROWS."""
@@ -218,20 +244,22 @@ class FleetApp(App[int]):
         self.grid.styles.grid_size_columns = columns
         self.grid.styles.grid_rows = str(tile_rows)
         self.grid.styles.height = tile_rows * rows
-        self._dirty.update(self.tiles)  # the pictures fit the new size
+        self._dirty.update(dict.fromkeys(self.tiles))  # the pictures fit the new size
+        for tile in self.tiles.values():  # many pictures cost the terminal more than a glance needs
+            tile.picture_interval_s = PICTURE_INTERVAL_S if len(self.tiles) > MANY_TILES else 0.0
 
     def _redraw_tiles(self) -> None:
-        for key in self._dirty:
+        for key in list(self._dirty)[:math.ceil(len(self.tiles) / TILE_TICKS)]:
+            del self._dirty[key]
             if (tile := self.tiles.get(key)) is not None:
                 tile.draw(self.fleet.devices[key[0]], self._rule() if key == self.selected else None)
-        self._dirty.clear()
 
     def select(self, key: tuple[str, str]) -> None:
         previous, self.selected = self.selected, key
         for changed in (previous, key):
             if changed in self.tiles:
                 self.tiles[changed].set_class(changed == key, "selected")
-                self._dirty.add(changed)
+                self._dirty[changed] = None
         self.tiles[key].scroll_visible()
         self.log_line(f"selected {key[0]}/{key[1]}", "info")
 
@@ -287,5 +315,5 @@ class FleetApp(App[int]):
         rules = self._threshold_rules()
         if rules:
             self.selected_rule = rules[(rules.index(self._rule()) + 1) % len(rules)]
-            self._dirty.add(self.selected)
+            self._dirty[self.selected] = None
             self.log_line(f"selected rule {self.selected_rule}", "info")

@@ -16,7 +16,7 @@ from emotui.fleet import (
     INBOX_MAX, MAX_CAMERAS, MAX_DEVICES, MAX_PENDING, MAX_PREVIEW_BYTES, NOTE_INTERVAL_S, PREVIEW_KEPT_SIZE, Changed,
     EventArrived, Fleet, Inbox, Note, decode_preview,
 )
-from tests.helpers import alert_event
+from tests.helpers import alert_event, run_cli
 
 
 def jpeg(width: int = 320, height: int = 240, colour=(200, 30, 30)) -> bytes:
@@ -261,3 +261,19 @@ def test_a_preview_is_kept_small_whatever_its_size():
     image = decode_preview(jpeg(1280, 720))
     assert image.width <= PREVIEW_KEPT_SIZE[0] and image.height <= PREVIEW_KEPT_SIZE[1]
     assert image.getpixel((5, 5))[0] > 150  # the picture, not a blank
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--mqtt", "broker.lan", "--prefix", "emotui/#/x"], "--prefix 'emotui/#/x': + must be a whole level"),
+    ([], "name the broker: --mqtt HOST[:PORT], or mqtt.host in the config"),
+    (["--mqtt", "broker.lan:99999"], "config error: --mqtt port: must be from 1 to 65535"),
+    (["--mqtt", "http://broker.lan"], "config error: --mqtt: must be a host name or IP address"),
+    (["--mqtt", "broker.lan", "--tls", "--ca-file", "/nonexistent/ca.pem"], "mqtt.ca_file: no such file"),
+    (["--mqtt", "[::1]:1883"], "the fleet console needs a terminal"),  # all good: only the terminal is missing
+])
+def test_fleet_command_line_errors_name_what_to_fix(args, message):
+    result = run_cli("fleet", *args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
