@@ -37,8 +37,10 @@ def problems(topic: str, payload: dict) -> list[str]:
     device = payload.get("device", {})
     if not device.get("identifiers") and not device.get("connections"):
         found.append(f"{topic}: device without identifiers")
-    if payload.get("has_entity_name") and not device.get("name"):
-        found.append(f"{topic}: has_entity_name without a device name")
+    if not device.get("name"):  # MQTT entities are named after their device (has_entity_name, 2023.8)
+        found.append(f"{topic}: device without a name")
+    if str(payload.get("name", "")).lower().startswith(str(device.get("name", "")).lower() + " "):
+        found.append(f"{topic}: entity name repeats the device name")
     if payload.get("entity_category") not in (None, *ENTITY_CATEGORIES):
         found.append(f"{topic}: entity_category {payload['entity_category']!r}")
     if "icon" in payload and not str(payload["icon"]).startswith("mdi:"):

@@ -48,7 +48,6 @@ def camera_configs(config: MqttConfig, camera: str, rules: list[AlertRuleConfig]
     def entity(component: str, key: str, name: str, **payload) -> None:
         configs[f"{root}/{component}/{node}/{key}/config"] = {
             "name": name, "unique_id": f"{node}_{key}", "object_id": f"{topic_slug(camera)}_{key}",
-            "has_entity_name": True,
             "availability_topic": device_topic(prefix, AVAILABLE), "payload_available": "online",
             "payload_not_available": "offline",
             "device": {"identifiers": [node], "name": title(camera), "manufacturer": "emotui",

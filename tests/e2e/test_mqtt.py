@@ -148,7 +148,7 @@ def test_topics_payloads_and_discovery_on_real_video(tmp_path, broker, media_dir
     for payload in configs.values():
         assert payload["availability_topic"] == f"{PREFIX}/available"
         assert payload["device"]["identifiers"] == [node] and payload["device"]["name"] == "Door"
-        assert payload["has_entity_name"] and payload["name"][0].isupper()
+        assert payload["name"][0].isupper()
         assert "configuration_url" not in payload["device"]  # a headless device has none
     assert len({payload["unique_id"] for payload in configs.values()}) == 14
     assert all(payload["unique_id"].startswith(node) for payload in configs.values())
