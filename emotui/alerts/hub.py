@@ -155,14 +155,14 @@ class AlertHub:
                                 f"{len(ended)} alert{'' if len(ended) == 1 else 's'} it left open ended")
         sinks = [name for name, on in (("mqtt", config.mqtt.host), ("webhook", config.webhook.url),
                                        ("exec", config.alerts.exec)) if on]
-        self.state = ControlState(folder / STATE_FILE, self.problem)
+        self.control_state = ControlState(folder / STATE_FILE, self.problem)
         for camera, engine in self.engines.items():
             self._record("start", {
                 "camera": camera, "source": self._sources[camera], "version": __version__, "armed": engine.armed,
                 "rules": [rule.name for rule in engine.current_rules()], "sinks": sinks,
             })
             self._restore(camera, engine)
-        self.state.keep_only({camera: [rule.name for rule in engine.current_rules()]
+        self.control_state.keep_only({camera: [rule.name for rule in engine.current_rules()]
                               for camera, engine in self.engines.items()})
         # Work for the dispatcher thread, which starts once the sinks are up; MQTT may already
         # arm or disarm (a retained command) while they start.
@@ -183,7 +183,7 @@ class AlertHub:
                                      self.problem, lambda armed, camera: self.set_armed(armed, "mqtt", camera), environ,
                                      lambda camera, rule, value: self.set_threshold(rule, value, "mqtt", camera),
                                      lambda camera, rule, on: self.set_rule_enabled(rule, on, "mqtt", camera),
-                                     self.state.discovery, self.state.set_discovery)
+                                     self.control_state.discovery, self.control_state.set_discovery)
                 self._sinks.append(self.mqtt)
                 if config.mqtt.preview_fps > 0:
                     self.previews = {name: PreviewFeed(config.mqtt.preview_fps, config.mqtt.preview_width,
@@ -315,7 +315,7 @@ class AlertHub:
                         self._record("armed" if armed else "disarmed", {"origin": origin, "camera": camera})
                         for name, engine in self.engines.items():
                             if camera in (None, name):
-                                self.state.set_armed(name, engine.armed)
+                                self.control_state.set_armed(name, engine.armed)
                         self._tell(f"announcing {'arming' if armed else 'disarming'}",
                                    lambda: self.listener.on_armed(armed, origin, camera))
                     if self.mqtt is not None:
@@ -331,21 +331,22 @@ class AlertHub:
                     if changed:
                         self._record("rule enabled" if enabled else "rule disabled",
                                      {"rule": rule, "origin": origin, "camera": camera})
-                        self.state.set_enabled(camera, rule, enabled_now)
+                        self.control_state.set_enabled(camera, rule, enabled_now)
                     if self.mqtt is not None:
                         self.mqtt.set_enabled(camera, rule, enabled_now)
 
     def _restore(self, camera: str, engine: RuleEngine) -> None:
         """Apply the arming and rule switches kept from the last run, recording what they changed."""
-        armed = self.state.armed.get(camera, engine.armed)
+        armed = self.control_state.armed.get(camera, engine.armed)
         disabled = sorted(rule.name for rule in engine.current_rules()
-                          if not self.state.enabled.get(camera, {}).get(rule.name, True))
+                          if not self.control_state.enabled.get(camera, {}).get(rule.name, True))
         if armed == engine.armed and not disabled:
             return
         engine.set_armed(armed)
         for rule in disabled:
             engine.set_enabled(rule, False)
-        self._record("restored", {"camera": camera, "armed": armed, "disabled": disabled, "from": str(self.state.path)})
+        self._record("restored", {"camera": camera, "armed": armed, "disabled": disabled,
+                                  "from": str(self.control_state.path)})
 
     def _deliver_alert(self, event: AlertEvent, result: FrameResult | None) -> None:
         if event.snapshot is None and event.id in self._snapshots:

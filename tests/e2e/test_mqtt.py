@@ -224,7 +224,8 @@ def test_several_cameras_publish_each_under_its_name_and_are_armed_one_by_one(tm
         on_event=recorder.events.append, on_problem=recorder.problems.append,
         on_armed=lambda armed, origin, camera: recorder.armed.append((armed, origin, camera))), environ={})
     watcher = Subscriber(broker.port)
-    assert wait_until(lambda: hub.mqtt.connected)
+    rule_states = {f"{PREFIX}/{camera}/alerts/fear/state" for camera in ("door", "garden")}
+    assert watcher.wait_for(lambda ms: rule_states <= {m.topic for m in ms})  # subscribed, the retained OFF seen
     for camera in ("door", "garden"):
         hub.observe(dataclasses.replace(frame_result(0.0, {1: 0.9}), camera=camera))
     assert wait_until(lambda: len(recorder.events) == 2)
