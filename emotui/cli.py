@@ -16,6 +16,7 @@ from pathlib import Path
 from emotui import __version__
 from emotui.alerts.audit import AuditLogError, chain_files, verify
 from emotui.alerts.events import AlertSetupError
+from emotui.alerts.topics import DEFAULT_PREFIX_PATTERN
 from emotui.capture import SourceError
 from emotui.config import Config, ConfigError, apply_options, find_config_file, load_config
 from emotui.models import CATALOGUE, ModelError, ModelStore, default_models_dir
@@ -90,11 +91,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = _LockedWriter(sys.stdout)  # frame lines from here, alert and status lines from other threads
     hub: AlertHub | None = None
     report = status_reporter(out, args.json)
+    status_lock = threading.Lock()  # the hub is handed each camera's status in order, from the start
 
     def on_status(camera: str, status) -> None:
         report(camera, status)
-        if hub is not None:
-            hub.source_status(status, camera)
+        with status_lock:
+            if hub is not None:
+                hub.source_status(status, camera)
 
     setups = camera_setups(config, args.source)
     # with several cameras a live one that cannot be reached yet is retried while the others run
@@ -112,12 +115,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         say(f"alerts {'armed' if armed else 'disarmed'} on {camera or 'every camera'} ({origin})")
 
     try:
-        hub = AlertHub(config, setups, AlertListener(
+        started = AlertHub(config, setups, AlertListener(
             on_event=show_alert, on_problem=say, on_armed=on_armed,
             ring_bell=ring_bell if config.ui.bell and sys.stderr.isatty() else None))
     except BaseException:
         cameras.stop()
         raise
+    with status_lock:  # the sources opened before the hub (a file is live at once): hand over their state
+        hub = started
+        for camera in cameras:
+            hub.source_status(camera.capture.status, camera.name)
     for camera in cameras:
         say(f"analysing {camera.name}: {camera.source} with {camera.analyzer.detector.name} + "
             f"{camera.analyzer.classifier.name}" + (f" at most {camera.detect_fps:g} fps" if camera.detect_fps else ""))
@@ -184,6 +191,51 @@ def cmd_tui(args: argparse.Namespace) -> int:
     app = create_app(config, args.source, resolve(config.ui.preview_mode))  # asks the terminal before Textual reads it
     app.run()
     return app.return_code or EXIT_OK
+
+
+def cmd_fleet(args: argparse.Namespace) -> int:
+    """The fleet console: every emotui device on a broker. No model, no camera, no vision code."""
+    from emotui.alerts.topics import pattern_problem
+    from emotui.fleet import FleetClient
+    from emotui.tui.fleet import FleetApp
+
+    config = _load(args)
+    options = {f"--{name.replace('_', '-')}": (f"mqtt.{name}", given) for name in ("ca_file", "cert_file", "key_file")
+               if (given := getattr(args, name, None)) is not None}
+    if args.mqtt is not None:
+        host, port = _host_port(args.mqtt)
+        options["--mqtt"] = ("mqtt.host", host)
+        if port is not None:
+            options["--mqtt port"] = ("mqtt.port", port)
+    apply_options(config, options)
+    config.mqtt.tls = config.mqtt.tls or args.tls
+    config.mqtt.tls_insecure = config.mqtt.tls_insecure or args.tls_insecure
+    if not config.mqtt.host:
+        say("name the broker: --mqtt HOST[:PORT], or mqtt.host in the config")
+        return EXIT_USAGE
+    if problem := pattern_problem(args.prefix):
+        say(f"--prefix {args.prefix!r}: {problem}")
+        return EXIT_USAGE
+    FleetClient(config.mqtt, args.prefix, lambda: None, lambda text, level: None)  # TLS files checked before the screen
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        say("the fleet console needs a terminal")
+        return EXIT_USAGE
+    app = FleetApp(lambda on_wake, on_note: FleetClient(config.mqtt, args.prefix, on_wake, on_note), args.prefix)
+    app.run()
+    return app.return_code or EXIT_OK
+
+
+def _host_port(text: str) -> tuple[str, str | None]:
+    """HOST, HOST:PORT, [IPv6] or [IPv6]:PORT (a URL is left whole, for the host check to refuse)."""
+    if "://" in text:
+        return text, None
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return host, rest.removeprefix(":") or None
+    if text.count(":") == 1:
+        host, _, port = text.partition(":")
+        return host, port
+    return text, None
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -393,6 +445,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--frames", type=int, help="stop after this many processed frames")
     run.add_argument("--realtime", action="store_true", help="play video files at their own frame rate")
     run.set_defaults(handler=cmd_run)
+
+    fleet = commands.add_parser("fleet", parents=[common], help="the console of every emotui device on an MQTT broker")
+    fleet.add_argument("--mqtt", metavar="HOST[:PORT]", help="the broker (default: mqtt.host and mqtt.port)")
+    fleet.add_argument("--prefix", default=DEFAULT_PREFIX_PATTERN,
+                       help=f"devices' topic prefixes, MQTT wildcards allowed (default {DEFAULT_PREFIX_PATTERN}: "
+                            "emotui and every emotui/...)")
+    fleet.add_argument("--tls", action="store_true", help="connect with TLS (or mqtt.tls)")
+    fleet.add_argument("--ca-file", help="CA certificate for TLS (or mqtt.ca_file)")
+    fleet.add_argument("--cert-file", help="client certificate (or mqtt.cert_file)")
+    fleet.add_argument("--key-file", help="client key (or mqtt.key_file)")
+    fleet.add_argument("--tls-insecure", action="store_true", help="skip the broker host name check (testing only)")
+    fleet.set_defaults(handler=cmd_fleet)
 
     bench = commands.add_parser("bench", parents=[common, analysis], help="measure speed and memory on a file")
     bench.add_argument("--source", required=True, help="video file, or demo (one pass of the generated scene)")

@@ -59,11 +59,13 @@ def run_headless(cameras: CameraSet, hub: AlertHub | None, out: TextIO, as_json:
     dominant_counts: dict[str, Counter[str]] = {camera.name: Counter() for camera in cameras}
     previous: dict[str, tuple] = {}
     alerts: Counter[str] = Counter()
+    pipelines = {camera.name: camera for camera in cameras}
     processed = 0
     try:
         for result in cameras.results():
             if hub is not None:
                 alerts[result.camera] += sum(event.type == EventType.NEW for event in hub.observe(result))
+                hub.diagnostics(result.camera, pipelines[result.camera].metrics)
             track_ids[result.camera].update(face.track_id for face in result.faces)
             dominant_counts[result.camera].update(face.dominant for face in result.faces)
             key = _change_key(result)

@@ -26,10 +26,12 @@ from emotui import __version__
 from emotui.alerts.audit import AuditLog, AuditLogError, AuditSink, record_unclean_stop
 from emotui.alerts.claims import Claims
 from emotui.alerts.command import ExecHook
+from emotui.alerts.control_state import STATE_FILE, ControlState
 from emotui.alerts.events import AlertEvent, AlertSetupError
 from emotui.alerts.mqtt import MqttSink
 from emotui.alerts.notify import NotifySink
 from emotui.alerts.outbox import Outbox
+from emotui.alerts.preview import PreviewFeed
 from emotui.alerts.queues import BoundedQueue, Drops
 from emotui.alerts.rules import RuleEngine
 from emotui.alerts.sinks import AlertSink, Bell
@@ -37,7 +39,7 @@ from emotui.alerts.webhook import WebhookSink
 from emotui.cameras import CameraSetup, camera_setups
 from emotui.capture import SourceState, SourceStatus, redact_source
 from emotui.config import Config
-from emotui.pipeline import FrameResult
+from emotui.pipeline import FrameResult, MetricsSnapshot
 from emotui.snapshots import SnapshotError, default_snapshot_dir, encode_jpeg, prune_snapshots, save_snapshot
 from emotui.storage import DiskFull, is_disk_full, private_folder
 from emotui.vocabulary import EventType
@@ -118,7 +120,19 @@ class ThresholdChange:
     camera: str
 
 
-Work = Delivery | ArmingRequest | ThresholdChange  # what the dispatcher thread handles, in order
+@dataclass(frozen=True)
+class RuleSwitch:
+    """A request to switch a rule of a camera on or off: recorded and kept if it changed the rule;
+    MQTT's `enabled/state` answers it either way."""
+
+    rule: str
+    enabled: bool
+    origin: str
+    camera: str
+    changed: bool
+
+
+Work = Delivery | ArmingRequest | ThresholdChange | RuleSwitch  # what the dispatcher thread handles, in order
 
 
 class AlertHub:
@@ -147,11 +161,15 @@ class AlertHub:
                                 f"{len(ended)} alert{'' if len(ended) == 1 else 's'} it left open ended")
         sinks = [name for name, on in (("mqtt", config.mqtt.host), ("webhook", config.webhook.url),
                                        ("exec", config.alerts.exec), ("notify", notifies(config))) if on]
+        self.control_state = ControlState(folder / STATE_FILE, self.problem)
         for camera, engine in self.engines.items():
             self._record("start", {
                 "camera": camera, "source": self._sources[camera], "version": __version__, "armed": engine.armed,
                 "rules": [rule.name for rule in engine.current_rules()], "sinks": sinks,
             })
+            self._restore(camera, engine)
+        self.control_state.keep_only({camera: [rule.name for rule in engine.current_rules()]
+                              for camera, engine in self.engines.items()})
         # Work for the dispatcher thread, which starts once the sinks are up; MQTT may already
         # arm or disarm (a retained command) while they start.
         self._work: BoundedQueue[Work] = BoundedQueue("alert hub work", WORK_QUEUE_MAX)
@@ -165,13 +183,18 @@ class AlertHub:
         self.webhook: WebhookSink | None = None
         self.exec_hook: ExecHook | None = None
         self.notify: NotifySink | None = None
+        self.previews: dict[str, PreviewFeed] = {}  # MQTT preview pictures per camera, when asked for
         try:
             if config.mqtt.host:
-                rules = {name: engine.current_rules() for name, engine in self.engines.items()}
-                self.mqtt = MqttSink(config.mqtt, rules, config.alerts.armed,
-                                     self._outbox(folder, "mqtt", config.mqtt.queue_max), self.problem,
-                                     lambda armed, camera: self.set_armed(armed, "mqtt", camera), environ)
+                self.mqtt = MqttSink(config.mqtt, self.engines, self._outbox(folder, "mqtt", config.mqtt.queue_max),
+                                     self.problem, lambda armed, camera: self.set_armed(armed, "mqtt", camera), environ,
+                                     lambda camera, rule, value: self.set_threshold(rule, value, "mqtt", camera),
+                                     lambda camera, rule, on: self.set_rule_enabled(rule, on, "mqtt", camera),
+                                     self.control_state.discovery, self.control_state.set_discovery)
                 self._sinks.append(self.mqtt)
+                if config.mqtt.preview_fps > 0:
+                    self.previews = {name: PreviewFeed(config.mqtt.preview_fps, config.mqtt.preview_width,
+                                                       config.snapshots.images) for name in self.engines}
             if config.webhook.url:
                 self.webhook = WebhookSink(config.webhook, self._outbox(folder, "webhook", config.webhook.queue_max),
                                            self.problem, environ)
@@ -228,6 +251,9 @@ class AlertHub:
             self._work.offer(Delivery(event, result), event.type)
         if self.mqtt is not None:
             self.mqtt.observe(result)
+            camera = result.camera or self.cameras[0].name
+            if (preview := self.previews.get(camera)) and self.mqtt.connected and (jpeg := preview.picture(result)):
+                self.mqtt.publish_preview(camera, jpeg)
         return events
 
     def set_armed(self, armed: bool, origin: str, camera: str | None = None) -> None:
@@ -246,6 +272,21 @@ class AlertHub:
         threshold = self.engines[name].set_threshold(rule, value)
         self._work.offer(ThresholdChange(rule, threshold, origin, name), "threshold")
         return threshold
+
+    def set_rule_enabled(self, rule: str, enabled: bool, origin: str, camera: str | None = None) -> None:
+        """Switch a rule of a camera (None: the first) on or off (from MQTT); switching it off ends
+        its open alerts. The switch is recorded and kept across restarts."""
+        name = camera or self.cameras[0].name
+        ended = self.engines[name].set_enabled(rule, enabled)
+        self._work.offer(RuleSwitch(rule, enabled, origin, name, changed=ended is not None), "rule switch")
+        for event in ended or []:
+            self._work.offer(Delivery(event, None), event.type)
+
+    def diagnostics(self, camera: str, metrics: Callable[[], MetricsSnapshot]) -> None:
+        """Publish a camera's diagnostics on MQTT when they are due (`metrics` is called only then)."""
+        if self.mqtt is not None and self.mqtt.diagnostics_due(camera):
+            snapshot = metrics()
+            self.mqtt.publish_diagnostics(camera, snapshot.processed_fps, snapshot.dropped_frames)
 
     def source_status(self, status: SourceStatus, camera: str | None = None) -> None:
         """A camera's source (None: the first) changed state: MQTT `<camera>/status`, and outages in
@@ -285,6 +326,9 @@ class AlertHub:
                 case ArmingRequest(armed=armed, origin=origin, changed=changed, camera=camera):
                     if changed:
                         self._record("armed" if armed else "disarmed", {"origin": origin, "camera": camera})
+                        for name, engine in self.engines.items():
+                            if camera in (None, name):
+                                self.control_state.set_armed(name, engine.armed)
                         self._tell(f"announcing {'arming' if armed else 'disarming'}",
                                    lambda: self.listener.on_armed(armed, origin, camera))
                     if self.mqtt is not None:
@@ -293,6 +337,29 @@ class AlertHub:
                                 self.mqtt.set_armed(name, engine.armed)
                 case ThresholdChange():
                     self._record("threshold", asdict(work))
+                    if self.mqtt is not None:
+                        self.mqtt.set_threshold(work.camera, work.rule, work.threshold)
+                case RuleSwitch(rule=rule, enabled=enabled, origin=origin, camera=camera, changed=changed):
+                    enabled_now = self.engines[camera].enabled(rule)  # a later request may be queued
+                    if changed:
+                        self._record("rule enabled" if enabled else "rule disabled",
+                                     {"rule": rule, "origin": origin, "camera": camera})
+                        self.control_state.set_enabled(camera, rule, enabled_now)
+                    if self.mqtt is not None:
+                        self.mqtt.set_enabled(camera, rule, enabled_now)
+
+    def _restore(self, camera: str, engine: RuleEngine) -> None:
+        """Apply the arming and rule switches kept from the last run, recording what they changed."""
+        armed = self.control_state.armed.get(camera, engine.armed)
+        disabled = sorted(rule.name for rule in engine.current_rules()
+                          if not self.control_state.enabled.get(camera, {}).get(rule.name, True))
+        if armed == engine.armed and not disabled:
+            return
+        engine.set_armed(armed)
+        for rule in disabled:
+            engine.set_enabled(rule, False)
+        self._record("restored", {"camera": camera, "armed": armed, "disabled": disabled,
+                                  "from": str(self.control_state.path)})
 
     def _deliver_alert(self, event: AlertEvent, result: FrameResult | None) -> None:
         if event.snapshot is None and event.id in self._snapshots:

@@ -13,15 +13,29 @@ Topics under the configured prefix (default `emotui`), those of `<camera>` once 
 - `<prefix>/<camera>/status`: the source's state (connecting, live, lost, retrying, ...), retained.
 - `<prefix>/tracked_object_update`: `{"type": "classification", "model": "emotion", "sub_label", "score", ...}`
   whenever a face's dominant emotion changes, as Frigate publishes its classifications.
-Live state, snapshots and classifications are not queued: they are current values, republished on connect.
+- `<prefix>/device`: what the device is and can do (version, host, cameras, rules with their
+  thresholds, armed), retained, so that a fleet console discovers it.
+- `<prefix>/<camera>/preview`: a small JPEG at `mqtt.preview_fps` (off by default), QoS 0.
+- `<prefix>/<camera>/alerts/<rule>/threshold/set` (a number from 0 to 1, subscribed; emotion rules)
+  and `.../threshold/state` (retained, the threshold in force, echoed after every change).
+- `<prefix>/<camera>/alerts/<rule>/enabled/set` (`ON`/`OFF`, subscribed: switches the rule on or off)
+  and `.../enabled/state` (retained).
+- `<prefix>/<camera>/event`: `{"event_type": "alert_new"|"alert_end", "rule", "emotion", "score", "track",
+  "snapshot", ...}` for Home Assistant's event entity, QoS 1, not retained (a retained one would fire again).
+- `<prefix>/<camera>/diagnostics`: `{"processed_fps", "dropped_frames", "queued_events"}`, retained, at most
+  every DIAGNOSTICS_INTERVAL_S.
+Live state, snapshots, previews and classifications are not queued: they are current values, republished on connect.
+The layout is declared in emotui.alerts.topics, Home Assistant's discovery in emotui.alerts.discovery: on
+connect the configs of rules and cameras announced before (`stale_discovery`) but gone now are cleared
+with an empty retained payload.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
-import re
 import socket
 import sys
 import threading
@@ -31,69 +45,86 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
 from emotui import __version__
-from emotui.alerts.events import AlertEvent, AlertSetupError
+from emotui.alerts.discovery import camera_configs
+from emotui.alerts.events import AlertEvent
 from emotui.alerts.network import describe_connection_error
+from emotui.alerts.mqtt_client import mqtt_client
 from emotui.alerts.outbox import Outbox
+from emotui.alerts.rules import RuleEngine
+from emotui.alerts.topics import (
+    ARMED_SET, ARMED_STATE, DEVICE, DIAGNOSTICS, ENABLED_SET, ENABLED_STATE, EVENT, PREVIEW, SNAPSHOT, STATE, STATUS,
+    THRESHOLD_SET, THRESHOLD_STATE, camera_topic, device_topic, parse_topic, rule_topic, topic_slug,
+)
 from emotui.capture import SourceStatus
 from emotui.config import AlertRuleConfig, MqttConfig
 from emotui.pipeline import FrameResult
-from emotui.vocabulary import EventType, Severity
+from emotui.vocabulary import EMOTIONS, EventType, RuleKind
 
 STATE_MIN_INTERVAL_S = 0.5  # emotion-only changes of the live state are published at most this often
-RECONNECT_DELAY_S = (1, 30)  # paho's reconnect backoff, min and max
 MAX_IN_FLIGHT = 20  # events published but not yet acknowledged (paho's default in-flight window)
-
-
-def topic_slug(name: str) -> str:
-    """A rule or camera name made safe for a topic level and a discovery object id."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "_"
+DIAGNOSTICS_INTERVAL_S = 10.0  # a camera's diagnostics are published at most this often
 
 
 class _Camera:
     """A camera's topics and what the sink last published on them."""
 
-    def __init__(self, prefix: str, name: str, rules: list[AlertRuleConfig], armed: bool) -> None:
+    def __init__(self, prefix: str, name: str, engine: RuleEngine) -> None:
         self.name = name
-        self.rules = rules
-        self.topics = {
-            "state": f"{prefix}/{name}/state",
-            "snapshot": f"{prefix}/{name}/snapshot",
-            "armed_set": f"{prefix}/{name}/armed/set",
-            "armed_state": f"{prefix}/{name}/armed/state",
-            "status": f"{prefix}/{name}/status",
-        }
-        self.armed = armed
+        self.rules = rules = engine.current_rules()
+        self.topics = {key: camera_topic(prefix, name, topic) for key, topic in (
+            ("state", STATE), ("snapshot", SNAPSHOT), ("armed_set", ARMED_SET), ("armed_state", ARMED_STATE),
+            ("status", STATUS), ("event", EVENT), ("diagnostics", DIAGNOSTICS))}
+        self.armed = armed = engine.armed
+        self.thresholds = {rule.name: rule.threshold for rule in rules}  # live, for the device record
+        self.enabled = {rule.name: engine.enabled(rule.name) for rule in rules}
+        self.diagnostics_at = -math.inf  # when the diagnostics were last published
         self.open_alerts: dict[str, set[str]] = {rule.name: set() for rule in rules}
-        self.state: dict = {"faces": 0, "dominant": "none", "emotions": {}, "armed": armed}
+        self.state: dict = {"faces": 0, "dominant": "none", "emotions": {}, "scores": {}, "armed": armed}
         self.published_state: dict | None = None
         self.state_published_at = 0.0
         self.track_emotions: dict[int, str] = {}
         self.source_status: str | None = None  # JSON of the latest SourceStatus, republished on connect
 
+    def threshold_rules(self) -> list[AlertRuleConfig]:
+        """The rules that have a threshold to set (emotion rules)."""
+        return [rule for rule in self.rules if rule.kind == RuleKind.EMOTION]
+
 
 class MqttSink:
     name = "mqtt"
 
-    def __init__(self, config: MqttConfig, cameras: dict[str, list[AlertRuleConfig]], armed: bool,
-                 outbox: Outbox, on_problem: Callable[[str], None], on_arm: Callable[[bool, str], None],
-                 environ: Mapping[str, str] = os.environ) -> None:
-        """`cameras`: each camera's name and rules; on_arm hears (armed, camera) from `armed/set`."""
+    def __init__(self, config: MqttConfig, cameras: dict[str, RuleEngine], outbox: Outbox,
+                 on_problem: Callable[[str], None], on_arm: Callable[[bool, str], None],
+                 environ: Mapping[str, str] = os.environ,
+                 on_threshold: Callable[[str, str, float], None] = lambda camera, rule, value: None,
+                 on_enable: Callable[[str, str, bool], None] = lambda camera, rule, enabled: None,
+                 stale_discovery: set[str] = frozenset(),
+                 on_discovery: Callable[[set[str]], None] = lambda topics: None) -> None:
+        """`cameras`: each camera's rule engine (its rules, arming and rule switches at start);
+        on_arm hears (armed, camera) from `armed/set`; `on_threshold(camera, rule name, value)` and
+        `on_enable(camera, rule name, enabled)` apply a valid `threshold/set` or `enabled/set`, and the
+        caller echoes it through `set_threshold` or `set_enabled` once it is recorded.
+        `stale_discovery`: discovery topics published by an earlier run, cleared on connect unless still
+        announced; `on_discovery` hears the topics announced once they are published."""
         self.config = config
         self.outbox = outbox
         self.wants_snapshot_jpeg = config.snapshots
         self.delivered = 0
         self._on_problem = on_problem
         self._on_arm = on_arm
+        self._on_threshold = on_threshold
+        self._on_enable = on_enable
+        self._stale_discovery = set(stale_discovery)
+        self._on_discovery = on_discovery
         prefix = config.prefix.rstrip("/")
         self.topics = {
             "available": f"{prefix}/available",
             "events": f"{prefix}/events",
             "tracked_object_update": f"{prefix}/tracked_object_update",
         }
-        self.cameras = {name: _Camera(prefix, name, rules, armed) for name, rules in cameras.items()}
+        self.cameras = {name: _Camera(prefix, name, engine) for name, engine in cameras.items()}
         self._commands = {camera.topics["armed_set"]: camera.name for camera in self.cameras.values()}
         self._last_records: dict[str, dict] = {}  # alert id -> last "after", for "before"
         self._connected = threading.Event()
@@ -103,22 +134,8 @@ class MqttSink:
         self._connect_failure: str | None = None  # why the last attempt failed, reported when it changes
         self._lock = threading.Lock()
 
-        client_id = config.client_id or f"emotui-{next(iter(cameras))}"
-        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        self._client = mqtt_client(config, config.client_id or f"emotui-{next(iter(cameras))}", environ)
         self._client.will_set(self.topics["available"], "offline", qos=1, retain=True)
-        self._client.reconnect_delay_set(*RECONNECT_DELAY_S)
-        if username := environ.get(config.username_env, "") if config.username_env else "":
-            self._client.username_pw_set(username, environ.get(config.password_env) if config.password_env else None)
-        if config.tls:
-            for key in ("ca_file", "cert_file", "key_file"):
-                if getattr(config, key) and not os.path.isfile(getattr(config, key)):
-                    raise AlertSetupError(f"mqtt.{key}: no such file: {getattr(config, key)}")
-            try:
-                self._client.tls_set(ca_certs=config.ca_file or None, certfile=config.cert_file or None,
-                                     keyfile=config.key_file or None)
-            except (OSError, ValueError) as error:
-                raise AlertSetupError(f"mqtt: cannot set up TLS: {error}") from None
-            self._client.tls_insecure_set(config.tls_insecure)
         self._client.on_connect = self._connected_to_broker
         self._client.on_disconnect = self._disconnected
         self._client.on_connect_fail = self._connect_failed
@@ -153,6 +170,11 @@ class MqttSink:
             if bool(open_alerts) != was_on:
                 self._publish_live(self._rule_topic(camera.name, event.rule), "ON" if open_alerts else "OFF",
                                    retain=True)
+            if event.type != EventType.UPDATE:
+                self._publish_live(camera.topics["event"], json.dumps({
+                    "event_type": f"alert_{event.type}", "rule": event.rule, "emotion": event.emotion,
+                    "score": event.score, "track": event.track_id, "snapshot": event.snapshot, "id": event.id,
+                    "severity": event.severity, "faces": event.faces}), qos=1)
         if snapshot_jpeg is not None and self.config.snapshots:
             self._publish_live(camera.topics["snapshot"], snapshot_jpeg, retain=True)
 
@@ -167,6 +189,8 @@ class MqttSink:
                 "faces": len(result.faces),
                 "dominant": counts.most_common(1)[0][0] if counts else "none",
                 "emotions": {str(track): emotion for track, emotion in emotions.items()},
+                "scores": {emotion: round(float(max(face.probabilities[index] for face in result.faces)), 2)
+                           for index, emotion in enumerate(EMOTIONS)} if result.faces else {},
                 "armed": camera.armed,
             }
             self._publish_state_if_due(camera)
@@ -199,6 +223,39 @@ class MqttSink:
             camera.state = {**camera.state, "armed": armed}
             self._publish_live(camera.topics["armed_state"], "ON" if armed else "OFF", retain=True)
             self._publish_state_if_due(camera, force=True)
+            self._publish_live(device_topic(self.config.prefix, DEVICE), self._device_record(), retain=True)
+
+    def set_threshold(self, name: str, rule: str, threshold: float) -> None:
+        """Echo a rule's threshold in force on `threshold/state` (retained) and in the device record."""
+        camera = self.cameras[name]
+        with self._lock:
+            camera.thresholds[rule] = threshold
+            self._publish_live(rule_topic(self.config.prefix, name, rule, THRESHOLD_STATE),
+                               self._threshold_text(camera, rule), retain=True)
+            self._publish_live(device_topic(self.config.prefix, DEVICE), self._device_record(), retain=True)
+
+    def set_enabled(self, name: str, rule: str, enabled: bool) -> None:
+        """Echo a rule's switch on `enabled/state` (retained)."""
+        camera = self.cameras[name]
+        with self._lock:
+            camera.enabled[rule] = enabled
+            self._publish_live(rule_topic(self.config.prefix, name, rule, ENABLED_STATE), "ON" if enabled else "OFF",
+                               retain=True)
+
+    def diagnostics_due(self, name: str) -> bool:
+        """Whether a camera's diagnostics are to be published now (cheap; at most every DIAGNOSTICS_INTERVAL_S)."""
+        return self.connected and time.monotonic() - self.cameras[name].diagnostics_at >= DIAGNOSTICS_INTERVAL_S
+
+    def publish_diagnostics(self, name: str, processed_fps: float, dropped_frames: int) -> None:
+        """A camera's processed fps and dropped frames, and the events queued for delivery, retained."""
+        self.cameras[name].diagnostics_at = time.monotonic()
+        self._publish_live(self.cameras[name].topics["diagnostics"], json.dumps({
+            "processed_fps": round(processed_fps, 2), "dropped_frames": dropped_frames,
+            "queued_events": len(self.outbox)}), retain=True)
+
+    def publish_preview(self, camera: str, jpeg: bytes) -> None:
+        """A preview picture (QoS 0, not retained, never queued: a missed one is replaced by the next)."""
+        self._publish_live(camera_topic(self.config.prefix, camera, PREVIEW), jpeg)
 
     def close(self, timeout: float = 5.0) -> None:
         """Deliver what is queued for up to `timeout` seconds (the rest stays on disk for the next
@@ -227,9 +284,16 @@ class MqttSink:
         with contextlib.suppress(OSError, AttributeError):  # small packets: no Nagle delay (40 ms with delayed ACKs)
             client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.publish(self.topics["available"], "online", qos=1, retain=True)
-        if self.config.discovery:
-            for topic, payload in self.discovery_configs().items():
-                client.publish(topic, json.dumps(payload), qos=1, retain=True)
+        configs = self.discovery_configs() if self.config.discovery else {}  # discovery off: every entity goes
+        for topic in sorted(self._stale_discovery - configs.keys()):
+            client.publish(topic, b"", qos=1, retain=True)  # removes the entity from Home Assistant
+        for topic, payload in configs.items():
+            client.publish(topic, json.dumps(payload), qos=1, retain=True)
+        if self._stale_discovery != configs.keys():
+            self._stale_discovery = set(configs)
+            self._on_discovery(set(configs))
+        for command in (THRESHOLD_SET, ENABLED_SET):
+            client.subscribe(camera_topic(self.config.prefix, "+", f"alerts/+/{command}"), qos=1)
         with self._lock:
             for camera in self.cameras.values():
                 client.subscribe(camera.topics["armed_set"], qos=1)
@@ -240,6 +304,13 @@ class MqttSink:
                                    retain=True)
                 if camera.source_status is not None:
                     client.publish(camera.topics["status"], camera.source_status, qos=1, retain=True)
+                for rule in camera.rules:
+                    client.publish(rule_topic(self.config.prefix, camera.name, rule.name, ENABLED_STATE),
+                                   "ON" if camera.enabled[rule.name] else "OFF", qos=1, retain=True)
+                for rule in camera.threshold_rules():
+                    client.publish(rule_topic(self.config.prefix, camera.name, rule.name, THRESHOLD_STATE),
+                                   self._threshold_text(camera, rule.name), qos=1, retain=True)
+            client.publish(device_topic(self.config.prefix, DEVICE), self._device_record(), qos=1, retain=True)
             self._connected.set()
             self._wake.set()
             for camera in self.cameras.values():
@@ -263,11 +334,66 @@ class MqttSink:
                              "meanwhile")
 
     def _message(self, client, userdata, message) -> None:
-        payload = message.payload.decode("utf-8", "replace").strip().upper()
-        if payload not in ("ON", "OFF"):
-            self._on_problem(f"mqtt: ignored {message.topic} payload {payload[:20]!r} (expected ON or OFF)")
+        if message.topic in self._commands:
+            if (armed := self._on_off(message.topic, message.payload)) is not None:
+                self._on_arm(armed, self._commands[message.topic])
+        else:
+            self._rule_command(message.topic, message.payload)
+
+    def _on_off(self, topic: str, payload: bytes) -> bool | None:
+        """`ON` or `OFF` as a bool; anything else is reported, naming the topic, and gives None."""
+        text = payload[:40].decode("utf-8", "replace").strip().upper()
+        if text not in ("ON", "OFF"):
+            self._on_problem(f"mqtt: ignored {topic} payload {text[:20]!r} (expected ON or OFF)")
+            return None
+        return text == "ON"
+
+    def _rule_command(self, topic: str, payload: bytes) -> None:
+        """`<prefix>/<camera>/alerts/<rule>/threshold/set`: a number from 0 to 1 for an emotion rule
+        of one of our cameras is applied; `.../enabled/set`: ON or OFF for any of its rules; anything
+        else is ignored with a problem naming it."""
+        text = payload[:40].decode("utf-8", "replace").strip()
+        parsed = parse_topic(topic, {self.config.prefix.rstrip("/")})
+        camera = self.cameras.get(parsed.camera) if parsed is not None else None
+        if camera is not None and parsed.name == ENABLED_SET:
+            rules = {topic_slug(rule.name): rule for rule in camera.rules}
+            if parsed.rule not in rules:
+                self._on_problem(f"mqtt: ignored {topic} payload {text[:20]!r} (no such camera or rule here)")
+            elif (enabled := self._on_off(topic, payload)) is not None:
+                self._on_enable(camera.name, rules[parsed.rule].name, enabled)
             return
-        self._on_arm(payload == "ON", self._commands[message.topic])
+        rules = {topic_slug(rule.name): rule for rule in camera.threshold_rules()} if camera else {}
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if parsed is None or parsed.rule not in rules:
+            problem = "no such camera or emotion rule here"
+        elif not 0.0 <= value <= 1.0:  # NaN fails too
+            problem = "expected a number from 0 to 1"
+        else:
+            self._on_threshold(parsed.camera, rules[parsed.rule].name, value)
+            return
+        self._on_problem(f"mqtt: ignored {topic} payload {text[:20]!r} ({problem})")
+
+    @staticmethod
+    def _threshold_text(camera: _Camera, rule: str) -> str:
+        return f"{camera.thresholds[rule]:g}"
+
+    def _device_record(self) -> str:
+        """`<prefix>/device`: what a fleet console needs to show and command this device."""
+        rules: dict[str, tuple[AlertRuleConfig, float]] = {}  # by name: the first camera's that has it
+        for camera in self.cameras.values():
+            for rule in camera.rules:
+                rules.setdefault(rule.name, (rule, camera.thresholds[rule.name]))
+        return json.dumps({
+            "version": __version__, "host": socket.gethostname(), "cameras": list(self.cameras),
+            "armed": all(camera.armed for camera in self.cameras.values()),
+            "keepalive_s": self.config.keepalive_s, "preview_fps": self.config.preview_fps,
+            "rules": [{"name": rule.name, "slug": topic_slug(rule.name), "kind": rule.kind, "emotions": rule.emotions,
+                       "threshold": threshold if rule.kind == RuleKind.EMOTION else None,
+                       "severity": rule.severity} for rule, threshold in rules.values()],
+        })
 
     # --- publishing ---------------------------------------------------------------------------
 
@@ -300,9 +426,9 @@ class MqttSink:
                 self._stopping.wait(1.0)
         # unacknowledged messages stay in the outbox for the next start
 
-    def _publish_live(self, topic: str, payload: str | bytes, retain: bool = False) -> None:
+    def _publish_live(self, topic: str, payload: str | bytes, retain: bool = False, qos: int = 0) -> None:
         if self.connected:
-            self._client.publish(topic, payload, qos=0, retain=retain)
+            self._client.publish(topic, payload, qos=qos, retain=retain)
 
     def _publish_state_if_due(self, camera: _Camera, force: bool = False) -> None:
         """On change: at once when the face count or arming changed, else at most every STATE_MIN_INTERVAL_S."""
@@ -316,50 +442,12 @@ class MqttSink:
                 camera.published_state, camera.state_published_at = camera.state, now
 
     def _rule_topic(self, camera: str, rule: str) -> str:
-        return f"{self.config.prefix.rstrip('/')}/{camera}/alerts/{topic_slug(rule)}/state"
+        return rule_topic(self.config.prefix, camera, rule)
 
     def _where(self) -> str:
         return f"broker {self.config.host}:{self.config.port}"
 
     def discovery_configs(self) -> dict[str, dict]:
-        """Home Assistant MQTT discovery, a device per camera: a binary_sensor per rule, face count
-        and dominant emotion sensors, and an arming switch, all tied to `<prefix>/available`."""
+        """Home Assistant MQTT discovery of every camera (emotui.alerts.discovery), by config topic."""
         return {topic: payload for camera in self.cameras.values()
-                for topic, payload in self._discovery_configs(camera).items()}
-
-    def _discovery_configs(self, camera: _Camera) -> dict[str, dict]:
-        node = f"emotui_{topic_slug(camera.name)}"
-        common = {
-            "availability_topic": self.topics["available"],
-            "payload_available": "online",
-            "payload_not_available": "offline",
-            "device": {"identifiers": [node], "name": f"emotui {camera.name}", "manufacturer": "emotui",
-                       "model": "emotion-aware camera console", "sw_version": __version__},
-        }
-        root = self.config.discovery_prefix.rstrip("/")
-        configs = {
-            f"{root}/binary_sensor/{node}/{topic_slug(rule.name)}/config": {
-                **common, "name": f"{rule.name} alert", "unique_id": f"{node}_{topic_slug(rule.name)}",
-                "state_topic": self._rule_topic(camera.name, rule.name), "payload_on": "ON", "payload_off": "OFF",
-                "device_class": "problem" if rule.severity == Severity.ALERT else None,
-            }
-            for rule in camera.rules
-        }
-        configs[f"{root}/sensor/{node}/faces/config"] = {
-            **common, "name": "faces", "unique_id": f"{node}_faces", "state_topic": camera.topics["state"],
-            "value_template": "{{ value_json.faces }}", "state_class": "measurement", "icon": "mdi:face-recognition",
-        }
-        configs[f"{root}/sensor/{node}/dominant_emotion/config"] = {
-            **common, "name": "dominant emotion", "unique_id": f"{node}_dominant_emotion",
-            "state_topic": camera.topics["state"], "value_template": "{{ value_json.dominant }}",
-            "icon": "mdi:emoticon-outline",
-        }
-        configs[f"{root}/switch/{node}/armed/config"] = {
-            **common, "name": "armed", "unique_id": f"{node}_armed", "command_topic": camera.topics["armed_set"],
-            "state_topic": camera.topics["armed_state"], "payload_on": "ON", "payload_off": "OFF",
-            "icon": "mdi:shield-check",
-        }
-        for payload in configs.values():
-            if payload.get("device_class") is None:
-                payload.pop("device_class", None)
-        return configs
+                for topic, payload in camera_configs(self.config, camera.name, camera.rules).items()}

@@ -74,6 +74,7 @@ class RuleEngine:
                  clock: Callable[[], float] = time.time) -> None:
         self.camera = camera
         self._rules = {rule.name: copy.deepcopy(rule) for rule in rules}  # names are unique
+        self._disabled: set[str] = set()  # rules switched off at run time
         self._armed = armed
         self._clock = clock
         self._lock = threading.RLock()
@@ -98,6 +99,23 @@ class RuleEngine:
             rule.threshold = round(min(1.0, max(0.0, value)), 4)
             return rule.threshold
 
+    def enabled(self, rule_name: str) -> bool:
+        return rule_name not in self._disabled
+
+    def set_enabled(self, rule_name: str, enabled: bool) -> list[AlertEvent] | None:
+        """Switch a rule on or off (KeyError for an unknown rule): None if it already was, else the
+        `end` records of its alerts switching it off ended (none when switching it on)."""
+        with self._lock:
+            if rule_name not in self._rules:
+                raise KeyError(rule_name)
+            if enabled == self.enabled(rule_name):
+                return None
+            if enabled:
+                self._disabled.discard(rule_name)
+                return []
+            self._disabled.add(rule_name)
+            return self._end_where(lambda key: key[0] == rule_name)
+
     def set_armed(self, armed: bool) -> list[AlertEvent] | None:
         """Arm or disarm: None if the alerts already were, else the `end` records of the alerts
         disarming ended (none when arming)."""
@@ -119,7 +137,7 @@ class RuleEngine:
             when = datetime.fromtimestamp(now).astimezone()
             events: list[AlertEvent] = []
             for rule in self._rules.values():
-                if not self._armed or not in_schedule(rule, when):
+                if not self._armed or rule.name in self._disabled or not in_schedule(rule, when):
                     events += self._end_where(lambda key, name=rule.name: key[0] == name)
                     continue
                 for track_id, observation in self._observe(rule, result).items():

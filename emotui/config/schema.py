@@ -381,10 +381,12 @@ DEFAULT_RULES = [
 
 @dataclass
 class AlertsConfig:
-    armed: bool = setting(True, "alerts armed at start (the console's `a` key and MQTT can change it)")
+    armed: bool = setting(True, "alerts armed at the first start (the console's `a` key and MQTT change it; "
+                          "the last arming is kept in state.json in the alerts folder)")
     rules: list[AlertRuleConfig] = setting(DEFAULT_RULES, "[[alerts.rules]] tables", _unique_rule_names)
     threshold_step: float = setting(0.05, "how much + and - change the selected rule's threshold", _range(0.01, 0.5))
-    dir: str = setting("", "folder of the audit log and the delivery queue (default: the user data dir's alerts folder)")
+    dir: str = setting("", "folder of the audit log, the delivery queue and the run-time state (default: the user "
+                       "data dir's alerts folder)")
     log_max_mb: float = setting(10.0, "the audit log is rotated when it reaches this size, 0.01-10000 MB",
                                 _range(0.01, 10000.0))
     log_keep: int = setting(20, "rotated audit log files kept (oldest deleted beyond)", _range(1, 100000))
@@ -431,6 +433,11 @@ class MqttConfig:
     queue_max: int = setting(10000, "events kept on disk while the broker is unreachable (oldest dropped "
                              f"beyond), 1-{MAX_QUEUE}", _range(1, MAX_QUEUE))
     snapshots: bool = setting(True, "publish alert snapshots (JPEG) on <prefix>/<camera>/snapshot")
+    preview_fps: float = setting(0.0, "preview pictures (JPEG) per second on <prefix>/<camera>/preview for a fleet "
+                                 "console, 0-5 (0: off); faces blurred or no picture as snapshots.images says",
+                                 _range(0.0, 5.0))
+    preview_width: int = setting(320, "width of the preview pictures in pixels, 80-1280 (aspect kept)",
+                                 _range(80, 1280))
 
     def cross_checks(self) -> list[tuple[str, str]]:
         if self.key_file and not self.cert_file:

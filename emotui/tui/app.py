@@ -310,7 +310,10 @@ class EmotuiApp(App[int]):
                 self.camera_set = cameras  # from now on on_unmount stops it
                 for pipeline in cameras:
                     self.views[pipeline.name].pipeline = pipeline
+                    if self.hub is not None:  # a file is live before any change
+                        self.hub.source_status(pipeline.capture.status, pipeline.name)
             self.post_message(AnalysisStarted())
+            pipelines = {camera.name: camera for camera in cameras}
             for result in cameras.results():
                 with self._analysis_lock:
                     if worker.is_cancelled:
@@ -318,6 +321,7 @@ class EmotuiApp(App[int]):
                     self.views.get(result.camera, self.cameras[0]).latest = result
                     if self.hub is not None:
                         self.hub.observe(result)
+                        self.hub.diagnostics(result.camera, pipelines[result.camera].metrics)
             self.post_message(SourceEnded())
         except SourceError as error:
             self.post_message(AnalysisFailed(f"source error: {error}"))

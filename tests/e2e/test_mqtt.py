@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from emotui.alerts.discovery import node_id
 from emotui.alerts.hub import AlertHub, AlertListener
 from emotui.cameras import camera_setups
 from emotui.config import AlertRuleConfig, CameraConfig, Config
@@ -22,6 +23,7 @@ from emotui.pipeline import create_pipeline
 from emotui.vision import EMOTIONS
 from tests.factories import frame_result
 from tests.helpers import EVENT_TIMEOUT_S, HeadlessRun, audit_records, private_ca_certs, wait_until
+from tests import ha_schema
 from tests.mosquitto import Broker, Received, Subscriber, mosquitto_binary
 
 PREFIX = "emotui"
@@ -109,8 +111,16 @@ def test_topics_payloads_and_discovery_on_real_video(tmp_path, broker, media_dir
     (snapshot,) = watcher.on(f"{PREFIX}/{CAMERA}/snapshot")
     assert snapshot.payload[:3] == b"\xff\xd8\xff"  # JPEG
     states = _payloads(watcher, f"{PREFIX}/{CAMERA}/state")
-    assert states[0] == {"faces": 0, "dominant": "none", "emotions": {}, "armed": True}
-    assert any(s["faces"] == 1 and s["dominant"] in EMOTIONS and set(s["emotions"]) == {"1"} for s in states)
+    assert states[0] == {"faces": 0, "dominant": "none", "emotions": {}, "scores": {}, "armed": True}
+    assert any(s["faces"] == 1 and s["dominant"] in EMOTIONS and set(s["emotions"]) == {"1"}
+               and set(s["scores"]) == set(EMOTIONS) and all(0 <= v <= 1 for v in s["scores"].values())
+               for s in states)
+    # Home Assistant's event entity: fired on the alert's start and end (not its update), with its details
+    fired = _payloads(watcher, f"{PREFIX}/{CAMERA}/event")
+    assert [(f["event_type"], f["rule"], f["track"], f["id"]) for f in fired] == [
+        ("alert_new", "visitor", 1, after["id"]), ("alert_end", "visitor", 1, after["id"])]
+    assert fired[0]["emotion"] in EMOTIONS and fired[1]["snapshot"] == update["after"]["snapshot"]
+    assert not any(m.retain for m in watcher.on(f"{PREFIX}/{CAMERA}/event"))
     classifications = _payloads(watcher, f"{PREFIX}/tracked_object_update")
     assert classifications and all(c["type"] == "classification" and c["model"] == "emotion"
                                    and c["sub_label"] in EMOTIONS and 0 < c["score"] <= 1
@@ -120,27 +130,57 @@ def test_topics_payloads_and_discovery_on_real_video(tmp_path, broker, media_dir
 
     # retained: a subscriber arriving afterwards sees availability, states and discovery at once
     late = Subscriber(broker.port)
-    assert late.wait_for(lambda ms: len({m.topic for m in ms if m.topic.startswith("homeassistant/")}) == 5)
+    assert late.wait_for(lambda ms: len({m.topic for m in ms if m.topic.startswith("homeassistant/")}) == 14)
     assert all(m.retain for m in late.messages)
     assert late.on(f"{PREFIX}/available")[0].payload == b"offline"
     assert late.on(f"{PREFIX}/{CAMERA}/armed/state")[0].payload == b"ON"
+    assert [m.payload for m in late.on(f"{PREFIX}/{CAMERA}/alerts/visitor/enabled/state")] == [b"ON"]
     configs = {m.topic: json.loads(m.payload) for m in late.messages if m.topic.startswith("homeassistant/")}
-    node = f"emotui_{CAMERA}"
-    assert set(configs) == {
-        f"homeassistant/binary_sensor/{node}/visitor/config", f"homeassistant/binary_sensor/{node}/fear/config",
-        f"homeassistant/sensor/{node}/faces/config", f"homeassistant/sensor/{node}/dominant_emotion/config",
-        f"homeassistant/switch/{node}/armed/config",
-    }
+    node = node_id(PREFIX, CAMERA)
+    assert node.startswith(f"{PREFIX}_{CAMERA}_")
+    assert {topic.removeprefix("homeassistant/").removesuffix("/config").replace(f"/{node}/", " ")
+            for topic in configs} == {
+        "binary_sensor alert_visitor", "binary_sensor alert_fear", "switch rule_visitor", "switch rule_fear",
+        "number threshold_fear", "switch armed", "image snapshot", "event alert", "sensor faces",
+        "sensor dominant_emotion", "sensor source_status", "sensor processed_fps", "sensor dropped_frames",
+        "sensor queued_events"}
+    assert [problem for topic, payload in configs.items() for problem in ha_schema.problems(topic, payload)] == []
     for payload in configs.values():
         assert payload["availability_topic"] == f"{PREFIX}/available"
-        assert payload["device"]["identifiers"] == [node]
-    assert len({payload["unique_id"] for payload in configs.values()}) == 5
-    sensor = configs[f"homeassistant/binary_sensor/{node}/fear/config"]
-    assert sensor["state_topic"] == f"{PREFIX}/{CAMERA}/alerts/fear/state" and sensor["payload_on"] == "ON"
-    switch = configs[f"homeassistant/switch/{node}/armed/config"]
-    assert switch["command_topic"] == f"{PREFIX}/{CAMERA}/armed/set"
-    assert switch["state_topic"] == f"{PREFIX}/{CAMERA}/armed/state"
-    assert configs[f"homeassistant/sensor/{node}/faces/config"]["value_template"] == "{{ value_json.faces }}"
+        assert payload["device"]["identifiers"] == [node] and payload["device"]["name"] == "Door"
+        assert payload["name"][0].isupper()
+        assert "configuration_url" not in payload["device"]  # a headless device has none
+    assert len({payload["unique_id"] for payload in configs.values()}) == 14
+    assert all(payload["unique_id"].startswith(node) for payload in configs.values())
+
+    def config(component: str, key: str) -> dict:
+        return configs[f"homeassistant/{component}/{node}/{key}/config"]
+
+    assert config("binary_sensor", "alert_visitor")["device_class"] == "occupancy"  # a face rule: presence
+    fear = config("binary_sensor", "alert_fear")
+    assert (fear["device_class"], fear["name"]) == ("problem", "Alert fear")
+    assert fear["state_topic"] == f"{PREFIX}/{CAMERA}/alerts/fear/state" and fear["payload_on"] == "ON"
+    switch = config("switch", "armed")
+    assert (switch["command_topic"], switch["state_topic"], switch["entity_category"]) == (
+        f"{PREFIX}/{CAMERA}/armed/set", f"{PREFIX}/{CAMERA}/armed/state", "config")
+    rule_switch = config("switch", "rule_fear")
+    assert (rule_switch["command_topic"], rule_switch["state_topic"], rule_switch["entity_category"]) == (
+        f"{PREFIX}/{CAMERA}/alerts/fear/enabled/set", f"{PREFIX}/{CAMERA}/alerts/fear/enabled/state", "config")
+    threshold = config("number", "threshold_fear")
+    assert (threshold["command_topic"], threshold["state_topic"], threshold["min"], threshold["max"]) == (
+        f"{PREFIX}/{CAMERA}/alerts/fear/threshold/set", f"{PREFIX}/{CAMERA}/alerts/fear/threshold/state", 0.0, 1.0)
+    assert late.on(f"{PREFIX}/{CAMERA}/alerts/fear/threshold/state")[0].payload == b"0.6"
+    assert config("image", "snapshot")["image_topic"] == f"{PREFIX}/{CAMERA}/snapshot"
+    assert config("event", "alert")["event_types"] == ["alert_new", "alert_end"]
+    assert config("event", "alert")["state_topic"] == f"{PREFIX}/{CAMERA}/event"
+    dominant = config("sensor", "dominant_emotion")
+    assert (dominant["device_class"], dominant["options"]) == ("enum", [*EMOTIONS, "none"])
+    assert dominant["json_attributes_topic"] == f"{PREFIX}/{CAMERA}/state"
+    assert config("sensor", "faces")["value_template"] == "{{ value_json.faces }}"
+    status = config("sensor", "source_status")
+    assert status["entity_category"] == "diagnostic" and "live" in status["options"]
+    assert all(config("sensor", key)["entity_category"] == "diagnostic"
+               for key in ("processed_fps", "dropped_frames", "queued_events"))
     late.close()
 
 
@@ -184,7 +224,8 @@ def test_several_cameras_publish_each_under_its_name_and_are_armed_one_by_one(tm
         on_event=recorder.events.append, on_problem=recorder.problems.append,
         on_armed=lambda armed, origin, camera: recorder.armed.append((armed, origin, camera))), environ={})
     watcher = Subscriber(broker.port)
-    assert wait_until(lambda: hub.mqtt.connected)
+    rule_states = {f"{PREFIX}/{camera}/alerts/fear/state" for camera in ("door", "garden")}
+    assert watcher.wait_for(lambda ms: rule_states <= {m.topic for m in ms})  # subscribed, the retained OFF seen
     for camera in ("door", "garden"):
         hub.observe(dataclasses.replace(frame_result(0.0, {1: 0.9}), camera=camera))
     assert wait_until(lambda: len(recorder.events) == 2)
@@ -203,7 +244,7 @@ def test_several_cameras_publish_each_under_its_name_and_are_armed_one_by_one(tm
         assert [m.payload for m in watcher.on(f"{PREFIX}/{camera}/armed/state")][-1:] == [armed]
         assert any(state["faces"] == faces for state in _payloads(watcher, f"{PREFIX}/{camera}/state"))
         assert [m.payload for m in watcher.on(f"{PREFIX}/{camera}/alerts/fear/state")][:2] == [b"OFF", b"ON"]
-        assert watcher.on(f"homeassistant/switch/emotui_{camera}/armed/config")
+        assert watcher.on(f"homeassistant/switch/{node_id(PREFIX, camera)}/armed/config")
     assert [m.payload for m in watcher.on(f"{PREFIX}/door/alerts/fear/state")][-1] == b"OFF"  # ended at close
     events = _payloads(watcher, f"{PREFIX}/events")
     assert [(e["after"]["camera"], e["type"]) for e in events] == [
@@ -367,3 +408,82 @@ def test_source_status_is_published_retained_and_outages_are_audited(tmp_path, b
     audit = audit_records(tmp_path / "alerts")
     assert [(r["data"]["state"], r["data"]["outages"]) for r in audit if r["type"] == "source"] == [
         ("lost", 1), ("live", 1), ("lost", 2)]
+
+
+def test_threshold_set_is_validated_applied_recorded_and_echoed(tmp_path, broker):
+    rules = [AlertRuleConfig(name="fear", emotions=["fear"], threshold=0.6),
+             AlertRuleConfig(name="visitor", kind="face")]
+    config = _config(tmp_path, broker.port, rules)
+    recorder = Recorder()
+    hub = AlertHub(config, "test", recorder.listener, environ={})
+    watcher = Subscriber(broker.port)
+    assert wait_until(lambda: hub.mqtt.connected)
+    state = f"{PREFIX}/{CAMERA}/alerts/fear/threshold/state"
+    assert watcher.wait_for(lambda ms: any(m.topic == state for m in ms) and any(
+        m.topic == f"{PREFIX}/device" for m in ms))
+    assert watcher.on(state)[-1].payload == b"0.6"
+    (device,) = _payloads(watcher, f"{PREFIX}/device")
+    assert device["cameras"] == [CAMERA] and device["armed"] is True
+    assert [(r["name"], r["kind"], r["threshold"]) for r in device["rules"]] == [
+        ("fear", "emotion", 0.6), ("visitor", "face", None)]
+
+    bad = [("fear", "high"), ("fear", "1.5"), ("fear", "-0.1"), ("fear", "nan"), ("visitor", "0.5"),
+           ("nosuch", "0.5")]
+    for rule, value in bad:
+        watcher.publish(f"{PREFIX}/{CAMERA}/alerts/{rule}/threshold/set", value)
+    watcher.publish(f"{PREFIX}/other/alerts/fear/threshold/set", "0.5")  # not one of our cameras
+    watcher.publish(f"{PREFIX}/{CAMERA}/alerts/fear/threshold/set", "0.75")  # the sentinel: valid, after the rest
+    assert watcher.wait_for(lambda ms: [m.payload for m in ms if m.topic == state][-1:] == [b"0.75"])
+    assert [r.threshold for r in hub.engine.current_rules()] == [0.75, rules[1].threshold]
+    ignored = [p for p in recorder.problems if p.startswith("mqtt: ignored")]
+    assert [p.split()[2:4] for p in ignored] == [
+        [f"{PREFIX}/{CAMERA}/alerts/{rule}/threshold/set", "payload"] for rule, _ in bad] + [
+        [f"{PREFIX}/other/alerts/fear/threshold/set", "payload"]]
+    assert all(repr(value) in problem for (_, value), problem in zip(bad, ignored))
+    assert watcher.wait_for(lambda ms: [json.loads(m.payload)["rules"][0]["threshold"] for m in ms
+                                        if m.topic == f"{PREFIX}/device"][-1] == 0.75)
+    hub.set_threshold("fear", 0.5, "console")  # the console's change is echoed too
+    assert watcher.wait_for(lambda ms: [m.payload for m in ms if m.topic == state][-1:] == [b"0.5"])
+    hub.close()
+    watcher.close()
+    late = Subscriber(broker.port, [state])  # retained
+    assert late.wait_for(lambda ms: [m.payload for m in ms] == [b"0.5"])
+    late.close()
+    audit = audit_records(tmp_path / "alerts")
+    assert [r["data"] for r in audit if r["type"] == "threshold"] == [
+        {"rule": "fear", "threshold": 0.75, "origin": "mqtt", "camera": CAMERA},
+        {"rule": "fear", "threshold": 0.5, "origin": "console", "camera": CAMERA}]
+    assert sum("threshold/set" in r["data"].get("text", "") for r in audit if r["type"] == "problem") == len(bad) + 1
+
+
+@pytest.mark.parametrize("images", ["full", "blurred", "none"])
+def test_preview_pictures_follow_the_rate_the_width_and_privacy(tmp_path, broker, images):
+    import cv2
+    import numpy as np
+
+    config = _config(tmp_path, broker.port, [AlertRuleConfig(name="fear", emotions=["fear"], threshold=0.99)])
+    config.mqtt.preview_fps = 5.0
+    config.mqtt.preview_width = 160
+    config.snapshots.images = images
+    hub = AlertHub(config, "test", Recorder().listener, environ={})
+    topic = f"{PREFIX}/{CAMERA}/preview"
+    watcher = Subscriber(broker.port, [topic, f"{PREFIX}/{CAMERA}/state"])
+    assert wait_until(lambda: hub.mqtt.connected)
+    image = np.random.default_rng(13).integers(0, 256, (240, 320, 3), np.uint8)  # noise: blurring evens it
+    for index in range(40):  # frames fed at once: the 5 fps cap lets one through
+        hub.observe(frame_result(index / 100, {1: 0.3}, image=image))
+    hub.mqtt.set_armed(CAMERA, False)  # a state change after the frames (armed until now): the sentinel
+    assert watcher.wait_for(lambda ms: any(json.loads(m.payload).get("armed") is False for m in ms
+                                           if m.topic.endswith("/state")))
+    previews = watcher.on(topic)
+    if images == "none":
+        assert previews == []
+    else:
+        (preview,) = previews
+        assert not preview.retain
+        picture = cv2.imdecode(np.frombuffer(preview.payload, np.uint8), cv2.IMREAD_COLOR)
+        assert picture.shape == (120, 160, 3)
+        inside_face = picture[18:28, 23:33].astype(int)  # within face #1's box (40-70, 20-60), at half size
+        assert bool(inside_face.std() < 12) == (images == "blurred"), inside_face.std()  # about 26 and 5
+    hub.close()
+    watcher.close()

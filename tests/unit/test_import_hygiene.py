@@ -30,7 +30,8 @@ def test_domain_modules_have_no_ui_imports_in_their_source():
     names = {p.stem for p in _domain_files()}
     assert {"capture", "sources", "buffer", "opencv", "mjpeg", "images", "demo", "schema", "load", "write", "models",
             "pipeline", "rules", "hub", "sinks", "audit", "mqtt", "webhook", "snapshots", "tracker", "queues", "network",
-            "storage", "cameras", "claims", "notify", "apprise_urls"} <= names
+            "storage", "cameras", "claims", "notify", "apprise_urls", "topics", "fleet", "preview", "mqtt_client",
+            "discovery", "control_state"} <= names
     assert offenders == []
 
 
@@ -43,6 +44,22 @@ def test_importing_every_domain_module_loads_no_ui_package():
         "import importlib, sys\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {UI_PACKAGES!r}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_fleet_console_loads_no_vision_models_or_model_runtimes():
+    """`emotui fleet` runs where there is no model and no camera: what its command loads (the CLI,
+    the fleet and its console, the parser) brings in none of the analysis, nor the device's sinks."""
+    code = (
+        "import sys\n"
+        "import emotui.cli, emotui.fleet, emotui.tui.fleet\n"
+        "emotui.cli.build_parser().parse_args(['fleet', '--mqtt', 'localhost'])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('ai_edge_litert', 'onnxruntime', 'deepface', 'tensorflow', 'torch') "
+        "or m.startswith(('emotui.vision', 'emotui.pipeline', 'emotui.snapshots')) "
+        "or m in ('emotui.alerts.mqtt', 'emotui.alerts.hub', 'emotui.alerts.preview')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
