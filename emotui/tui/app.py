@@ -455,8 +455,8 @@ class EmotuiApp(App[int]):
         camera, result = self.camera, self.latest
         if self.in_grid or not self.config.ui.preview or result is None or result.index == camera.shown_index:
             return  # nothing new (paused, or analysis slower than the preview rate)
-        if self._console_busy():
-            return  # the frame waits: the console's thread is over its share
+        if self._console_busy() and camera.shown_index is not None:
+            return  # the frame waits: the console's thread is over its share (not a redraw a key asked for)
         self._preview_shown_at = time.monotonic()
         camera.shown_index = result.index
         self._show_frame(result)

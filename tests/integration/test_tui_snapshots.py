@@ -69,6 +69,8 @@ async def _freeze(pilot, faces: int = 2) -> None:
         app.post_message(AlertRaised(alert_event(number, "end")))
     app.post_message(AlertRaised(dataclasses.replace(alert_event(4, "update"), snapshot=snapshot)))
     app.log_line(f"snapshot saved: {snapshot} (+ .json)", "info")
+    while app.camera.shown_index != app.latest.index:  # the preview may wait for its CPU share (at most 1 s)
+        await pilot.pause(0.05)
     await pilot.pause(0.5)
 
 
