@@ -143,8 +143,8 @@ class CameraTile(Widget):
 
     def _last_alert(self) -> str:
         event = self.camera.last_alert
-        if event is None:
-            return "no alert"
+        if event is None:  # an alert opened before this console connected shows by its retained state
+            return f"open {' '.join(sorted(self.camera.alerts_on))}" if self.camera.alerts_on else "no alert"
         return f"{time.strftime('%H:%M:%S', time.localtime(event.start_time))} {event.rule} {event.type}"
 
 

@@ -71,22 +71,22 @@ def broker(tmp_path):
 def test_three_devices_in_the_fleet_console(tmp_path, broker, media_dir, model_store):
     require("tmux")
     devices = {}
+    terminal = Terminal(tmp_path)
+    command = (f"cd {shlex.quote(str(tmp_path))} && env TERM=xterm-256color LANG=C.UTF-8 "
+               f"{shlex.quote(sys.executable)} -m emotui fleet --mqtt 127.0.0.1:{broker.port}")
+    done = terminal.tmux("new-session", "-d", "-s", terminal.SESSION, "-x", str(COLUMNS), "-y", str(ROWS), command)
+    assert done.returncode == 0, done.stderr
     try:
+        # events are not retained: the console subscribes before the devices publish their first ones
+        wait_for("the console connected", terminal.screen_when(
+            lambda s: f"connected to 127.0.0.1:{broker.port}" in s), APPEAR_S, terminal.screen)
         for name, video in DEVICES:
             config = device_config(tmp_path / name, name, broker.port)
             devices[name] = HeadlessRun("run", "--headless", "--json", "--changes", "--realtime", "--config",
                                         str(config), "--source", str(media_dir / "videos" / "faces" / video))
-        terminal = Terminal(tmp_path)
-        command = (f"cd {shlex.quote(str(tmp_path))} && env TERM=xterm-256color LANG=C.UTF-8 "
-                   f"{shlex.quote(sys.executable)} -m emotui fleet --mqtt 127.0.0.1:{broker.port}")
-        done = terminal.tmux("new-session", "-d", "-s", terminal.SESSION, "-x", str(COLUMNS), "-y", str(ROWS),
-                             command)
-        assert done.returncode == 0, done.stderr
-        try:
-            _drive(terminal, devices, tmp_path)
-        finally:
-            terminal.kill()
+        _drive(terminal, devices, tmp_path)
     finally:
+        terminal.kill()
         for run in devices.values():
             run.kill()
 

@@ -159,6 +159,21 @@ def test_offline_events_and_alert_states_reach_the_tiles():
     assert fleet.camera("emotui", "door").preview.size == PREVIEW_KEPT_SIZE
 
 
+def test_an_alert_opened_before_the_console_connected_shows_on_its_tile():
+    from emotui.tui.fleet import CameraTile
+
+    fleet = Fleet("emotui/#")
+    fleet.handle("emotui/available", b"online")
+    fleet.handle("emotui/device", device_record())
+    tile = CameraTile(fleet.camera("emotui", "door"), 1)
+    assert tile._last_alert() == "no alert"
+    fleet.handle("emotui/door/alerts/visitor/state", b"ON")  # retained: its event was published before
+    fleet.handle("emotui/door/alerts/fear/state", b"ON")
+    assert tile._last_alert() == "open fear visitor"
+    fleet.handle("emotui/events", event_payload(1))
+    assert tile._last_alert().endswith(f"{alert_event(1).rule} {alert_event(1).type}")
+
+
 def test_a_changed_threshold_is_noted_as_echoed():
     fleet = Fleet("emotui/#")
     fleet.handle("emotui/available", b"online")
