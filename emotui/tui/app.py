@@ -24,7 +24,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, RichLog
+from textual.widgets import Footer, RichLog
 from textual.worker import Worker, get_current_worker
 
 from emotui.alerts.events import AlertSetupError
@@ -392,10 +392,9 @@ class EmotuiApp(App[int]):
         if camera is not None:
             camera.last_alert = f"{event.rule} {time.strftime('%H:%M:%S', time.localtime(event.start_time))}"
 
-    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
+    def on_events_list_selected(self, message: EventsList.Selected) -> None:
         """Enter (or a click) on an event: its snapshot and JSON."""
-        event = self.events_list.events[message.row_key.value]
-        self.push_screen(EventScreen(event, self.preview.colour_mode))
+        self.push_screen(EventScreen(message.event, self.preview.colour_mode))
 
     def _ring_bell(self) -> None:
         """From the alert hub's thread, for an alert that rings (`m` mutes it)."""

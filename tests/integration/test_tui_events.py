@@ -42,7 +42,7 @@ async def idle_app(pilot):
 
 def rows(app) -> list[list[str]]:
     table = app.events_list
-    return [[str(cell) for cell in table.get_row_at(index)] for index in range(table.row_count)]
+    return [table.row_texts(index) for index in range(table.row_count)]
 
 
 async def test_the_events_list_keeps_the_newest_500_alerts_one_row_each(config, tmp_path):
@@ -148,3 +148,32 @@ async def test_the_mouse_wheel_scrolls_the_list_and_a_click_opens_an_event(confi
         assert table.cursor_row == first_shown + 2 and not isinstance(app.screen, EventScreen)
         await pilot.click(EventsList, offset=(3, 1 + 1 + 2))  # a click on the selected row opens it
         assert isinstance(app.screen, EventScreen) and app.screen.event.id == f"alert-{first_shown + 3}"
+
+
+async def test_a_new_alert_draws_its_own_row_only(config, tmp_path):
+    """A busy console (the fleet's adds several alerts a second) must not draw every shown row again
+    for each alert: rows are drawn once per change of their alert."""
+    app = create_app(config, str(tmp_path / "no-such-video.mp4"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await idle_app(pilot)
+        table = app.events_list
+        drawn: list[str] = []
+        row_strip = table._row_strip
+        table._row_strip = lambda cells: drawn.append(cells[3].plain) or row_strip(cells)  # [3]: the face
+        for number in range(1, 21):
+            app.post_message(AlertRaised(alert_event(number)))
+        await settle(pilot, lambda: table.row_count == 20)
+        await pilot.pause(0.3)
+        shown = table.scrollable_content_region.height - 1
+        rows_drawn = [face for face in drawn if face != "face"]  # not the header
+        assert len(rows_drawn) == len(set(rows_drawn))  # each row once, however often the list moved
+        assert {f"#{n}" for n in range(21 - shown, 21)} <= set(rows_drawn)
+        drawn.clear()
+        app.post_message(AlertRaised(alert_event(21)))
+        await settle(pilot, lambda: table.row_count == 21 and drawn)
+        await pilot.pause(0.3)
+        assert drawn == ["#21"]  # the rows above moved up a line, drawn as they were
+        app.post_message(AlertRaised(alert_event(20, "end")))
+        await settle(pilot, lambda: table.row_texts(19)[6] == "5.0 s")
+        await pilot.pause(0.3)
+        assert drawn == ["#21", "#20"]

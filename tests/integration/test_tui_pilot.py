@@ -88,7 +88,7 @@ def header_text(app) -> str:
 
 def event_rows(app) -> list[list[str]]:
     table = app.events_list
-    return [[str(cell) for cell in table.get_row_at(index)] for index in range(table.row_count)]
+    return [table.row_texts(index) for index in range(table.row_count)]
 
 
 async def thread_workers_returned(timeout: float) -> bool:
@@ -331,7 +331,9 @@ async def test_on_a_narrow_tall_terminal_the_bars_go_under_the_preview(config, v
     app = create_app(config, video)
     async with app.run_test(size=(80, 60)) as pilot:
         await started(pilot)
-        await wait_for(pilot, lambda: app.main.has_class("stacked") and app.side.display and app.side.region.height)
+        # the picture is sized again at the frame after the layout changes: wait for both
+        await wait_for(pilot, lambda: app.main.has_class("stacked") and app.side.display and app.side.region.height
+                       and app.side.region.y >= app.preview.picture.region.bottom)
         picture, side = app.preview.picture.region, app.side.region
         assert side.y >= picture.bottom and side.width == 80 and picture.width > 80 - NARROW_SIDE_COLUMNS
         await pilot.resize_terminal(80, 24)  # short: beside it the picture is larger
