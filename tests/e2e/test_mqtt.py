@@ -269,7 +269,8 @@ def test_one_command_arms_and_disarms_every_camera_of_a_headless_device(tmp_path
     config_file = tmp_path / "emotui.toml"
     config_file.write_text(
         f'[source]\nloop = true\n[alerts]\ndir = {json.dumps(str(alerts_dir))}\n'
-        '[[alerts.rules]]\nname = "visitor"\nkind = "face"\nmin_duration_s = 0.0\ninertia_frames = 1\ncooldown_s = 0.0\n'
+        '[[alerts.rules]]\nname = "visitor"\nkind = "face"\nmin_duration_s = 0.0\ninertia_frames = 1\n'
+        'cooldown_s = 0.0\n'
         f'[snapshots]\non_alert = false\ndir = {json.dumps(str(tmp_path / "snaps"))}\n'
         f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n[models]\nauto_pull = false\n'
         + "".join(f'[[cameras]]\nname = "{name}"\nuri = {json.dumps(str(media_dir / "videos" / "faces" / video))}\n'
