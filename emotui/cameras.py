@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from emotui.alerts.rules import RuleEngine
 from emotui.capture import SourceStatus, rules_for_source
-from emotui.config import CameraConfig, Config, SourceConfig
+from emotui.config import AlertRuleConfig, CameraConfig, Config, SourceConfig
 from emotui.models import Progress
 from emotui.pipeline import CameraSet, Pipeline, create_pipeline
 
@@ -28,11 +28,9 @@ def camera_name(config: Config) -> str:
     return config.source.name or re.sub(r"[^A-Za-z0-9_-]+", "-", socket.gethostname()).strip("-")[:64] or "camera"
 
 
-def rule_engine(config: Config, source: str, clock: Callable[[], float] = time.time) -> RuleEngine:
-    """A rule engine for the config's rules (on the demo, with its rule: `rules_for_source`) and
-    camera, armed as the config says."""
-    return RuleEngine(rules_for_source(source, config.alerts.rules), camera_name(config), config.alerts.armed,
-                      clock)
+def rule_engine(config: Config, rules: list[AlertRuleConfig], clock: Callable[[], float] = time.time) -> RuleEngine:
+    """A rule engine for `rules` on the config's camera, armed as the config says."""
+    return RuleEngine(rules, camera_name(config), config.alerts.armed, clock)
 
 
 @dataclass
@@ -53,20 +51,20 @@ def camera_setups(config: Config, source: str | None = None,
     uri when given) when the config has no [[cameras]] or a source is given."""
     if source is not None or not config.cameras:
         uri = source if source is not None else config.source.uri
-        return [CameraSetup(camera_name(config), config, uri, 0.0, rule_engine(config, uri, clock), table=False)]
+        engine = rule_engine(config, rules_for_source(uri, config.alerts.rules), clock)
+        return [CameraSetup(camera_name(config), config, uri, 0.0, engine, table=False)]
     return [_setup(config, camera, clock) for camera in config.cameras if camera.enabled]
 
 
 def _setup(config: Config, camera: CameraConfig, clock: Callable[[], float]) -> CameraSetup:
     source = SourceConfig(**{spec.name: getattr(camera, spec.name) for spec in dataclasses.fields(SourceConfig)})
     rules = [dataclasses.replace(rule, threshold=camera.thresholds.get(rule.name, rule.threshold))
-             for rule in config.alerts.rules if not camera.rules or rule.name in camera.rules]
+             for rule in rules_for_source(camera.uri, config.alerts.rules, camera.rules)]
     own = dataclasses.replace(
         config, source=source, cameras=[],
         detector=dataclasses.replace(config.detector, masks=[*config.detector.masks, *camera.masks]),
         alerts=dataclasses.replace(config.alerts, rules=rules))
-    return CameraSetup(camera.name, own, camera.uri, camera.detect_fps, rule_engine(own, camera.uri, clock),
-                       table=True)
+    return CameraSetup(camera.name, own, camera.uri, camera.detect_fps, rule_engine(own, rules, clock), table=True)
 
 
 def open_cameras(setups: list[CameraSetup], progress: Progress, realtime: bool = False, fail_fast: bool = True,

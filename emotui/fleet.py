@@ -25,7 +25,8 @@ from emotui.alerts.events import AlertEvent
 from emotui.alerts.mqtt_client import mqtt_client
 from emotui.alerts.topics import (
     ARMED_SET, ARMED_STATE, AVAILABLE, DEVICE, EVENTS, PREVIEW, RULE_STATE, STATE, STATUS, THRESHOLD_SET,
-    THRESHOLD_STATE, Topic, camera_topic, device_prefix, parse_topic, pattern_matches, rule_topic, subscription,
+    THRESHOLD_STATE, Topic, camera_topic, device_prefix, device_topic, parse_topic, pattern_matches, rule_topic,
+    subscription,
 )
 from emotui.config import MqttConfig
 from emotui.vocabulary import EventType, RuleKind, Severity
@@ -433,8 +434,10 @@ class FleetClient:
         self._client.disconnect()
         self._client.loop_stop()
 
-    def arm(self, prefix: str, camera: str, armed: bool) -> None:
-        self._client.publish(camera_topic(prefix, camera, ARMED_SET), "ON" if armed else "OFF", qos=1)
+    def arm(self, prefix: str, camera: str | None, armed: bool) -> None:
+        """Arm or disarm a camera of the device, or every camera of it (None: `<prefix>/armed/set`)."""
+        topic = device_topic(prefix, ARMED_SET) if camera is None else camera_topic(prefix, camera, ARMED_SET)
+        self._client.publish(topic, "ON" if armed else "OFF", qos=1)
 
     def set_threshold(self, prefix: str, camera: str, rule: str, value: float) -> None:
         self._client.publish(rule_topic(prefix, camera, rule, THRESHOLD_SET), f"{value:g}", qos=1)

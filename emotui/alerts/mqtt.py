@@ -9,6 +9,7 @@ Topics under the configured prefix (default `emotui`), those of `<camera>` once 
 - `<prefix>/<camera>/snapshot`: the latest alert snapshot as JPEG, retained.
 - `<prefix>/<camera>/armed/set` (`ON`/`OFF`, subscribed: arms that camera) and `<prefix>/<camera>/armed/state`
   (retained).
+- `<prefix>/armed/set` (`ON`/`OFF`, subscribed: arms every camera of the process, each echoing its `armed/state`).
 - `<prefix>/<camera>/alerts/<rule>/state`: `ON` while the rule has an open alert, retained.
 - `<prefix>/<camera>/status`: the source's state (connecting, live, lost, retrying, ...), retained.
 - `<prefix>/tracked_object_update`: `{"type": "classification", "model": "emotion", "sub_label", "score", ...}`
@@ -96,14 +97,15 @@ class MqttSink:
     name = "mqtt"
 
     def __init__(self, config: MqttConfig, cameras: dict[str, RuleEngine], outbox: Outbox,
-                 on_problem: Callable[[str], None], on_arm: Callable[[bool, str], None],
+                 on_problem: Callable[[str], None], on_arm: Callable[[bool, str | None], None],
                  environ: Mapping[str, str] = os.environ,
                  on_threshold: Callable[[str, str, float], None] = lambda camera, rule, value: None,
                  on_enable: Callable[[str, str, bool], None] = lambda camera, rule, enabled: None,
                  stale_discovery: set[str] = frozenset(),
                  on_discovery: Callable[[set[str]], None] = lambda topics: None) -> None:
         """`cameras`: each camera's rule engine (its rules, arming and rule switches at start);
-        on_arm hears (armed, camera) from `armed/set`; `on_threshold(camera, rule name, value)` and
+        on_arm hears (armed, camera) from `armed/set` (camera None: the device's
+        `<prefix>/armed/set`, every camera); `on_threshold(camera, rule name, value)` and
         `on_enable(camera, rule name, enabled)` apply a valid `threshold/set` or `enabled/set`, and the
         caller echoes it through `set_threshold` or `set_enabled` once it is recorded.
         `stale_discovery`: discovery topics published by an earlier run, cleared on connect unless still
@@ -125,7 +127,9 @@ class MqttSink:
             "tracked_object_update": f"{prefix}/tracked_object_update",
         }
         self.cameras = {name: _Camera(prefix, name, engine) for name, engine in cameras.items()}
-        self._commands = {camera.topics["armed_set"]: camera.name for camera in self.cameras.values()}
+        self._commands: dict[str, str | None] = {  # arming topic -> its camera (None: all of them)
+            device_topic(prefix, ARMED_SET): None, **{camera.topics["armed_set"]: camera.name
+                                                      for camera in self.cameras.values()}}
         self._last_records: dict[str, dict] = {}  # alert id -> last "after", for "before"
         self._connected = threading.Event()
         self._wake = threading.Event()  # something for the sender: a new event, an acknowledgement, a connection
@@ -294,6 +298,7 @@ class MqttSink:
             self._on_discovery(set(configs))
         for command in (THRESHOLD_SET, ENABLED_SET):
             client.subscribe(camera_topic(self.config.prefix, "+", f"alerts/+/{command}"), qos=1)
+        client.subscribe(device_topic(self.config.prefix, ARMED_SET), qos=1)
         with self._lock:
             for camera in self.cameras.values():
                 client.subscribe(camera.topics["armed_set"], qos=1)

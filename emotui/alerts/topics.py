@@ -2,11 +2,18 @@
 fleet console (`emotui fleet`, emotui.fleet), which must not import the vision code the sink needs.
 
 Device level, `<prefix>/<name>`: `available` (online/offline, retained, the last will), `device`
-(what the device is and can do, retained), `events`, `tracked_object_update`.
+(what the device is and can do, retained), `events`, `tracked_object_update`, and the command
+`armed/set` (arms or disarms every camera of the device).
 Camera level, `<prefix>/<camera>/<name>`: `state`, `status`, `snapshot`, `preview`, `event`
 (Home Assistant's event entity), `diagnostics`, `armed/set`, `armed/state`, `alerts/<rule>/state`,
 `alerts/<rule>/threshold/set`, `alerts/<rule>/threshold/state`, `alerts/<rule>/enabled/set` and
-`alerts/<rule>/enabled/state`."""
+`alerts/<rule>/enabled/state`.
+
+Device-level names are matched first: `<prefix>/armed/set` is the device's command, never a topic of
+a camera named `armed` (whose topics are `<prefix>/armed/<camera topic>`, and no camera topic is
+`set`). A device prefix that is another device's prefix plus one of its camera names (`emotui` with
+a camera `door`, and `emotui/door`) would share `emotui/door/armed/set`: such prefixes must not be used
+together (the longest known prefix is taken)."""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ AVAILABLE, DEVICE, EVENTS, TRACKED_OBJECT_UPDATE = "available", "device", "event
 DEVICE_TOPICS = (AVAILABLE, DEVICE, EVENTS, TRACKED_OBJECT_UPDATE)
 STATE, STATUS, SNAPSHOT, PREVIEW, EVENT, DIAGNOSTICS, ARMED_SET, ARMED_STATE = (
     "state", "status", "snapshot", "preview", "event", "diagnostics", "armed/set", "armed/state")
+DEVICE_COMMANDS = (ARMED_SET,)  # `<prefix>/armed/set`: every camera of the device
 CAMERA_TOPICS = (STATE, STATUS, SNAPSHOT, PREVIEW, EVENT, DIAGNOSTICS, ARMED_SET, ARMED_STATE)
 RULE_STATE, THRESHOLD_SET, THRESHOLD_STATE, ENABLED_SET, ENABLED_STATE = (
     "state", "threshold/set", "threshold/state", "enabled/set", "enabled/state")
@@ -62,9 +70,10 @@ def parse_topic(topic: str, prefixes: set[str] | frozenset[str]) -> Topic | None
     """The topic of the layout under one of the known device `prefixes` (the longest that fits
     first), or None. A prefix may itself lie under another (`emotui` and `emotui/door`)."""
     for prefix in sorted((p for p in prefixes if topic.startswith(p + "/")), key=len, reverse=True):
-        levels = topic[len(prefix) + 1:].split("/")
-        if len(levels) == 1 and levels[0] in DEVICE_TOPICS:
-            return Topic(prefix, levels[0])
+        name = topic[len(prefix) + 1:]
+        if name in DEVICE_TOPICS or name in DEVICE_COMMANDS:  # before camera topics (see the module's doc)
+            return Topic(prefix, name)
+        levels = name.split("/")
         camera, rest = levels[0], "/".join(levels[1:])
         if not camera or not rest:
             continue

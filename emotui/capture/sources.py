@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-DEMO = "demo"  # the source text of the generated demo scene (readers/demo.py)
+from emotui.config import DEMO_SOURCE
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".gif"}
 
 
@@ -50,8 +51,8 @@ def redact_source(source: str) -> str:
 def parse_source(text: str) -> SourceSpec:
     """Camera index, rtsp/http(s) URL, image file, image folder, video file or `demo`."""
     text = text.strip()
-    if text == DEMO:
-        return SourceSpec("demo", DEMO)
+    if text == DEMO_SOURCE:
+        return SourceSpec("demo", DEMO_SOURCE)
     if text.isdigit():
         return SourceSpec("camera", int(text))
     if text.lower().startswith(("rtsp://", "rtsps://", "http://", "https://")):

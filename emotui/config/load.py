@@ -23,7 +23,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import platformdirs
 
-from emotui.config.schema import Config, SourceConfig
+from emotui.config.schema import DEMO_RULES, DEMO_SOURCE, Config, SourceConfig
 
 CONFIG_ENV = "EMOTUI_CONFIG"
 CONFIG_FILENAME = "emotui.toml"
@@ -100,8 +100,11 @@ def load_config(path: Path | None) -> Config:
 
 def _inherit_source(config: Config, data: dict, locator: _Locator) -> list[ConfigIssue]:
     """Each [[cameras]] table takes the [source] table's values for the source keys it does not set;
-    returns what the merged settings cannot do together."""
+    returns what the merged settings cannot do together, and the rules a camera names that it does
+    not have (those of [[alerts.rules]]; on the demo source also the demo's own, DEMO_RULES)."""
     inherited = [spec.name for spec in fields(SourceConfig) if spec.name != "name"]
+    configured = {rule.name for rule in config.alerts.rules}
+    demo_own = {rule.name for rule in DEMO_RULES} - configured
     issues = []
     for index, (camera, table) in enumerate(zip(config.cameras, data.get("cameras", []))):
         for key in inherited:
@@ -111,6 +114,14 @@ def _inherit_source(config: Config, data: dict, locator: _Locator) -> list[Confi
             where = f"cameras[{index}]" + (f".{key}" if key in table else "")  # an inherited key: the table
             issues.append(ConfigIssue(f"cameras[{index}].{key}", f"{problem} (with the [source] values it inherits)",
                                       locator.path, locator.line_of(where)))
+        known = configured | (demo_own if camera.uri.strip() == DEMO_SOURCE else set())
+        for key, names in (("rules", camera.rules), ("thresholds", list(camera.thresholds))):
+            if unknown := [name for name in names if name not in known]:
+                demo = [name for name in unknown if name in demo_own]
+                hint = (f"; {', '.join(map(repr, demo))}: the demo source's own, only on a camera whose uri is "
+                        f"{DEMO_SOURCE!r}") if demo else ""
+                issues.append(locator.issue(f"cameras[{index}].{key}", f"no rule named {', '.join(map(repr, unknown))} "
+                                            f"in [[alerts.rules]] (rules: {', '.join(sorted(configured))}){hint}"))
     return issues
 
 

@@ -377,6 +377,10 @@ DEFAULT_RULES = [
     AlertRuleConfig(name="fear", emotions=["fear"], threshold=0.6, min_duration_s=2.0),
     AlertRuleConfig(name="anger", emotions=["angry"], threshold=0.6, min_duration_s=2.0),
 ]
+DEMO_SOURCE = "demo"  # the source text of the generated demo scene (emotui.capture.readers.demo)
+DEMO_RULES = [  # the demo's own rules (emotui.capture.rules_for_source), severity alert
+    AlertRuleConfig(name="presence", kind=RuleKind.FACE, min_duration_s=1.0),  # a face present for a second
+]
 
 
 @dataclass
@@ -578,7 +582,8 @@ class CameraConfig(SourceConfig):
     detect_fps: float = setting(DEFAULT_DETECT_FPS, "frames analysed per second at most, 0-60 (0: every frame); "
                                 "a live source always gives its newest frame", _range(0.0, 60.0))
     masks: list = setting([], "polygons where no face counts on this camera, added to detector.masks", _masks)
-    rules: list[str] = setting([], "names of the [[alerts.rules]] this camera runs ([] = all of them)", _no_repeats)
+    rules: list[str] = setting([], "names of the [[alerts.rules]] this camera runs ([] = all of them; on the demo "
+                               "source also its own `presence`)", _no_repeats)
     thresholds: dict[str, float] = setting({}, "per-rule threshold on this camera, e.g. {fear = 0.7}",
                                            _thresholds)
 
@@ -629,19 +634,15 @@ class Config:
     path: Path | None = None  # the file it was read from, if any
 
     def cross_checks(self) -> list[tuple[str, str]]:
-        """Camera names unique, their rules known, at least one enabled."""
+        """Camera names unique, at least one enabled (the rules a camera names are checked once it has
+        its source: emotui.config.load)."""
         problems: list[tuple[str, str]] = []
         seen: set[str] = set()
-        rule_names = {rule.name for rule in self.alerts.rules}
         for index, camera in enumerate(self.cameras):
             if camera.name in seen:
                 problems.append((f"cameras[{index}].name", f"{camera.name!r} names another camera already; "
                                  "camera names must be unique"))
             seen.add(camera.name)
-            for key, names in (("rules", camera.rules), ("thresholds", list(camera.thresholds))):
-                if unknown := [name for name in names if name not in rule_names]:
-                    problems.append((f"cameras[{index}].{key}", f"no rule named {', '.join(map(repr, unknown))} "
-                                     f"in [[alerts.rules]] (rules: {', '.join(sorted(rule_names))})"))
         if self.cameras and not any(camera.enabled for camera in self.cameras):
             problems.append(("cameras", "every camera has enabled = false: enable one"))
         return problems

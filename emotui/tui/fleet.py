@@ -1,6 +1,6 @@
 """`emotui fleet`: a tile per camera of every emotui device on a broker, their events in one list,
-and arming and thresholds sent back to the selected camera. Runs without models or cameras: it
-imports none of the vision code (a test guards it)."""
+and arming and thresholds sent back to the selected camera (arming also to every camera of its
+device). Runs without models or cameras: it imports none of the vision code (a test guards it)."""
 
 from __future__ import annotations
 
@@ -161,6 +161,7 @@ class FleetApp(App[int]):
         Binding("left_square_bracket,p", "select_next(-1)", "previous camera", show=False),
         *(Binding(str(digit), f"select_number({digit})", show=False) for digit in range(1, 10)),
         Binding("a", "toggle_armed", "arm"),
+        Binding("A", "toggle_armed_all", "arm all"),
         Binding("plus,equals_sign", "change_threshold(1)", "threshold +"),
         Binding("minus", "change_threshold(-1)", "threshold -"),
         Binding("r", "next_rule", "next rule"),
@@ -300,6 +301,16 @@ class FleetApp(App[int]):
         armed = camera.armed is False  # disarm unless known to be disarmed
         self.client.arm(camera.device, camera.name, armed)
         self.log_line(f"{camera.device}/{camera.name}: {'arming' if armed else 'disarming'} sent", "info")
+
+    def action_toggle_armed_all(self) -> None:
+        """Every camera of the selected camera's device: all armed, unless all are known to be armed."""
+        camera = self.fleet.cameras.get(self.selected) if self.selected else None
+        if camera is None:
+            return
+        names = self.fleet.devices[camera.device].cameras
+        armed = not all(self.fleet.cameras[camera.device, name].armed is True for name in names)
+        self.client.arm(camera.device, None, armed)
+        self.log_line(f"{camera.device}: {'arming' if armed else 'disarming'} all {len(names)} cameras sent", "info")
 
     def action_change_threshold(self, direction: int) -> None:
         camera = self.fleet.cameras.get(self.selected) if self.selected else None

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from emotui.config import MqttConfig
+from emotui.fleet import FleetClient
+from emotui.tui.fleet import FleetApp
 from tests.e2e.test_terminal import Terminal, require, wait_for
-from tests.helpers import HeadlessRun, audit_records, unavailable, wait_until
-from tests.mosquitto import Broker, mosquitto_binary
+from tests.helpers import HeadlessRun, audit_records, settle, unavailable, wait_until
+from tests.mosquitto import Broker, Subscriber, mosquitto_binary
 
 pytestmark = pytest.mark.usefixtures("model_store")
 
@@ -123,3 +126,31 @@ def _drive(terminal: Terminal, devices: dict[str, HeadlessRun], folder: Path) ->
     assert "emotui/hall: offline" in screen
     for name in ("door", "yard"):
         assert devices[name].process.poll() is None, context()
+
+
+async def test_arm_all_commands_every_camera_of_the_selected_tiles_device(broker):
+    """`A` under Textual's pilot, with the real FleetClient: one `<prefix>/armed/set` for the selected
+    tile's device, ON unless all its cameras are known armed, then OFF; the other device gets nothing."""
+    devices = Subscriber(broker.port)  # stands in for the devices: their retained topics, and hears the commands
+    for prefix, cameras in (("emotui/home", ["door", "porch"]), ("emotui/shop", ["till"])):
+        devices.publish(f"{prefix}/available", "online", retain=True)
+        devices.publish(f"{prefix}/device", json.dumps({"cameras": cameras, "rules": []}), retain=True)
+        for camera in cameras:
+            devices.publish(f"{prefix}/{camera}/armed/state", "OFF" if camera == "porch" else "ON", retain=True)
+    app = FleetApp(lambda on_wake, on_note: FleetClient(MqttConfig(host="127.0.0.1", port=broker.port), "emotui/#",
+                                                         on_wake, on_note, environ={}), "emotui/#")
+
+    def commands() -> list[tuple[str, bytes]]:
+        return [(m.topic, m.payload) for m in devices.messages if m.topic.endswith("/set")]
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: len(app.tiles) == 3 and app.fleet.camera("emotui/home", "porch").armed is False)
+        app.select(("emotui/home", "door"))
+        await pilot.press("A")  # porch is disarmed: arm all
+        await settle(pilot, lambda: commands() == [("emotui/home/armed/set", b"ON")])
+        devices.publish("emotui/home/porch/armed/state", "ON", retain=True)  # the device's echo
+        await settle(pilot, lambda: app.fleet.camera("emotui/home", "porch").armed is True)
+        await pilot.press("A")  # all known armed: disarm all
+        await settle(pilot, lambda: commands()[1:] == [("emotui/home/armed/set", b"OFF")])
+        assert any("emotui/home: disarming all 2 cameras sent" in line.text for line in app.log_view.lines)
+    devices.close()

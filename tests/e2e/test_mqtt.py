@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from emotui.alerts.control_state import STATE_FILE, ControlState
 from emotui.alerts.discovery import node_id
 from emotui.alerts.hub import AlertHub, AlertListener
 from emotui.cameras import camera_setups
-from emotui.config import AlertRuleConfig, CameraConfig, Config
+from emotui.config import AlertRuleConfig, CameraConfig, Config, MqttConfig
+from emotui.fleet import FleetClient
 from emotui.pipeline import create_pipeline
 from emotui.vision import EMOTIONS
 from tests.factories import frame_result
@@ -252,6 +254,76 @@ def test_several_cameras_publish_each_under_its_name_and_are_armed_one_by_one(tm
     audit = audit_records(tmp_path / "alerts")
     assert [(r["type"], r["data"]["camera"]) for r in audit if r["type"] in ("armed", "disarmed")] == [
         ("disarmed", "garden")]
+
+
+def _read_alerts(run: HeadlessRun, event_type: str, cameras: set[str], timeout: float = EVENT_TIMEOUT_S) -> None:
+    """Read the device's stdout until each of `cameras` has an alert event of `event_type` among the new lines."""
+    start = len(run.lines)
+    run.read_until(lambda line: cameras <= {line["alert"]["camera"] for line in run.lines[start:]
+                                            if line.get("alert", {}).get("type") == event_type}, timeout)
+
+
+def test_one_command_arms_and_disarms_every_camera_of_a_headless_device(tmp_path, broker, media_dir, model_store):
+    cameras = {"door": "liveportrait_d6.mp4", "garden": "liveportrait_d12.mp4"}
+    alerts_dir = tmp_path / "alerts"
+    config_file = tmp_path / "emotui.toml"
+    config_file.write_text(
+        f'[source]\nloop = true\n[alerts]\ndir = {json.dumps(str(alerts_dir))}\n'
+        '[[alerts.rules]]\nname = "visitor"\nkind = "face"\nmin_duration_s = 0.0\ninertia_frames = 1\n'
+        'cooldown_s = 0.0\n'
+        f'[snapshots]\non_alert = false\ndir = {json.dumps(str(tmp_path / "snaps"))}\n'
+        f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n[models]\nauto_pull = false\n'
+        + "".join(f'[[cameras]]\nname = "{name}"\nuri = {json.dumps(str(media_dir / "videos" / "faces" / video))}\n'
+                  for name, video in cameras.items()))
+    armed_states = {name: f"{PREFIX}/{name}/armed/state" for name in cameras}
+    watcher = Subscriber(broker.port)
+    fleet_notes: list[str] = []
+    fleet = FleetClient(MqttConfig(host="127.0.0.1", port=broker.port), f"{PREFIX}/#", lambda: None,
+                        lambda text, level: fleet_notes.append(text), environ={})
+    fleet.start()
+
+    def armed_everywhere(payload: bytes) -> bool:
+        return watcher.wait_for(lambda ms: all([m.payload for m in ms if m.topic == topic][-1:] == [payload]
+                                               for topic in armed_states.values()))
+
+    with HeadlessRun("--config", str(config_file), "run", "--headless", "--json", "--realtime") as run:
+        _read_alerts(run, "new", set(cameras), timeout=4 * EVENT_TIMEOUT_S)  # both cameras alert (models loading)
+        assert wait_until(lambda: any(note.startswith("connected") for note in fleet_notes))
+
+        watcher.publish(f"{PREFIX}/armed/set", "maybe")
+        assert wait_until(lambda: any(f"ignored {PREFIX}/armed/set payload 'MAYBE' (expected ON or OFF)" in line
+                                      for line in run.stderr)), run.stderr
+        fleet.arm(PREFIX, None, False)
+        assert armed_everywhere(b"OFF"), run.stderr
+        late = Subscriber(broker.port, list(armed_states.values()))
+        assert late.wait_for(lambda ms: sorted((m.topic, m.payload, m.retain) for m in ms) == [
+            (topic, b"OFF", True) for topic in sorted(armed_states.values())])
+        late.close()
+        assert ControlState(alerts_dir / STATE_FILE, print).armed == {"door": False, "garden": False}
+        assert watcher.wait_for(lambda ms: [json.loads(m.payload)["armed"] for m in ms
+                                            if m.topic == f"{PREFIX}/device"][-1:] == [False])
+        # disarming ends the open alerts; after the first end (every camera is disarmed by then), frames with
+        # faces on both cameras (the first of them may have been analysed before) raise nothing
+        run.read_until(lambda line: line.get("alert", {}).get("type") == "end")
+        disarmed = len(run.lines)
+        run.read_until(lambda line: all(sum(1 for seen in run.lines[disarmed:] if seen.get("camera") == name
+                                            and seen.get("faces")) > 10 for name in cameras), 2 * EVENT_TIMEOUT_S)
+        assert [line["alert"] for line in run.lines[disarmed:] if "alert" in line and line["alert"]["type"] == "new"
+                ] == []
+
+        fleet.arm(PREFIX, None, True)
+        _read_alerts(run, "new", set(cameras))  # armed again: both alert again
+        assert armed_everywhere(b"ON")
+        run.process.send_signal(signal.SIGTERM)
+        assert run.finish() == 0, run.stderr
+    fleet.stop()
+    watcher.close()
+    assert ControlState(alerts_dir / STATE_FILE, print).armed == {"door": True, "garden": True}
+    audit = audit_records(alerts_dir)
+    assert [(r["type"], r["data"]) for r in audit if r["type"] in ("armed", "disarmed")] == [
+        ("disarmed", {"origin": "mqtt", "camera": None}), ("armed", {"origin": "mqtt", "camera": None})]
+    assert [r["data"]["text"] for r in audit if r["type"] == "problem" and "armed/set" in r["data"]["text"]] == [
+        f"mqtt: ignored {PREFIX}/armed/set payload 'MAYBE' (expected ON or OFF)"]
 
 
 def test_broker_down_events_arrive_exactly_once_in_order(tmp_path, broker):

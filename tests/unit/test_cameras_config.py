@@ -85,6 +85,50 @@ def test_without_cameras_or_with_a_source_given_there_is_one_camera(tmp_path):
     assert (given.source, given.detect_fps) == ("clip.mp4", 0.0)
 
 
+def test_a_camera_on_the_demo_may_name_the_demos_own_presence_rule(tmp_path):
+    config = load_config(write(tmp_path / "emotui.toml", f"""
+[source]
+uri = "demo"
+{RULES}
+[[cameras]]
+name = "hall"
+rules = ["presence", "fear"]
+thresholds = {{presence = 0.7}}
+
+[[cameras]]
+name = "lab"
+uri = "demo"
+rules = ["fear"]
+
+[[cameras]]
+name = "porch"
+uri = "demo"
+"""))
+    hall, lab, porch = camera_setups(config)
+    assert hall.source == "demo"  # inherited from [source]
+    assert [(r.name, r.kind, r.threshold) for r in hall.engine.current_rules()] == [
+        ("fear", "emotion", 0.6), ("presence", "face", 0.7)]
+    assert [r.name for r in lab.engine.current_rules()] == ["fear"]  # named: only those
+    assert [r.name for r in porch.engine.current_rules()] == ["fear", "visitor"]  # the config has rules of its own
+    defaults = load_config(write(tmp_path / "defaults.toml", '[[cameras]]\nname = "a"\nuri = "demo"\n'
+                                 '[[cameras]]\nname = "b"\nuri = "demo"\nrules = ["presence"]\n'))
+    every, only = camera_setups(defaults)
+    assert [r.name for r in every.engine.current_rules()] == ["fear", "anger", "presence"]  # as with [source]
+    assert [r.name for r in only.engine.current_rules()] == ["presence"]
+
+
+@pytest.mark.parametrize("table, key, line", [
+    ('uri = "garden.mp4"\nrules = ["presence"]', "rules", 6),
+    ('uri = "garden.mp4"\nthresholds = {presence = 0.5}', "thresholds", 6),
+    ('rules = ["fear", "presence"]', "rules", 5),  # [source]'s uri: not the demo either
+])
+def test_a_camera_not_on_the_demo_naming_presence_is_told_where_it_comes_from(tmp_path, table, key, line):
+    path = write(tmp_path / "emotui.toml", f'[source]\nuri = "hall.mp4"\n[[cameras]]\nname = "a"\n{table}\n{RULES}')
+    (issue,) = issues_of(path)
+    assert issue == (f"{path}:{line}: cameras[0].{key}: no rule named 'presence' in [[alerts.rules]] (rules: fear, "
+                     "visitor); 'presence': the demo source's own, only on a camera whose uri is 'demo'")
+
+
 def test_a_camera_table_has_every_source_key():
     source_keys = {spec.name for spec in dataclasses.fields(SourceConfig)}
     camera_keys = {spec.name for spec in dataclasses.fields(CameraConfig)}

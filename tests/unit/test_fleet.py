@@ -67,6 +67,12 @@ class FakeClock:
     ("emotui/site/available", Topic("emotui/site", "available")),
     ("emotui/site/hall/state", Topic("emotui/site", "state", "hall")),
     ("emotui/site/state", Topic("emotui", "state", "site")),
+    # the device's arm-all command comes before camera topics; a camera named `armed` keeps its own
+    ("emotui/armed/set", Topic("emotui", "armed/set")),
+    ("emotui/site/armed/set", Topic("emotui/site", "armed/set")),
+    ("emotui/armed/state", Topic("emotui", "state", "armed")),
+    ("emotui/armed/armed/set", Topic("emotui", "armed/set", "armed")),
+    ("emotui/armed/armed/state", Topic("emotui", "armed/state", "armed")),
     ("emotui/door/unknown", None),
     ("emotui/door/alerts/fear/other", None),
     ("other/door/state", None),
@@ -131,6 +137,14 @@ def test_a_device_is_discovered_from_retained_messages_in_any_order():
     assert [(r.slug, r.threshold) for r in device.rules] == [("fear", 0.6), ("visitor", None)]
     assert camera.thresholds == {"fear": 0.7}  # the echoed state wins over the record's
     assert fleet.camera("emotui/site", "yard").thresholds == {"fear": 0.6}
+
+
+def test_an_arm_all_command_of_another_console_is_no_camera():
+    fleet = Fleet("emotui/#")
+    fleet.handle("emotui/available", b"online")
+    fleet.handle("emotui/device", device_record())
+    assert fleet.handle("emotui/armed/set", b"OFF") == []
+    assert list(fleet.cameras) == [("emotui", "door")] and fleet.camera("emotui", "door").armed is True
 
 
 def test_devices_outside_the_pattern_are_not_discovered():

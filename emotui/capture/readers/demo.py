@@ -17,21 +17,20 @@ One pass of the scene, PASS_S seconds at FPS frames per second of WIDTH x HEIGHT
 
 A frame depends only on the seed and its index: the seed sets the sensor noise and how the faces
 sway and tilt. On the demo, a config without rules of its own also gets a presence rule
-(`rules_for_source`), so alerts show within seconds.
+(`rules_for_source`), so alerts show within seconds; a [[cameras]] table on the demo may name it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from emotui.capture.sources import DEMO
-from emotui.config import DEFAULT_RULES, AlertRuleConfig
-from emotui.vocabulary import RuleKind
+from emotui.config import DEFAULT_RULES, DEMO_RULES, DEMO_SOURCE, AlertRuleConfig
 
 WIDTH, HEIGHT = 640, 480
 FPS = 15.0
@@ -75,12 +74,16 @@ VISITOR = Actor((
 ACTORS = (ASTRONAUT, VISITOR)
 
 
-def rules_for_source(source: str, rules: list[AlertRuleConfig]) -> list[AlertRuleConfig]:
-    """The rules alerts run on: on the demo, a config with only the built-in rules gets a `presence`
-    rule too (a face present for a second raises an alert); otherwise the config's rules."""
-    if source.strip() != DEMO or rules != DEFAULT_RULES:
-        return rules
-    return [*rules, AlertRuleConfig(name="presence", kind=RuleKind.FACE, min_duration_s=1.0)]  # severity: alert
+def rules_for_source(source: str, rules: list[AlertRuleConfig], named: Collection[str] = ()) -> list[AlertRuleConfig]:
+    """The rules alerts run on: the config's `rules`, or those of them `named` (a [[cameras]] table's
+    `rules`; empty: all). On the demo, its own `presence` rule (DEMO_RULES: a face present for a second
+    raises an alert) too when named, or, naming none, when the config has only the built-in rules."""
+    on_demo = source.strip() == DEMO_SOURCE
+    if not named:
+        return [*rules, *DEMO_RULES] if on_demo and rules == DEFAULT_RULES else rules
+    configured = {rule.name for rule in rules}
+    demo_own = [rule for rule in DEMO_RULES if on_demo and rule.name not in configured]
+    return [rule for rule in [*rules, *demo_own] if rule.name in named]
 
 
 def _eased(a: float, b: float, fraction: float) -> float:
