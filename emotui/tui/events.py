@@ -119,9 +119,11 @@ class EventsList(ScrollView, can_focus=True):
         self._strips.pop(event.id, None)
         widened = self._widen(cells)
         if known:
-            if widened:
+            if widened:  # every row is drawn again at the new widths
                 self._resize_content()
-            self._refresh_row(self._ids.index(event.id))
+                self.refresh()
+            else:
+                self._refresh_row(self._ids.index(event.id))
             return
         if len(self._ids) >= EVENTS_KEPT:
             oldest = self._ids.pop(0)
