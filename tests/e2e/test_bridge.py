@@ -4,7 +4,9 @@ line as written), a central mosquitto, one real `emotui run --headless` device o
 and the fleet model (the real FleetClient and Fleet) on the central broker with the README's
 pattern. The device is discovered across the bridge, its state and alerts arrive, the commands
 (thresholds, arming of a camera and of the device, a rule's switch) reach it, are applied and
-recorded, and their echoes come back; killed, it shows offline (the last will crosses the bridge)."""
+recorded, and their echoes come back; across a cut of the link, an event of the site and a command
+of the centre wait for it and arrive once it is back; killed, the device shows offline (the last will
+crosses the bridge)."""
 
 from __future__ import annotations
 
@@ -19,13 +21,15 @@ import pytest
 from emotui.config import MqttConfig
 from emotui.fleet import EventArrived, Fleet, FleetClient, Note
 from tests.helpers import EVENT_TIMEOUT_S, HeadlessRun, audit_records, unavailable
-from tests.mosquitto import Broker, Subscriber, mosquitto_binary
+from tests.mosquitto import Broker, Link, Subscriber, mosquitto_binary
 
 pytestmark = pytest.mark.usefixtures("model_store")
 
 README = Path(__file__).parents[2] / "README.md"
 SITE_ONLY = ("bridge_cafile", "remote_username", "remote_password")  # TLS and credentials: none on loopback
+RECONNECT = "restart_timeout 1"  # on loopback, the bridge retries every second (mosquitto's default: 5 s to 30 s)
 LOCAL_PREFIX, CAMERA = "emotui/door", "door"
+NOTIFICATION = "$SYS/broker/connection/north/state"  # the bridge's link state, where the README says it is
 DEADLINE_S = 4 * EVENT_TIMEOUT_S  # a model loading on a loaded machine
 
 
@@ -36,17 +40,17 @@ def readme_bridge() -> tuple[str, str]:
     return conf, re.search(r"--prefix '([^']+)'", section).group(1)
 
 
-def site_config(conf: str, central_port: int) -> str:
-    """The README's bridge.conf aimed at the central broker on loopback, without TLS and credentials."""
+def site_config(conf: str, link_port: int) -> str:
+    """The README's bridge.conf aimed at the link to the central broker, without TLS and credentials."""
     kept = []
     for line in conf.splitlines():
         option = line.split()[0] if line.split() else ""
         if option == "address":
-            line = f"address 127.0.0.1:{central_port}"
+            line = f"address 127.0.0.1:{link_port}"
         if option not in SITE_ONLY:
             kept.append(line)
     assert len(kept) == len(conf.splitlines()) - len(SITE_ONLY)
-    return "\n".join(kept) + "\n"
+    return "\n".join([*kept, RECONNECT]) + "\n"
 
 
 class CentralConsole:
@@ -78,15 +82,17 @@ class CentralConsole:
 
 @pytest.fixture
 def brokers(tmp_path):
-    """(site, central): the site broker bridged to the central one as the README says."""
+    """(site, central, link): the site broker bridged to the central one as the README says, over a link."""
     if mosquitto_binary() is None:
         unavailable("mosquitto is not installed")
     central = Broker(tmp_path / "central").start()
-    site = Broker(tmp_path / "site", extra_config=site_config(readme_bridge()[0], central.port))
+    link = Link(central.port).restore()
+    site = Broker(tmp_path / "site", extra_config=site_config(readme_bridge()[0], link.port))
     try:
-        yield site.start(), central
+        yield site.start(), central, link
     finally:
         site.stop()
+        link.cut()
         central.stop()
 
 
@@ -105,13 +111,16 @@ def device_config(folder: Path, port: int) -> Path:
 
 
 def test_a_device_on_a_site_broker_is_seen_and_commanded_from_the_central_broker(tmp_path, brokers, media_dir):
-    site, central = brokers
+    site, central, link = brokers
     pattern = readme_bridge()[1]
     remote_prefix = "site/north/" + LOCAL_PREFIX  # the README's `topic` lines map emotui/ to site/north/emotui/
-    # the bridge's notification on the central broker, under the name the README gives
     watcher = Subscriber(central.port, ["$SYS/broker/connection/+/state", "site/#"])
-    assert watcher.wait_for(lambda ms: [m.payload for m in ms if m.topic == "$SYS/broker/connection/north/state"]
-                            [-1:] == [b"1"]), [(m.topic, m.payload) for m in watcher.messages]
+
+    def link_state(subscriber: Subscriber, payload: bytes) -> bool:
+        return subscriber.wait_for(lambda ms: [m.payload for m in ms if m.topic == NOTIFICATION][-1:] == [payload],
+                                   DEADLINE_S)
+
+    assert link_state(watcher, b"1"), [(m.topic, m.payload) for m in watcher.messages]
     console = CentralConsole(central.port, pattern)
     alerts = tmp_path / "alerts"
     run = HeadlessRun("run", "--headless", "--json", "--changes", "--realtime", "--config",
@@ -151,7 +160,7 @@ def test_a_device_on_a_site_broker_is_seen_and_commanded_from_the_central_broker
         assert [(r["type"], r["data"]) for r in audit_records(alerts) if r["type"] in ("armed", "disarmed")] == [
             ("disarmed", {"origin": "mqtt", "camera": CAMERA}), ("armed", {"origin": "mqtt", "camera": None})]
 
-        # a rule's switch (Home Assistant's, on the central broker): applied, recorded, echoed
+        # a rule's switch, as a script at the centre sends it (the console has none): applied, recorded, echoed
         enabled = f"{remote_prefix}/{CAMERA}/alerts/fear/enabled"
         watcher.publish(f"{enabled}/set", "OFF")
         assert watcher.wait_for(lambda ms: [m.payload for m in ms if m.topic == f"{enabled}/state"][-1:] == [b"OFF"],
@@ -163,6 +172,24 @@ def test_a_device_on_a_site_broker_is_seen_and_commanded_from_the_central_broker
                     if m.topic.endswith("/set")]
         assert commands == [(f"{CAMERA}/alerts/fear/threshold/set", b"0.65"), (f"{CAMERA}/armed/set", b"OFF"),
                             ("armed/set", b"ON"), (f"{CAMERA}/alerts/fear/enabled/set", b"OFF")]
+
+        # the link cut: the notification says so, the centre keeps the device's last retained values; the
+        # alert's end (the camera disarmed on the site) and a rule switched on at the centre wait for the link
+        link.cut()
+        assert link_state(watcher, b"0"), context()
+        assert console.fleet.devices[remote_prefix].online
+        watcher.publish(f"{enabled}/set", "ON")
+        on_site = Subscriber(site.port, [NOTIFICATION])
+        assert link_state(on_site, b"0")
+        on_site.publish(f"{LOCAL_PREFIX}/{CAMERA}/armed/set", "OFF")
+        on_site.close()
+        end = run.read_until(lambda line: line.get("alert", {}).get("type") == "end", DEADLINE_S)["alert"]
+        link.restore()
+        assert watcher.wait_for(lambda ms: any(m.topic == f"{remote_prefix}/events" and json.loads(m.payload)[
+            "after"] == end for m in ms), DEADLINE_S), context()
+        assert watcher.wait_for(lambda ms: [m.payload for m in ms if m.topic == f"{enabled}/state"][-1:] == [b"ON"],
+                                DEADLINE_S), context()
+        assert audited("rule enabled") == [{"rule": "fear", "origin": "mqtt", "camera": CAMERA}]
 
         # killed: the site broker's last will crosses the bridge
         run.kill()
