@@ -36,7 +36,7 @@ DEADLINE_S = 4 * EVENT_TIMEOUT_S  # a model loading on a loaded machine
 def readme_bridge() -> tuple[str, str]:
     """The README's bridge section: the site broker's bridge.conf and the fleet console's pattern."""
     section = README.read_text().split("**Several brokers: a bridge.**")[1].split("| topic (under")[0]
-    conf = re.search(r"```conf\n(.*?)```", section, re.S).group(1)
+    conf = re.search(r"```conf\n(.*?)```", section, re.DOTALL).group(1)
     return conf, re.search(r"--prefix '([^']+)'", section).group(1)
 
 
