@@ -1,5 +1,5 @@
-"""A real mosquitto broker on a free loopback port, and a subscriber that records what arrives.
-Used by the MQTT tests and by benchmarks/alerts.py."""
+"""A real mosquitto broker on a free loopback port, a link to it that can be cut, and a subscriber
+that records what arrives. Used by the MQTT tests and by benchmarks/alerts.py."""
 
 from __future__ import annotations
 
@@ -69,6 +69,54 @@ class Broker:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
+
+
+class Link:
+    """A TCP relay from a loopback port of its own to a broker's: a network link that can be cut (every
+    connection through it closed, no new one accepted) and restored on the same port."""
+
+    def __init__(self, broker_port: int) -> None:
+        self.port = free_port()
+        self._broker_port = broker_port
+        self._server: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def restore(self) -> Link:
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self._server,), daemon=True).start()
+        return self
+
+    def cut(self) -> None:
+        with self._lock:
+            for end in [self._server, *self._sockets]:
+                try:
+                    end.shutdown(socket.SHUT_RDWR)  # wakes the threads blocked on it
+                except OSError:
+                    pass  # already closed by its other end
+                end.close()
+            self._sockets.clear()
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                near, _ = server.accept()
+                far = socket.create_connection(("127.0.0.1", self._broker_port))
+            except OSError:
+                return
+            with self._lock:
+                self._sockets += [near, far]
+            for source, sink in ((near, far), (far, near)):
+                threading.Thread(target=self._relay, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _relay(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # cut
 
 
 @dataclass(frozen=True)

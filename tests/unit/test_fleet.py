@@ -101,6 +101,9 @@ def test_topics_are_built_as_they_are_parsed():
     ("site/+", "site/a/b", False),
     ("site/+", "site", False),
     ("+/emotui", "north/emotui", True),
+    ("site/+/emotui/#", "site/north/emotui/door", True),  # every site behind a bridge (README)
+    ("site/north/emotui/#", "site/north/emotui/door", True),  # one of them
+    ("site/north/emotui/#", "site/south/emotui/door", False),
     ("#", "anything/at/all", True),
 ])
 def test_prefix_patterns_match_as_mqtt_subscriptions_do(pattern, prefix, matches):
