@@ -1,7 +1,8 @@
 """Home Assistant's MQTT discovery schema, as documented for the integrations used (HA 2024.3-2024.12,
 https://www.home-assistant.io/integrations/{binary_sensor,sensor,switch,number,image,event}.mqtt/ and
 /integrations/mqtt/#mqtt-discovery): the checks a discovery payload must pass for HA to create its
-entity. No Home Assistant runs here; this is the documented schema written down."""
+entity, and the keys older versions drop without a word (NEWER_KEYS, found with a real HA 2024.3.3).
+No Home Assistant runs here; this is the schema written down."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ REQUIRED = {  # keys without a default, per component
 ENTITY_CATEGORIES = {"config", "diagnostic"}
 BINARY_SENSOR_CLASSES = {"occupancy", "problem", "motion", "presence", "safety", "running"}
 SENSOR_STATE_CLASSES = {"measurement", "total", "total_increasing"}
+NEWER_KEYS = {("sensor", "options"): "2024.9"}  # (component, key): the first HA that reads it; older drop it
 
 
 def problems(topic: str, payload: dict) -> list[str]:

@@ -5,6 +5,7 @@ in the rule engine."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from emotui.config import AlertRuleConfig, MqttConfig
 from tests import ha_schema
 from tests.factories import frame_result
 
+README = Path(__file__).parents[2] / "README.md"
 RULES = [AlertRuleConfig(name="fear", emotions=["fear"]), AlertRuleConfig(name="visitor", kind="face"),
          AlertRuleConfig(name="crowd of 3", kind="crowd", max_faces=2, severity="info")]
 
@@ -38,6 +40,17 @@ def test_the_schema_check_catches_what_home_assistant_rejects():
     assert ha_schema.problems(event, {key: v for key, v in configs[event].items() if key != "event_types"})
     assert ha_schema.problems(number, {key: v for key, v in configs[number].items() if key != "command_topic"})
     assert ha_schema.problems(number, {**configs[number], "step": 2})
+
+
+def test_keys_older_home_assistants_drop_are_documented_with_the_version_that_reads_them():
+    """A real HA 2024.3.3 dropped the enum sensors' `options` without a warning (read since 2024.9)."""
+    used = {(topic.split("/")[1], key) for topic, payload in camera_configs(MqttConfig(), "door", RULES).items()
+            for key in payload}
+    section = README.read_text(encoding="utf-8").split("\n## Home Assistant\n")[1].split("\n## ")[0]
+    section = " ".join(section.split())  # the words, whatever the line breaks
+    for (component, key), version in ha_schema.NEWER_KEYS.items():
+        if (component, key) in used:
+            assert f"`{key}` need Home Assistant {version}" in section, (component, key)
 
 
 def test_two_installations_with_the_same_camera_name_do_not_clash():
