@@ -190,7 +190,8 @@ class AlertHub:
                                      self.problem, lambda armed, camera: self.set_armed(armed, "mqtt", camera), environ,
                                      lambda camera, rule, value: self.set_threshold(rule, value, "mqtt", camera),
                                      lambda camera, rule, on: self.set_rule_enabled(rule, on, "mqtt", camera),
-                                     self.control_state.discovery, self.control_state.set_discovery)
+                                     self.control_state.discovery, self.control_state.set_discovery,
+                                     snapshot_follows=config.snapshots.on_alert)
                 self._sinks.append(self.mqtt)
                 if config.mqtt.preview_fps > 0:
                     self.previews = {name: PreviewFeed(config.mqtt.preview_fps, config.mqtt.preview_width,

@@ -23,6 +23,8 @@ Topics under the configured prefix (default `emotui`), those of `<camera>` once 
   and `.../enabled/state` (retained).
 - `<prefix>/<camera>/event`: `{"event_type": "alert_new"|"alert_end", "rule", "emotion", "score", "track",
   "snapshot", ...}` for Home Assistant's event entity, QoS 1, not retained (a retained one would fire again).
+  With `snapshot_follows`, `alert_new` waits for the alert's snapshot (the `update` that brings it, at most
+  SNAPSHOT_WAIT_S): the JPEG goes out first, so the image entity shows it when the event fires.
 - `<prefix>/<camera>/diagnostics`: `{"processed_fps", "dropped_frames", "queued_events"}`, retained, at most
   every DIAGNOSTICS_INTERVAL_S.
 Live state, snapshots, previews and classifications are not queued: they are current values, republished on connect.
@@ -66,6 +68,7 @@ from emotui.vocabulary import EMOTIONS, EventType, RuleKind
 STATE_MIN_INTERVAL_S = 0.5  # emotion-only changes of the live state are published at most this often
 MAX_IN_FLIGHT = 20  # events published but not yet acknowledged (paho's default in-flight window)
 DIAGNOSTICS_INTERVAL_S = 10.0  # a camera's diagnostics are published at most this often
+SNAPSHOT_WAIT_S = 2.0  # a new alert's `alert_new` waits at most this long for its snapshot (which may fail)
 
 
 class _Camera:
@@ -102,14 +105,16 @@ class MqttSink:
                  on_threshold: Callable[[str, str, float], None] = lambda camera, rule, value: None,
                  on_enable: Callable[[str, str, bool], None] = lambda camera, rule, enabled: None,
                  stale_discovery: set[str] = frozenset(),
-                 on_discovery: Callable[[set[str]], None] = lambda topics: None) -> None:
+                 on_discovery: Callable[[set[str]], None] = lambda topics: None,
+                 snapshot_follows: bool = False) -> None:
         """`cameras`: each camera's rule engine (its rules, arming and rule switches at start);
         on_arm hears (armed, camera) from `armed/set` (camera None: the device's
         `<prefix>/armed/set`, every camera); `on_threshold(camera, rule name, value)` and
         `on_enable(camera, rule name, enabled)` apply a valid `threshold/set` or `enabled/set`, and the
         caller echoes it through `set_threshold` or `set_enabled` once it is recorded.
         `stale_discovery`: discovery topics published by an earlier run, cleared on connect unless still
-        announced; `on_discovery` hears the topics announced once they are published."""
+        announced; `on_discovery` hears the topics announced once they are published.
+        `snapshot_follows`: each new alert is followed by an `update` with its snapshot (snapshots on alert)."""
         self.config = config
         self.outbox = outbox
         self.wants_snapshot_jpeg = config.snapshots
@@ -120,6 +125,8 @@ class MqttSink:
         self._on_enable = on_enable
         self._stale_discovery = set(stale_discovery)
         self._on_discovery = on_discovery
+        self._snapshot_follows = snapshot_follows
+        self._waiting_for_snapshot: dict[str, tuple[str, dict, float]] = {}  # alert id -> (topic, alert_new, since)
         prefix = config.prefix.rstrip("/")
         self.topics = {
             "available": f"{prefix}/available",
@@ -174,13 +181,17 @@ class MqttSink:
             if bool(open_alerts) != was_on:
                 self._publish_live(self._rule_topic(camera.name, event.rule), "ON" if open_alerts else "OFF",
                                    retain=True)
-            if event.type != EventType.UPDATE:
-                self._publish_live(camera.topics["event"], json.dumps({
-                    "event_type": f"alert_{event.type}", "rule": event.rule, "emotion": event.emotion,
-                    "score": event.score, "track": event.track_id, "snapshot": event.snapshot, "id": event.id,
-                    "severity": event.severity, "faces": event.faces}), qos=1)
-        if snapshot_jpeg is not None and self.config.snapshots:
-            self._publish_live(camera.topics["snapshot"], snapshot_jpeg, retain=True)
+            if snapshot_jpeg is not None and self.config.snapshots:
+                self._publish_live(camera.topics["snapshot"], snapshot_jpeg, retain=True)
+            fired = {"event_type": f"alert_{event.type}", "rule": event.rule, "emotion": event.emotion,
+                     "score": event.score, "track": event.track_id, "snapshot": event.snapshot, "id": event.id,
+                     "severity": event.severity, "faces": event.faces}
+            if event.type == EventType.NEW and self._snapshot_follows:
+                self._waiting_for_snapshot[event.id] = camera.topics["event"], fired, time.monotonic()
+            else:
+                self._fire_alert_new(event.id, event.snapshot)  # the update with the snapshot, or an end before it
+                if event.type != EventType.UPDATE:
+                    self._publish_live(camera.topics["event"], json.dumps(fired), qos=1)
 
     def observe(self, result: FrameResult) -> None:
         """Live state and Frigate-style classifications from a frame of `result.camera` ("" is the
@@ -208,6 +219,20 @@ class MqttSink:
                 }))
         for track_id in result.ended_tracks:
             camera.track_emotions.pop(track_id, None)
+
+    def _fire_alert_new(self, alert_id: str, snapshot: str | None) -> None:
+        """Publish the alert's `alert_new` if it is waiting for its snapshot (called with the lock held)."""
+        if (waiting := self._waiting_for_snapshot.pop(alert_id, None)) is not None:
+            topic, fired, _ = waiting
+            self._publish_live(topic, json.dumps({**fired, "snapshot": snapshot}), qos=1)
+
+    def _fire_overdue_alert_new(self, wait_s: float) -> None:
+        """Publish the `alert_new` events that waited `wait_s` for a snapshot in vain (it failed)."""
+        now = time.monotonic()
+        with self._lock:
+            for alert_id, (_, _, since) in list(self._waiting_for_snapshot.items()):
+                if now - since >= wait_s:
+                    self._fire_alert_new(alert_id, None)
 
     def _camera(self, name: str) -> _Camera:
         """The named camera; the first for a name it does not know ("": a result of a bare pipeline)."""
@@ -265,6 +290,7 @@ class MqttSink:
         """Deliver what is queued for up to `timeout` seconds (the rest stays on disk for the next
         start), say `offline`, and disconnect."""
         deadline = time.monotonic() + timeout
+        self._fire_overdue_alert_new(0.0)
         while len(self.outbox) and self.connected and time.monotonic() < deadline:
             time.sleep(0.02)
         self._stopping.set()
@@ -412,6 +438,7 @@ class MqttSink:
             self._wake.wait(0.2)  # set by submit, by acknowledgements and on connect
             self._wake.clear()
             try:
+                self._fire_overdue_alert_new(SNAPSHOT_WAIT_S)
                 while in_flight and in_flight[0][1].is_published():
                     self.outbox.remove(in_flight.popleft()[0])
                     self.delivered += 1

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from emotui.alerts.discovery import node_id
 from emotui.alerts.hub import AlertHub
+from emotui.alerts.mqtt import SNAPSHOT_WAIT_S
 from emotui.config import AlertRuleConfig
 from tests import ha_schema
 from tests.e2e.test_mqtt import CAMERA, PREFIX, Recorder, _config, broker  # noqa: F401 (the fixture)
@@ -42,6 +43,7 @@ def _config_file(tmp_path: Path, port: int, rules: list[str]) -> Path:
 
 FEAR = '[[alerts.rules]]\nname = "fear"\nemotions = ["fear"]\nthreshold = 0.6\n'
 VISITOR = '[[alerts.rules]]\nname = "visitor"\nkind = "face"\n'
+VISITOR_AT_ONCE = AlertRuleConfig(name="visitor", kind="face", min_duration_s=0.0, inertia_frames=1, cooldown_s=0.0)
 
 
 def test_source_status_of_a_file_and_diagnostics_are_published_from_the_start(tmp_path, broker, media_dir,
@@ -105,6 +107,42 @@ def test_rule_switch_and_threshold_number_change_the_running_rules_and_are_audit
         ("rule disabled", {"rule": "fear", "origin": "mqtt", "camera": CAMERA}),
         ("threshold", {"rule": "fear", "threshold": 0.8, "origin": "mqtt", "camera": CAMERA}),
         ("rule enabled", {"rule": "fear", "origin": "mqtt", "camera": CAMERA})]
+
+
+def test_alert_new_fires_once_its_snapshot_is_on_the_image_entity(tmp_path, broker):
+    """Seen with a real Home Assistant: `alert_new` fired before the image entity had the alert's
+    snapshot, with `snapshot: null`, so an automation on it sent the previous alert's picture."""
+    event, snapshot = f"{PREFIX}/{CAMERA}/event", f"{PREFIX}/{CAMERA}/snapshot"
+    config = _config(tmp_path, broker.port, [VISITOR_AT_ONCE])
+    watcher = Subscriber(broker.port, [f"{PREFIX}/available", event, snapshot])
+    hub = AlertHub(config, "test", Recorder().listener, environ={})
+    assert watcher.wait_for(lambda ms: [m.payload for m in ms] == [b"online"])
+    hub.observe(frame_result(0.0, {1: 0.9}))
+    assert watcher.wait_for(lambda ms: len(ms) == 3)
+    first, second = watcher.messages[1:]
+    assert first.topic == snapshot and first.payload[:3] == b"\xff\xd8\xff"
+    fired = json.loads(second.payload)
+    assert (second.topic, fired["event_type"]) == (event, "alert_new")
+    assert Path(fired["snapshot"]).is_file()
+    hub.close()
+    watcher.close()
+
+
+def test_alert_new_fires_without_a_snapshot_that_cannot_be_saved(tmp_path, broker):
+    event = f"{PREFIX}/{CAMERA}/event"
+    config = _config(tmp_path, broker.port, [VISITOR_AT_ONCE])
+    (tmp_path / "snaps").write_text("a file where the snapshot folder should be")
+    recorder = Recorder()
+    watcher = Subscriber(broker.port, [f"{PREFIX}/available", event])
+    hub = AlertHub(config, "test", recorder.listener, environ={})
+    assert watcher.wait_for(lambda ms: [m.payload for m in ms] == [b"online"])
+    hub.observe(frame_result(0.0, {1: 0.9}))
+    assert watcher.wait_for(lambda ms: len(ms) == 2, timeout=SNAPSHOT_WAIT_S + 5), recorder.problems
+    fired = json.loads(watcher.messages[1].payload)
+    assert (fired["event_type"], fired["snapshot"]) == ("alert_new", None)
+    assert any("snapshot" in problem for problem in recorder.problems)
+    hub.close()
+    watcher.close()
 
 
 def test_removed_rule_is_cleared_and_arming_and_switches_survive_a_restart(tmp_path, broker, media_dir, model_store):
