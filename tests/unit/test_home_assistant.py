@@ -53,6 +53,16 @@ def test_keys_older_home_assistants_drop_are_documented_with_the_version_that_re
             assert f"`{key}` need Home Assistant {version}" in section, (component, key)
 
 
+def test_the_readme_automation_ignores_the_event_entity_coming_back_online():
+    """Seen with a real HA: after emotui was killed during an alert, the event entity's last state
+    came back with `alert_new` when it reconnected, and the README's automation notified again."""
+    section = README.read_text(encoding="utf-8").split("\n## Home Assistant\n")[1].split("\n## ")[0]
+    automation = section.split("```yaml\n")[1].split("```")[0]
+    trigger = automation.split("trigger:")[1].split("condition:")[0]
+    assert "entity_id: event.door_alert" in trigger
+    assert [line.strip() for line in trigger.split("not_from:")[1].splitlines()[1:3]] == ["- unavailable", "- unknown"]
+
+
 def test_two_installations_with_the_same_camera_name_do_not_clash():
     first = camera_configs(MqttConfig(prefix="emotui/home"), "door", RULES)
     second = camera_configs(MqttConfig(prefix="emotui/office"), "door", RULES)
