@@ -189,7 +189,8 @@ class MqttSink:
             if event.type == EventType.NEW and self._snapshot_follows:
                 self._waiting_for_snapshot[event.id] = camera.topics["event"], fired, time.monotonic()
             else:
-                self._fire_alert_new(event.id, event.snapshot)  # the update with the snapshot, or an end before it
+                if event.snapshot is not None or event.type == EventType.END:  # not a peak's update before it
+                    self._fire_alert_new(event.id, event.snapshot)
                 if event.type != EventType.UPDATE:
                     self._publish_live(camera.topics["event"], json.dumps(fired), qos=1)
 

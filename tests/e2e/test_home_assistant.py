@@ -5,6 +5,7 @@ switches kept). Discovery payloads are checked against HA's documented schema (t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 from pathlib import Path
@@ -16,7 +17,7 @@ from emotui.config import AlertRuleConfig
 from tests import ha_schema
 from tests.e2e.test_mqtt import CAMERA, PREFIX, Recorder, _config, broker  # noqa: F401 (the fixture)
 from tests.factories import frame_result
-from tests.helpers import EVENT_TIMEOUT_S, HeadlessRun, audit_records, wait_until
+from tests.helpers import EVENT_TIMEOUT_S, HeadlessRun, alert_event, audit_records, wait_until
 from tests.mosquitto import Subscriber
 
 NODE = node_id(PREFIX, CAMERA)
@@ -124,6 +125,24 @@ def test_alert_new_fires_once_its_snapshot_is_on_the_image_entity(tmp_path, brok
     fired = json.loads(second.payload)
     assert (second.topic, fired["event_type"]) == (event, "alert_new")
     assert Path(fired["snapshot"]).is_file()
+    hub.close()
+    watcher.close()
+
+
+def test_alert_new_waits_past_a_peak_update_for_the_update_with_its_snapshot(tmp_path, broker):
+    """A peak can rise (an update) before a slow snapshot is saved: `alert_new` still waits for it."""
+    event = f"{PREFIX}/{CAMERA}/event"
+    watcher = Subscriber(broker.port, [f"{PREFIX}/available", event])
+    hub = AlertHub(_config(tmp_path, broker.port, [VISITOR_AT_ONCE]), "test", Recorder().listener, environ={})
+    assert watcher.wait_for(lambda ms: [m.payload for m in ms] == [b"online"])
+    hub.mqtt.submit(alert_event(1))
+    hub.mqtt.submit(dataclasses.replace(alert_event(1, "update"), peak_score=0.9))
+    hub.mqtt.submit(dataclasses.replace(alert_event(1, "update"), snapshot="/snaps/alert-1.png"))
+    hub.mqtt.submit(alert_event(1, "end"))
+    assert watcher.wait_for(lambda ms: len(ms) == 3)
+    fired = [json.loads(m.payload) for m in watcher.messages[1:]]
+    assert [(f["event_type"], f["snapshot"]) for f in fired] == [
+        ("alert_new", "/snaps/alert-1.png"), ("alert_end", None)]
     hub.close()
     watcher.close()
 
